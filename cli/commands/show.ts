@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { commandContext, withRepo } from '../context.js';
+import { formatTime } from '../output.js';
+import { renderStats } from './snapshot.js';
+
+export function registerShow(program: Command): void {
+  program
+    .command('show')
+    .description('show a snapshot manifest and its statistics')
+    .argument('<ref>', 'snapshot id prefix, tag, latest or latest~N')
+    .action(async (ref: string, _opts, cmd: Command) => {
+      const ctx = commandContext(cmd);
+      await withRepo(ctx, async (repo) => {
+        const r = await repo.show(ref);
+        const m = r.manifest;
+        ctx.out.emit({ id: r.id, tags: r.tags, children: r.children, manifest: m }, () => [
+          `snapshot ${r.id}`,
+          `  source:  ${m.source} (${m.kind})`,
+          `  time:    ${formatTime(m.time)} (${m.time})`,
+          `  by:      ${m.user}@${m.host}`,
+          `  type:    ${m.type}, mode ${m.mode}${m.base ? `, base ${m.base.slice(0, 12)}` : ''}`,
+          `  parents: ${m.parents.map((p) => p.slice(0, 12)).join(', ') || '(none)'}`,
+          `  tree:    ${m.tree}`,
+          ...(r.tags.length ? [`  tags:    ${r.tags.join(', ')}`] : []),
+          ...(m.message ? [`  message: ${m.message}`] : []),
+          ...renderStats(m.stats),
+          ...m.errors.map((e) => `  not stored: ${e.path}: ${e.message}`),
+          ...m.warnings.map((w) => `  warning: ${w.path}: ${w.message}`),
+        ]);
+      });
+    });
+}

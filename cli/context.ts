@@ -1,0 +1,52 @@
+/** Shared command plumbing: global options, opening the repository, output. */
+import type { Command } from 'commander';
+import { createLogger, Repository, type Logger } from '../src/index.js';
+import { createOutput, type Output } from './output.js';
+import { cliApprover } from './prompt.js';
+
+export interface GlobalOptions {
+  repo?: string;
+  json?: boolean;
+  verbose?: boolean;
+  yes?: boolean;
+}
+
+export interface CommandContext {
+  globals: GlobalOptions;
+  out: Output;
+  logger: Logger;
+  open(): Promise<Repository>;
+}
+
+/** Exit status a command asks for after printing its result (e.g. 3 for a partial snapshot). */
+export const requestedExit = { code: 0 };
+
+export function commandContext(cmd: Command): CommandContext {
+  const globals = cmd.optsWithGlobals() as GlobalOptions;
+  const out = createOutput(globals.json === true);
+  const logger = createLogger(globals.verbose ? 'debug' : (process.env.CAIRN_LOG_LEVEL ?? 'warn'));
+  return {
+    globals,
+    out,
+    logger,
+    open: () =>
+      Repository.open({
+        ...(globals.repo ? { repo: globals.repo } : {}),
+        logger,
+        onWarning: (m) => out.warn(m),
+        approve: cliApprover(globals.yes === true),
+        refusalHint: process.stdin.isTTY ? 'answer y at the prompt, or pass --yes' : 'no terminal to ask: pass --yes to approve',
+        auditArgs: { argv: process.argv.slice(2) },
+      }),
+  };
+}
+
+/** Runs `fn` with an open repository and closes it afterwards. */
+export async function withRepo<T>(ctx: CommandContext, fn: (repo: Repository) => Promise<T>): Promise<T> {
+  const repo = await ctx.open();
+  try {
+    return await fn(repo);
+  } finally {
+    repo.close();
+  }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/** The cairn binary: parse, run, map errors to exit codes. The only process.exit. */
+process.env.UV_THREADPOOL_SIZE ??= '8';
+
+import { CommanderError } from 'commander';
+import { CairnError } from '../src/index.js';
+import { requestedExit } from './context.js';
+import { EXIT, exitCodeFor } from './exitCodes.js';
+import { buildProgram } from './program.js';
+
+function fail(err: unknown, json: boolean): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+    return EXIT.USAGE; // commander already printed its one line
+  }
+  if (err instanceof CairnError) {
+    process.stderr.write(`cairn: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}\n`);
+    if (json) process.stdout.write(`${JSON.stringify(err.toJSON())}\n`);
+    return exitCodeFor(err.code);
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EPIPE') return EXIT.OK;
+  if (e?.code === 'ENOSPC') {
+    process.stderr.write(`cairn: no space left on device${e.path ? ` (${e.path})` : ''}\n  hint: free some space and run the command again; the repository is unchanged\n`);
+    return EXIT.INTERNAL;
+  }
+  process.stderr.write(`cairn: internal error: ${e?.message ?? String(err)}\n  hint: this is a bug; please report it with CAIRN_LOG_LEVEL=debug output\n`);
+  if (process.env.CAIRN_LOG_LEVEL === 'debug' && e?.stack) process.stderr.write(`${e.stack}\n`);
+  return EXIT.INTERNAL;
+}
+
+async function main(): Promise<number> {
+  const json = process.argv.includes('--json');
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.OK);
+  });
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    if (interrupted) process.exit(EXIT.INTERRUPTED);
+    interrupted = true;
+    process.stderr.write('\ncairn: interrupted; the repository is left consistent (unreferenced objects are removed by prune)\n');
+    process.exit(EXIT.INTERRUPTED);
+  });
+  try {
+    await buildProgram().parseAsync(process.argv);
+    return requestedExit.code;
+  } catch (err) {
+    return fail(err, json);
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`cairn: internal error: ${String(err)}\n`);
+    process.exitCode = EXIT.INTERNAL;
+  },
+);

@@ -1,0 +1,74 @@
+/** Rendering: compute once, print as JSON (one document on stdout) or as text. Progress and warnings go to stderr. */
+
+export interface Output {
+  json: boolean;
+  /** Prints the command's result: `data` as JSON, or `text()` as lines. */
+  emit(data: unknown, text: () => string | string[]): void;
+  warn(message: string): void;
+  progress(line: string): void;
+  endProgress(): void;
+}
+
+export function createOutput(json: boolean): Output {
+  const tty = process.stderr.isTTY === true;
+  let last = 0;
+  let shown = false;
+  return {
+    json,
+    emit(data, text) {
+      if (json) {
+        process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+        return;
+      }
+      const t = text();
+      const lines = Array.isArray(t) ? t : [t];
+      if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
+    },
+    warn(message) {
+      if (shown) this.endProgress();
+      process.stderr.write(`cairn: warning: ${message}\n`);
+    },
+    progress(line) {
+      if (!tty) return;
+      const now = Date.now();
+      if (now - last < 150) return;
+      last = now;
+      const width = process.stderr.columns ?? 100;
+      process.stderr.write(`\r\x1b[K${line.slice(0, width - 1)}`);
+      shown = true;
+    },
+    endProgress() {
+      if (tty && shown) process.stderr.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
+}
+
+export function formatTime(iso: string): string {
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+export function formatMode(type: string, mode: number): string {
+  const t = type === 'dir' ? 'd' : type === 'symlink' ? 'l' : '-';
+  const bits = ['r', 'w', 'x'];
+  let s = t;
+  for (let i = 8; i >= 0; i--) s += mode & (1 << i) ? bits[(8 - i) % 3] : '-';
+  return s;
+}

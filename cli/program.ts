@@ -1,0 +1,29 @@
+/** Registers every command on one commander program. */
+import { Command } from 'commander';
+import { registerCat } from './commands/cat.js';
+import { registerInit } from './commands/init.js';
+import { registerLog } from './commands/log.js';
+import { registerLs } from './commands/ls.js';
+import { registerRebuildIndex } from './commands/rebuildIndex.js';
+import { registerRestore } from './commands/restore.js';
+import { registerShow } from './commands/show.js';
+import { registerSnapshot } from './commands/snapshot.js';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(): Command {
+  const program = new Command('cairn')
+    .description('content-addressed versioning and backup store')
+    .version(VERSION)
+    .option('--repo <dir>', 'repository directory (default: $CAIRN_REPO, else the nearest .cairn/ above the current directory)')
+    .option('--json', 'print one JSON document on stdout')
+    .option('-v, --verbose', 'debug logs on stderr')
+    .option('-y, --yes', 'approve high-risk and critical operations without asking')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of [registerInit, registerSnapshot, registerLog, registerLs, registerCat, registerShow, registerRestore, registerRebuildIndex]) {
+    register(program);
+  }
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}

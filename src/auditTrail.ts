@@ -1,0 +1,82 @@
+/**
+ * The audit trail: one JSON line per command that changes the repository or
+ * a restore target, in audit/audit-YYYY-MM-DD.jsonl, written with pino
+ * (synchronously, appending). A failure to write is a warning, never silent,
+ * and never touches anything else in the repository.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import pino from 'pino';
+
+export type AuditOutcome = 'ok' | 'error' | 'refused';
+
+export interface AuditRecord {
+  time: string;
+  op: string;
+  user: string;
+  host: string;
+  args: Record<string, unknown>;
+  snapshots: string[];
+  outcome: AuditOutcome;
+  error?: string;
+  message?: string;
+  durationMs: number;
+  /** For approval records: the risk level and the decision. */
+  risk?: string;
+  approved?: boolean;
+  pid: number;
+}
+
+export const AUDIT_DIR = 'audit';
+
+export function auditFileFor(repoDir: string, time: Date): string {
+  const d = time.toISOString().slice(0, 10);
+  return path.join(repoDir, AUDIT_DIR, `audit-${d}.jsonl`);
+}
+
+export class AuditTrail {
+  constructor(
+    private readonly repoDir: string,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  append(record: AuditRecord): void {
+    const file = auditFileFor(this.repoDir, new Date(record.time));
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const dest = pino.destination({ dest: file, sync: true, append: true, mkdir: true });
+      const logger = pino(
+        { base: null, timestamp: false, messageKey: 'note', formatters: { level: () => ({ kind: 'audit' }) } },
+        dest,
+      );
+      logger.info(record);
+      dest.flushSync();
+      dest.end();
+    } catch (err) {
+      this.warn(`could not write the audit line for ${record.op} to ${file}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Every record in the trail, oldest first. */
+  read(): AuditRecord[] {
+    const dir = path.join(this.repoDir, AUDIT_DIR);
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir).filter((n) => /^audit-\d{4}-\d{2}-\d{2}\.jsonl$/.test(n)).sort();
+    } catch {
+      return [];
+    }
+    const out: AuditRecord[] = [];
+    for (const n of names) {
+      for (const line of fs.readFileSync(path.join(dir, n), 'utf8').split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          out.push(JSON.parse(line) as AuditRecord);
+        } catch {
+          /* a torn last line from a crash is skipped */
+        }
+      }
+    }
+    return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * cairn's public API: the only module the CLI and end-to-end tests import.
+ * @packageDocumentation
+ */
+export { Repository, type OpenOptions } from './repository.js';
+export { RepoContext } from './repoContext.js';
+export * from './errors.js';
+export type { ObjectId } from './store/objectId.js';
+export { shortId, isObjectId } from './store/objectId.js';
+export type { Manifest, SnapshotMode, SnapshotType, SnapshotStats, SnapshotProblem, SourceKind } from './model/manifest.js';
+export { SNAPSHOT_MODES, SNAPSHOT_TYPES } from './model/manifest.js';
+export type { Tree, TreeEntry, EntryType } from './model/tree.js';
+export { encodeTree, decodeTree } from './model/tree.js';
+export { diffTrees, type TreeChange, type ChangeStatus, type TreeDiffOptions } from './model/treeDiff.js';
+export type { SnapshotRow, LogQuery, TagRow, FileVersionRow } from './index/versionIndex.js';
+export type { SnapshotOptions, SnapshotSummary } from './snapshot/snapshotter.js';
+export type { WalkProgress } from './snapshot/treeBuilder.js';
+export type { RestoreOptions, RestoreSummary } from './ops/restore.js';
+export type { LsEntry, ShowResult } from './ops/browse.js';
+export { splitRefPath } from './ops/browse.js';
+export type { RebuildSummary } from './ops/rebuildIndex.js';
+export { cutPoint } from './chunk/cutPoint.js';
+export { chunkBuffer } from './chunk/chunkStream.js';
+export { DEFAULT_CDC, type ChunkerParams } from './chunk/chunkerParams.js';
+export { createLogger, type Logger } from './util/logger.js';
+export { FORMAT_VERSION, type RepositoryConfig } from './repositoryConfig.js';
+export type { ApprovalRequest, Approver, RiskLevel } from './approval.js';
+export { refuseAll } from './approval.js';
+export { AuditTrail, type AuditRecord, type AuditOutcome } from './auditTrail.js';

@@ -1,0 +1,284 @@
+/**
+ * The version index: a SQLite cache of what the object store holds, for fast
+ * queries (log, refs, history of a path). The store is the source of truth;
+ * this file can be deleted and rebuilt (see ops/rebuildIndex.ts).
+ */
+import Database from 'better-sqlite3';
+import { IntegrityError, BusyError } from '../errors.js';
+import type { Manifest, SnapshotStats } from '../model/manifest.js';
+import type { ObjectId } from '../store/objectId.js';
+import { INDEX_SCHEMA_VERSION, MIGRATIONS } from './schema.js';
+
+export interface SnapshotRow {
+  id: ObjectId;
+  source: string;
+  time: string;
+  timeMs: number;
+  kind: string;
+  type: string;
+  mode: string;
+  base: ObjectId | null;
+  message: string;
+  tree: ObjectId;
+  host: string;
+  user: string;
+  files: number;
+  bytes: number;
+  stats: SnapshotStats;
+  parents: ObjectId[];
+  tags: string[];
+}
+
+export interface FileVersionRow {
+  path: string;
+  status: string;
+  type: string | null;
+  content: string | null;
+  size: number | null;
+}
+
+export interface TagRow {
+  name: string;
+  snapshot: ObjectId;
+  time: string;
+  message: string;
+}
+
+export interface LogQuery {
+  source?: string;
+  type?: string;
+  limit?: number;
+}
+
+interface RawSnapshot {
+  id: string;
+  path: string;
+  time: string;
+  time_ms: number;
+  kind: string;
+  type: string;
+  mode: string;
+  base: string | null;
+  message: string;
+  tree: string;
+  host: string;
+  user: string;
+  files: number;
+  bytes: number;
+  stats: string;
+}
+
+const SNAPSHOT_COLUMNS = `s.id, src.path, s.time, s.time_ms, s.kind, s.type, s.mode, s.base, s.message, s.tree, s.host, s.user, s.files, s.bytes, s.stats`;
+
+function mapSqliteError(err: unknown, file: string): never {
+  const code = (err as { code?: string }).code ?? '';
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new BusyError(`the index ${file} is busy`, { cause: err, hint: 'another cairn process is writing; try again' });
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+    throw new IntegrityError(`the index ${file} is damaged`, { cause: err, hint: 'run `cairn rebuild-index` to rebuild it from the object store' });
+  }
+  throw err;
+}
+
+export class VersionIndex {
+  readonly db: Database.Database;
+
+  private constructor(db: Database.Database, readonly file: string) {
+    this.db = db;
+  }
+
+  /** Opens (creating or migrating) the index at `file`. */
+  static open(file: string, options: { readonly?: boolean } = {}): VersionIndex {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      db.pragma('busy_timeout = 10000');
+      if (!options.readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+      }
+      db.pragma('foreign_keys = ON');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > INDEX_SCHEMA_VERSION) {
+        throw new IntegrityError(`the index ${file} was written by a newer cairn (schema ${version})`, {
+          hint: 'upgrade cairn, or run `cairn rebuild-index`',
+        });
+      }
+      if (!options.readonly && version < INDEX_SCHEMA_VERSION) {
+        db.transaction(() => {
+          for (let v = version; v < INDEX_SCHEMA_VERSION; v++) db!.exec(MIGRATIONS[v]!);
+          db!.pragma(`user_version = ${INDEX_SCHEMA_VERSION}`);
+        })();
+      }
+      // Touch the schema so a damaged file fails here, not in the middle of a command.
+      db.prepare('SELECT count(*) FROM snapshots').get();
+      return new VersionIndex(db, file);
+    } catch (err) {
+      db?.close();
+      if (err instanceof IntegrityError) throw err;
+      return mapSqliteError(err, file);
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      return mapSqliteError(err, this.file);
+    }
+  }
+
+  private sourceId(path: string): number {
+    this.db.prepare('INSERT OR IGNORE INTO sources(path) VALUES (?)').run(path);
+    return (this.db.prepare('SELECT id FROM sources WHERE path = ?').get(path) as { id: number }).id;
+  }
+
+  /** Records a snapshot and its parent edges (and its changed paths) in one transaction. */
+  addSnapshot(id: ObjectId, m: Manifest, versions: readonly FileVersionRow[] = []): void {
+    this.transaction(() => {
+      const sid = this.sourceId(m.source);
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO snapshots(id, source_id, time_ms, time, kind, type, mode, base, message, tree, host, user, files, bytes, stats)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        )
+        .run(id, sid, Date.parse(m.time), m.time, m.kind, m.type, m.mode, m.base, m.message, m.tree, m.host, m.user, m.stats.files, m.stats.bytes, JSON.stringify(m.stats));
+      const insParent = this.db.prepare('INSERT OR REPLACE INTO parents(child, parent, ord) VALUES (?,?,?)');
+      m.parents.forEach((p, i) => insParent.run(id, p, i));
+      const insVersion = this.db.prepare('INSERT OR REPLACE INTO file_versions(path, snapshot, status, type, content, size) VALUES (?,?,?,?,?,?)');
+      for (const v of versions) insVersion.run(v.path, id, v.status, v.type, v.content, v.size);
+    });
+  }
+
+  removeSnapshot(id: ObjectId): void {
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);
+      this.db.prepare('DELETE FROM parents WHERE child = ?').run(id);
+      this.db.prepare('DELETE FROM file_versions WHERE snapshot = ?').run(id);
+    });
+  }
+
+  setHead(source: string, id: ObjectId | null): void {
+    this.transaction(() => {
+      this.sourceId(source);
+      this.db.prepare('UPDATE sources SET head = ? WHERE path = ?').run(id, source);
+    });
+  }
+
+  head(source: string): ObjectId | null {
+    const r = this.db.prepare('SELECT head FROM sources WHERE path = ?').get(source) as { head: string | null } | undefined;
+    return (r?.head ?? null) as ObjectId | null;
+  }
+
+  heads(): Array<{ source: string; head: ObjectId }> {
+    return (this.db.prepare('SELECT path AS source, head FROM sources WHERE head IS NOT NULL').all() as Array<{ source: string; head: ObjectId }>);
+  }
+
+  private hydrate(rows: RawSnapshot[]): SnapshotRow[] {
+    if (rows.length === 0) return [];
+    const parentStmt = this.db.prepare('SELECT parent FROM parents WHERE child = ? ORDER BY ord');
+    const tagStmt = this.db.prepare('SELECT name FROM tags WHERE snapshot = ? ORDER BY name');
+    return rows.map((r) => ({
+      id: r.id as ObjectId,
+      source: r.path,
+      time: r.time,
+      timeMs: r.time_ms,
+      kind: r.kind,
+      type: r.type,
+      mode: r.mode,
+      base: r.base as ObjectId | null,
+      message: r.message,
+      tree: r.tree as ObjectId,
+      host: r.host,
+      user: r.user,
+      files: r.files,
+      bytes: r.bytes,
+      stats: JSON.parse(r.stats) as SnapshotStats,
+      parents: (parentStmt.all(r.id) as Array<{ parent: ObjectId }>).map((p) => p.parent),
+      tags: (tagStmt.all(r.id) as Array<{ name: string }>).map((t) => t.name),
+    }));
+  }
+
+  /** Snapshots, newest first. */
+  list(q: LogQuery = {}): SnapshotRow[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.source !== undefined) {
+      where.push('src.path = ?');
+      args.push(q.source);
+    }
+    if (q.type !== undefined) {
+      where.push('s.type = ?');
+      args.push(q.type);
+    }
+    const sql = `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots s JOIN sources src ON src.id = s.source_id
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY s.time_ms DESC, s.id DESC ${q.limit ? `LIMIT ${Number(q.limit)}` : ''}`;
+    return this.hydrate(this.db.prepare(sql).all(...args) as RawSnapshot[]);
+  }
+
+  get(id: ObjectId): SnapshotRow | undefined {
+    const rows = this.db.prepare(`SELECT ${SNAPSHOT_COLUMNS} FROM snapshots s JOIN sources src ON src.id = s.source_id WHERE s.id = ?`).all(id) as RawSnapshot[];
+    return this.hydrate(rows)[0];
+  }
+
+  /** Ids starting with `prefix` (at most `limit`). */
+  idsWithPrefix(prefix: string, limit = 2): ObjectId[] {
+    return (this.db.prepare('SELECT id FROM snapshots WHERE id >= ? AND id < ? ORDER BY id LIMIT ?').all(prefix, `${prefix}g`, limit) as Array<{ id: ObjectId }>).map(
+      (r) => r.id,
+    );
+  }
+
+  allIds(): ObjectId[] {
+    return (this.db.prepare('SELECT id FROM snapshots').all() as Array<{ id: ObjectId }>).map((r) => r.id);
+  }
+
+  children(id: ObjectId): ObjectId[] {
+    return (this.db.prepare('SELECT child FROM parents WHERE parent = ?').all(id) as Array<{ child: ObjectId }>).map((r) => r.child);
+  }
+
+  /** Latest snapshot of a source, optionally of one mode. */
+  latest(source: string, mode?: string): SnapshotRow | undefined {
+    const rows = this.db
+      .prepare(
+        `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots s JOIN sources src ON src.id = s.source_id
+         WHERE src.path = ? ${mode ? 'AND s.mode = ?' : ''} AND s.type != 'restore-point' ORDER BY s.time_ms DESC, s.id DESC LIMIT 1`,
+      )
+      .all(...(mode ? [source, mode] : [source])) as RawSnapshot[];
+    return this.hydrate(rows)[0];
+  }
+
+  // tags
+  setTag(tag: TagRow): void {
+    this.transaction(() => {
+      this.db.prepare('INSERT OR REPLACE INTO tags(name, snapshot, time, message) VALUES (?,?,?,?)').run(tag.name, tag.snapshot, tag.time, tag.message);
+    });
+  }
+
+  deleteTag(name: string): void {
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM tags WHERE name = ?').run(name);
+    });
+  }
+
+  tag(name: string): TagRow | undefined {
+    return this.db.prepare('SELECT name, snapshot, time, message FROM tags WHERE name = ?').get(name) as TagRow | undefined;
+  }
+
+  tags(): TagRow[] {
+    return this.db.prepare('SELECT name, snapshot, time, message FROM tags ORDER BY name').all() as TagRow[];
+  }
+
+  /** Versions of a path (or of anything under it), newest first. */
+  fileVersions(path: string): Array<FileVersionRow & { snapshot: ObjectId; time: string }> {
+    const p = path.replace(/\/+$/, '');
+    return this.db
+      .prepare(
+        `SELECT fv.path, fv.snapshot, fv.status, fv.type, fv.content, fv.size, s.time FROM file_versions fv JOIN snapshots s ON s.id = fv.snapshot
+         WHERE fv.path = ? OR (fv.path >= ? AND fv.path < ?) ORDER BY s.time_ms DESC, fv.path`,
+      )
+      .all(p, `${p}/`, `${p}0`) as Array<FileVersionRow & { snapshot: ObjectId; time: string }>;
+  }
+}

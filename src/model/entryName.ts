@@ -1,0 +1,38 @@
+/**
+ * Linux file names are bytes. A tree entry keeps the name as a UTF-8 string
+ * when the bytes are valid UTF-8, and adds `rawName` (base64 of the bytes)
+ * when they are not, so every name round-trips exactly.
+ */
+import { UnsafePathError } from '../errors.js';
+
+export interface NamedEntry {
+  name: string;
+  rawName?: string;
+}
+
+/** The exact bytes of an entry's name. */
+export function nameBytes(entry: NamedEntry): Buffer {
+  return entry.rawName !== undefined ? Buffer.from(entry.rawName, 'base64') : Buffer.from(entry.name, 'utf8');
+}
+
+/** Splits raw name bytes into the stored fields. */
+export function nameFields(bytes: Buffer): NamedEntry {
+  const text = bytes.toString('utf8');
+  if (Buffer.from(text, 'utf8').equals(bytes)) return { name: text };
+  return { name: text, rawName: bytes.toString('base64') };
+}
+
+/** Throws unless `bytes` is a single safe path component. */
+export function assertSafeName(bytes: Buffer, context: string): void {
+  const bad =
+    bytes.length === 0 ||
+    bytes.includes(0x2f) || // '/'
+    bytes.includes(0x00) ||
+    (bytes.length === 1 && bytes[0] === 0x2e) ||
+    (bytes.length === 2 && bytes[0] === 0x2e && bytes[1] === 0x2e);
+  if (bad) {
+    throw new UnsafePathError(`unsafe entry name ${JSON.stringify(bytes.toString('utf8'))} in ${context}`, {
+      hint: 'the snapshot was crafted or damaged; it is refused',
+    });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Trees glossary
+ * - tree: one directory, stored as an object of canonical JSON
+ *   `{"entries":[...],"v":1}` with entries sorted by name bytes.
+ * - entry: a file (its chunk ids), a dir (its subtree id) or a symlink (its
+ *   target), with mode bits, mtime and, for change detection, the inode and
+ *   ctime seen when it was read.
+ * Equal directories encode to equal bytes and so to equal ids.
+ */
+import { IntegrityError } from '../errors.js';
+import { isObjectId, type ObjectId } from '../store/objectId.js';
+import { canonicalJson } from '../util/canonicalJson.js';
+import { assertSafeName, nameBytes, type NamedEntry } from './entryName.js';
+
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+export interface TreeEntry extends NamedEntry {
+  type: EntryType;
+  /** Permission bits (mode & 0o7777). */
+  mode: number;
+  /** Modification time, nanoseconds since the epoch, as a decimal string. */
+  mtime: string;
+  /** Status-change time in ns (change detection only; not restored). */
+  ctime?: string;
+  ino?: number;
+  uid?: number;
+  gid?: number;
+  /** Files: content length. Symlinks: target length. */
+  size?: number;
+  /** Files: content chunk ids in order (empty for an empty file). */
+  chunks?: ObjectId[];
+  /** Dirs: subtree id. */
+  tree?: ObjectId;
+  /** Symlinks: target as UTF-8, with rawTarget (base64) when not valid UTF-8. */
+  target?: string;
+  rawTarget?: string;
+}
+
+export interface Tree {
+  entries: TreeEntry[];
+}
+
+export const TREE_VERSION = 1;
+
+export function compareEntries(a: NamedEntry, b: NamedEntry): number {
+  return Buffer.compare(nameBytes(a), nameBytes(b));
+}
+
+/** Canonical bytes of a tree; sorts entries and rejects duplicates. */
+export function encodeTree(entries: readonly TreeEntry[]): Buffer {
+  const sorted = [...entries].sort(compareEntries);
+  for (let i = 1; i < sorted.length; i++) {
+    if (compareEntries(sorted[i - 1]!, sorted[i]!) === 0) throw new TypeError(`duplicate entry name ${sorted[i]!.name}`);
+  }
+  return Buffer.from(canonicalJson({ entries: sorted.map(cleanEntry), v: TREE_VERSION }), 'utf8');
+}
+
+function cleanEntry(e: TreeEntry): TreeEntry {
+  const out: TreeEntry = { name: e.name, type: e.type, mode: e.mode, mtime: e.mtime };
+  if (e.rawName !== undefined) out.rawName = e.rawName;
+  if (e.ctime !== undefined) out.ctime = e.ctime;
+  if (e.ino !== undefined) out.ino = e.ino;
+  if (e.uid !== undefined) out.uid = e.uid;
+  if (e.gid !== undefined) out.gid = e.gid;
+  if (e.size !== undefined) out.size = e.size;
+  if (e.type === 'file') out.chunks = e.chunks ?? [];
+  if (e.type === 'dir') out.tree = e.tree;
+  if (e.type === 'symlink') {
+    out.target = e.target;
+    if (e.rawTarget !== undefined) out.rawTarget = e.rawTarget;
+  }
+  return out;
+}
+
+/** Parses and validates a tree: unsafe names, bad ids or unknown types are integrity errors. */
+export function decodeTree(bytes: Buffer, id: string): Tree {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new IntegrityError(`tree ${id} is not valid JSON`, { cause: err, details: { object: id } });
+  }
+  const fail = (why: string): never => {
+    throw new IntegrityError(`tree ${id} is malformed: ${why}`, { details: { object: id } });
+  };
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as Tree).entries)) fail('no entries');
+  const t = parsed as { entries: unknown[]; v?: unknown };
+  if (t.v !== TREE_VERSION) fail(`unsupported tree version ${String(t.v)}`);
+  const entries = t.entries as TreeEntry[];
+  let prev: Buffer | undefined;
+  for (const e of entries) {
+    if (typeof e !== 'object' || e === null || typeof e.name !== 'string') fail('entry without a name');
+    const nb = nameBytes(e);
+    assertSafeName(nb, `tree ${id}`);
+    if (prev && Buffer.compare(prev, nb) >= 0) fail('entries not sorted or duplicated');
+    prev = nb;
+    if (typeof e.mode !== 'number' || typeof e.mtime !== 'string') fail(`entry ${e.name} lacks mode or mtime`);
+    if (e.type === 'file') {
+      if (!Array.isArray(e.chunks) || !e.chunks.every(isObjectId)) fail(`file ${e.name} has bad chunk ids`);
+    } else if (e.type === 'dir') {
+      if (!isObjectId(e.tree)) fail(`dir ${e.name} has a bad subtree id`);
+    } else if (e.type === 'symlink') {
+      if (typeof e.target !== 'string') fail(`symlink ${e.name} has no target`);
+    } else {
+      fail(`entry ${e.name} has unknown type`);
+    }
+  }
+  return { entries };
+}
+
+/** Bytes of a symlink target. */
+export function targetBytes(e: TreeEntry): Buffer {
+  return e.rawTarget !== undefined ? Buffer.from(e.rawTarget, 'base64') : Buffer.from(e.target ?? '', 'utf8');
+}
+
+/**
+ * The content id of a file: its single chunk's id, or for several chunks the
+ * SHA-256 of their ids joined by newlines (a stable name for the content).
+ */
+export function fileContentId(chunks: readonly ObjectId[], hash: (s: string) => string): string {
+  if (chunks.length === 1) return chunks[0]!;
+  return hash(`chunks\n${chunks.join('\n')}`);
+}

@@ -1,0 +1,96 @@
+/** Read-only views of snapshots: ls, cat, show, log. */
+import { NotFoundError, UsageError } from '../errors.js';
+import type { SnapshotRow, LogQuery } from '../index/versionIndex.js';
+import type { Manifest } from '../model/manifest.js';
+import { fileContentId, targetBytes, type EntryType, type TreeEntry } from '../model/tree.js';
+import type { RepoContext } from '../repoContext.js';
+import type { ObjectId } from '../store/objectId.js';
+import { sha256Hex } from '../util/hash.js';
+
+export interface LsEntry {
+  path: string;
+  type: EntryType;
+  mode: number;
+  size: number;
+  mtime: string;
+  /** File content id, subtree id, or symlink target. */
+  id: string;
+  target?: string;
+}
+
+function lsEntry(path: string, e: TreeEntry): LsEntry {
+  const out: LsEntry = {
+    path,
+    type: e.type,
+    mode: e.mode,
+    size: e.size ?? 0,
+    mtime: new Date(Number(BigInt(e.mtime) / 1_000_000n)).toISOString(),
+    id: e.type === 'file' ? fileContentId(e.chunks ?? [], sha256Hex) : e.type === 'dir' ? e.tree! : targetBytes(e).toString('utf8'),
+  };
+  if (e.type === 'symlink') out.target = targetBytes(e).toString('utf8');
+  return out;
+}
+
+export async function listSnapshot(ctx: RepoContext, ref: string, relPath = '', recursive = false): Promise<{ snapshot: ObjectId; entries: LsEntry[] }> {
+  const id = await ctx.resolveRef(ref);
+  const m = await ctx.readManifest(id);
+  const clean = relPath.replace(/^\/+|\/+$/g, '');
+  const start = await ctx.requireEntry(id, m.tree, clean);
+  const out: LsEntry[] = [];
+  if (start.type !== 'dir') {
+    out.push(lsEntry(clean, start));
+    return { snapshot: id, entries: out };
+  }
+  const walk = async (tree: ObjectId, prefix: string): Promise<void> => {
+    for (const e of await ctx.loadTree(tree)) {
+      const p = prefix === '' ? e.name : `${prefix}/${e.name}`;
+      out.push(lsEntry(p, e));
+      if (recursive && e.type === 'dir') await walk(e.tree!, p);
+    }
+  };
+  await walk(start.tree!, clean);
+  return { snapshot: id, entries: out };
+}
+
+/** Splits `ref:path` (the first ':' separates). */
+export function splitRefPath(spec: string): { ref: string; path: string } {
+  const i = spec.indexOf(':');
+  if (i <= 0) throw new UsageError(`"${spec}" is not REF:PATH`, { hint: 'e.g. cairn cat latest:src/app.ts' });
+  return { ref: spec.slice(0, i), path: spec.slice(i + 1) };
+}
+
+/** Streams one file's bytes, chunk by chunk, each verified. */
+export async function* catFile(ctx: RepoContext, ref: string, relPath: string): AsyncGenerator<Buffer> {
+  const id = await ctx.resolveRef(ref);
+  const m = await ctx.readManifest(id);
+  const e = await ctx.requireEntry(id, m.tree, relPath);
+  if (e.type === 'dir') throw new UsageError(`${relPath} is a directory in snapshot ${id.slice(0, 8)}`, { hint: `use \`cairn ls ${ref} ${relPath}\`` });
+  if (e.type === 'symlink') {
+    yield targetBytes(e);
+    return;
+  }
+  for (const chunk of e.chunks ?? []) yield await ctx.store.get(chunk);
+}
+
+export interface ShowResult {
+  id: ObjectId;
+  manifest: Manifest;
+  tags: string[];
+  children: ObjectId[];
+}
+
+export async function showSnapshot(ctx: RepoContext, ref: string): Promise<ShowResult> {
+  const id = await ctx.resolveRef(ref);
+  const manifest = await ctx.readManifest(id);
+  const row = ctx.index.get(id);
+  return { id, manifest, tags: row?.tags ?? [], children: ctx.index.children(id) };
+}
+
+export function logSnapshots(ctx: RepoContext, q: LogQuery): SnapshotRow[] {
+  return ctx.index.list(q);
+}
+
+export function requireSnapshots(rows: SnapshotRow[]): SnapshotRow[] {
+  if (rows.length === 0) throw new NotFoundError('no snapshots match');
+  return rows;
+}

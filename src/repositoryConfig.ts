@@ -1,0 +1,67 @@
+/** The repository config (config.json): format constants written at init and read back, never assumed. */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_CDC, validateChunkerParams, type ChunkerParams } from './chunk/chunkerParams.js';
+import { IntegrityError, NoRepositoryError, UnsupportedFormatError, isErrno } from './errors.js';
+import { writeFileAtomicSync } from './util/durableFs.js';
+
+export const FORMAT_VERSION = 1;
+export const CONFIG_FILE = 'config.json';
+
+export interface RepositoryConfig {
+  format: number;
+  id: string;
+  createdAt: string;
+  hash: 'sha256';
+  layout: { objects: 'objects/<2>/<2>/<64>' };
+  compression: 'deflate' | 'none';
+  chunker: ChunkerParams;
+  /** Chunking for database files (page-aligned fixed chunks). */
+  dbChunker: ChunkerParams;
+  /** Anything later issues add (retention policy, ...). */
+  [key: string]: unknown;
+}
+
+export function defaultConfig(): RepositoryConfig {
+  return {
+    format: FORMAT_VERSION,
+    id: randomBytes(16).toString('hex'),
+    createdAt: new Date().toISOString(),
+    hash: 'sha256',
+    layout: { objects: 'objects/<2>/<2>/<64>' },
+    compression: 'deflate',
+    chunker: { ...DEFAULT_CDC },
+    dbChunker: { kind: 'fixed', size: 16 * 1024 },
+  };
+}
+
+export function readConfig(repoDir: string): RepositoryConfig {
+  const file = path.join(repoDir, CONFIG_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new NoRepositoryError(`${repoDir} is not a cairn repository (no ${CONFIG_FILE})`, { hint: 'run `cairn init` first' });
+    throw err;
+  }
+  let cfg: RepositoryConfig;
+  try {
+    cfg = JSON.parse(text) as RepositoryConfig;
+  } catch (err) {
+    throw new IntegrityError(`${file} is not valid JSON`, { cause: err });
+  }
+  if (typeof cfg.format !== 'number') throw new IntegrityError(`${file} has no format version`);
+  if (cfg.format > FORMAT_VERSION) {
+    throw new UnsupportedFormatError(`the repository at ${repoDir} uses format ${cfg.format}; this cairn reads format ${FORMAT_VERSION}`, {
+      hint: 'upgrade cairn to open it',
+    });
+  }
+  validateChunkerParams(cfg.chunker);
+  validateChunkerParams(cfg.dbChunker);
+  return cfg;
+}
+
+export function writeConfig(repoDir: string, cfg: RepositoryConfig): void {
+  writeFileAtomicSync(path.join(repoDir, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
+}

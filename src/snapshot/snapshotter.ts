@@ -1,0 +1,251 @@
+/**
+ * The snapshot engine: picks the mode and base, walks the source, writes the
+ * manifest and records it. Write order (each durable before the next):
+ * objects → manifest object → snapshots/<id> marker → index rows → HEAD ref.
+ * A crash leaves at most unreferenced objects, which prune removes.
+ */
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { SourceError, UsageError, describeError, isErrno } from '../errors.js';
+import type { FileVersionRow } from '../index/versionIndex.js';
+import { encodeManifest, SNAPSHOT_MODES, SNAPSHOT_TYPES, type Manifest, type SnapshotMode, type SnapshotProblem, type SnapshotStats, type SnapshotType, type SourceKind } from '../model/manifest.js';
+import { diffTrees, type TreeChange } from '../model/treeDiff.js';
+import { RepoContext } from '../repoContext.js';
+import { snapshotMarker, writeHead } from '../refs.js';
+import type { ObjectId } from '../store/objectId.js';
+import { fsyncDir, tempName, writeFileAtomic } from '../util/durableFs.js';
+import { sha256Hex } from '../util/hash.js';
+import { loadExcludes } from './excludes.js';
+import { TreeBuilder, type WalkProgress } from './treeBuilder.js';
+
+export interface SnapshotOptions {
+  /** Source directory (default: the directory holding an embedded .cairn/). */
+  path?: string;
+  message?: string;
+  mode?: SnapshotMode;
+  type?: SnapshotType;
+  exclude?: readonly string[];
+  /** Record this time instead of now (ISO-8601). */
+  time?: string;
+  onProgress?: (p: WalkProgress) => void;
+  onWarning?: (p: SnapshotProblem) => void;
+  onError?: (p: SnapshotProblem) => void;
+}
+
+export interface SnapshotSummary {
+  id: ObjectId;
+  manifest: Manifest;
+}
+
+export function resolveSourcePath(ctx: RepoContext, p: string | undefined): string {
+  if (p === undefined) {
+    if (!ctx.workRoot) throw new UsageError('a standalone repository needs the PATH to snapshot', { hint: 'cairn snapshot PATH' });
+    return ctx.workRoot;
+  }
+  const abs = path.resolve(p);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new SourceError(`source ${abs} does not exist`, { hint: 'check the path' });
+    throw new SourceError(`cannot read source ${abs}: ${describeError(err)}`, { cause: err });
+  }
+  if (!st.isDirectory()) throw new SourceError(`source ${abs} is not a directory`, { hint: 'snapshot a directory (for a database file use --sqlite)' });
+  return fs.realpathSync(abs);
+}
+
+/** The file-system clock now, in ns (a fresh temp file's mtime), so racy-clean checks compare like with like. */
+export async function fileSystemNow(dir: string): Promise<bigint> {
+  const probe = tempName(dir, 'clock');
+  await fsp.writeFile(probe, '');
+  try {
+    return (await fsp.stat(probe, { bigint: true })).mtimeNs;
+  } finally {
+    await fsp.rm(probe, { force: true });
+  }
+}
+
+export function validateSnapshotChoices(mode: string | undefined, type: string | undefined): void {
+  if (mode !== undefined && !SNAPSHOT_MODES.includes(mode as SnapshotMode)) {
+    throw new UsageError(`unknown mode "${mode}"`, { hint: `use one of ${SNAPSHOT_MODES.join(', ')}` });
+  }
+  if (type !== undefined && !SNAPSHOT_TYPES.includes(type as SnapshotType)) {
+    throw new UsageError(`unknown snapshot type "${type}"`, { hint: `use one of ${SNAPSHOT_TYPES.join(', ')}` });
+  }
+}
+
+export function parseSnapshotTime(time: string | undefined): Date {
+  if (time === undefined) return new Date();
+  const d = new Date(time);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`--time "${time}" is not an ISO-8601 time`, { hint: 'e.g. 2026-01-31T02:00:00Z' });
+  return d;
+}
+
+/** Changed paths as index rows (for `log -- PATH`). */
+export function versionRows(changes: readonly TreeChange[]): FileVersionRow[] {
+  return changes.map((c) => ({
+    path: c.path,
+    status: c.status,
+    type: (c.new ?? c.old)?.type ?? null,
+    content: c.new ? c.new.id : null,
+    size: c.new ? c.new.size : null,
+  }));
+}
+
+/** Counts of added/modified/deleted files between two trees. */
+export function changeCounts(changes: readonly TreeChange[]): { added: number; modified: number; deleted: number } {
+  let added = 0;
+  let modified = 0;
+  let deleted = 0;
+  for (const c of changes) {
+    // Counts are of files: a symlink is counted only when it replaces or is replaced by a file.
+    if (c.old?.type !== 'file' && c.new?.type !== 'file') continue;
+    if (c.status === 'A') added++;
+    else if (c.status === 'D') deleted++;
+    else modified++;
+  }
+  return { added, modified, deleted };
+}
+
+export interface CommitInput {
+  kind: SourceKind;
+  source: string;
+  tree: ObjectId;
+  mode: SnapshotMode;
+  base: ObjectId | null;
+  type: SnapshotType;
+  message: string;
+  time: Date;
+  scanStart: bigint;
+  counts: Omit<SnapshotStats, 'added' | 'modified' | 'deleted' | 'unchanged' | 'durationMs' | 'errors'>;
+  started: number;
+  errors: SnapshotProblem[];
+  warnings: SnapshotProblem[];
+  extra?: Record<string, unknown>;
+}
+
+/** Writes the manifest after its objects and records it; shared by every kind of source. */
+export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Promise<SnapshotSummary> {
+  await ctx.store.flush();
+  const parent = ctx.index.head(input.source);
+  const compareWith = input.base ?? parent;
+  const load = (id: ObjectId) => ctx.loadTree(id);
+  const compareTree = compareWith ? (await ctx.readManifest(compareWith)).tree : null;
+  const summaryChanges = await diffTrees(compareTree, input.tree, load, sha256Hex);
+  const parentTree = parent === compareWith ? compareTree : parent ? (await ctx.readManifest(parent)).tree : null;
+  const historyChanges = parent === compareWith ? summaryChanges : await diffTrees(parentTree, input.tree, load, sha256Hex);
+  const counts = changeCounts(summaryChanges);
+  const { host, user } = RepoContext.identity();
+  const manifest: Manifest = {
+    v: 1,
+    kind: input.kind,
+    tree: input.tree,
+    source: input.source,
+    host,
+    user,
+    time: input.time.toISOString(),
+    scanStart: input.scanStart.toString(),
+    parents: parent ? [parent] : [],
+    mode: input.mode,
+    base: input.base,
+    type: input.type,
+    message: input.message,
+    stats: {
+      ...input.counts,
+      ...counts,
+      unchanged: Math.max(0, input.counts.files - counts.added - counts.modified),
+      durationMs: 0,
+      errors: input.errors.length,
+    },
+    errors: input.errors,
+    warnings: input.warnings,
+    ...(input.extra ? { extra: input.extra } : {}),
+  };
+  manifest.stats.durationMs = Date.now() - input.started;
+  const bytes = encodeManifest(manifest);
+  const put = await ctx.store.put(bytes);
+  await ctx.store.flush();
+  const id = put.id;
+  const marker = snapshotMarker(ctx.dir, id);
+  await fsp.mkdir(path.dirname(marker), { recursive: true });
+  await writeFileAtomic(marker, '', { tempDir: ctx.tmpDir });
+  await fsyncDir(path.dirname(marker));
+  ctx.index.addSnapshot(id, manifest, versionRows(historyChanges));
+  writeHead(ctx.dir, { source: input.source, snapshot: id });
+  ctx.index.setHead(input.source, id);
+  return { id, manifest };
+}
+
+/** Takes a snapshot of a directory. */
+export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): Promise<SnapshotSummary> {
+  validateSnapshotChoices(options.mode, options.type);
+  const started = Date.now();
+  const source = resolveSourcePath(ctx, options.path);
+  const time = parseSnapshotTime(options.time);
+  return ctx.withLock('snapshot', false, async () => {
+    const latest = ctx.index.latest(source);
+    let mode: SnapshotMode = options.mode ?? (latest ? 'incremental' : 'full');
+    let baseId: ObjectId | null = null;
+    if (mode === 'incremental') baseId = latest?.id ?? null;
+    if (mode === 'differential') {
+      baseId = ctx.index.latest(source, 'full')?.id ?? null;
+      if (!baseId) ctx.warn('no full snapshot of this source to compare with; taking a full snapshot');
+    }
+    if (mode !== 'full' && !baseId) mode = 'full';
+    const base = baseId ? await ctx.readManifest(baseId) : null;
+    const errors: SnapshotProblem[] = [];
+    const warnings: SnapshotProblem[] = [];
+    const scanStart = await fileSystemNow(ctx.tmpDir);
+    const builder = new TreeBuilder({
+      store: ctx.store,
+      chunker: ctx.config.chunker,
+      excludes: loadExcludes(source, options.exclude ?? []),
+      skipPaths: new Set([ctx.dir]),
+      loadTree: (id) => ctx.loadTree(id),
+      reuse: mode !== 'full',
+      baseScanStart: base ? BigInt(base.scanStart) : null,
+      onWarning: (p) => {
+        warnings.push(p);
+        options.onWarning?.(p);
+      },
+      onError: (p) => {
+        errors.push(p);
+        options.onError?.(p);
+      },
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    let tree: ObjectId;
+    try {
+      tree = await builder.build(source, base?.tree ?? null);
+    } catch (err) {
+      await ctx.store.abort();
+      throw err;
+    }
+    const c = builder.counts;
+    return commitSnapshot(ctx, {
+      kind: 'dir',
+      source,
+      tree,
+      mode,
+      base: baseId,
+      type: options.type ?? 'manual',
+      message: options.message ?? '',
+      time,
+      scanStart,
+      counts: {
+        files: c.files,
+        dirs: c.dirs,
+        symlinks: c.symlinks,
+        bytes: c.bytes,
+        bytesRead: c.bytesRead,
+        filesRead: c.filesRead,
+        newObjects: c.newObjects,
+        newBytes: c.newBytes,
+      },
+      started,
+      errors,
+      warnings,
+    });
+  });
+}

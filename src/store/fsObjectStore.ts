@@ -1,0 +1,196 @@
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { IntegrityError, IoError, isErrno } from '../errors.js';
+import { syncFileSystem, tempName, fsyncDir } from '../util/durableFs.js';
+import { sha256HexAsync } from '../util/hashAsync.js';
+import { mapLimit } from '../util/limiter.js';
+import { decodeObject, encodeObject } from './objectCodec.js';
+import { isObjectId, type ObjectId } from './objectId.js';
+import { objectPath, objectShardDir } from './objectPath.js';
+import type { ObjectWriter, PutResult } from './objectStore.js';
+
+export interface FsObjectStoreOptions {
+  /** Directory for temp files: must be on the same file system as objectsRoot. */
+  tempDir: string;
+  compress: boolean;
+  /** Flush automatically when this many bytes are pending (bounds tmp usage). */
+  flushBytes?: number;
+  /** Flush automatically when this many objects are pending. */
+  flushCount?: number;
+}
+
+interface Pending {
+  tmp: string;
+  id: ObjectId;
+}
+
+/** The object store on a local file system, sharded as objects/ab/cd/<id>. */
+export class FsObjectStore implements ObjectWriter {
+  private pending: Pending[] = [];
+  /** id → temp file, for objects put but not yet flushed. */
+  private pendingIds = new Map<string, string>();
+  private pendingBytes = 0;
+  private readonly madeDirs = new Set<string>();
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    readonly root: string,
+    private readonly options: FsObjectStoreOptions,
+  ) {}
+
+  pathOf(id: ObjectId): string {
+    return objectPath(this.root, id);
+  }
+
+  async has(id: ObjectId): Promise<boolean> {
+    if (this.pendingIds.has(id)) return true;
+    try {
+      await fsp.access(objectPath(this.root, id));
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw new IoError(`cannot check object ${id}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async storedSize(id: ObjectId): Promise<number | undefined> {
+    try {
+      return (await fsp.stat(objectPath(this.root, id))).size;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  async get(id: ObjectId): Promise<Buffer> {
+    let stored: Buffer;
+    const pendingTmp = this.pendingIds.get(id);
+    try {
+      stored = await fsp.readFile(pendingTmp ?? objectPath(this.root, id));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) {
+        throw new IntegrityError(`object ${id} is missing from the store`, {
+          hint: 'run `cairn verify` to see which snapshots are affected',
+          details: { object: id },
+        });
+      }
+      throw new IoError(`cannot read object ${id}: ${(err as Error).message}`, { cause: err, details: { object: id } });
+    }
+    const content = await decodeObject(stored, `object ${id}`);
+    const actual = await sha256HexAsync(content);
+    if (actual !== id) {
+      throw new IntegrityError(`object ${id} is corrupted (its content hashes to ${actual.slice(0, 12)}…)`, {
+        hint: 'run `cairn verify` to see which snapshots are affected',
+        details: { object: id, actual },
+      });
+    }
+    return content;
+  }
+
+  async put(content: Buffer, knownId?: ObjectId): Promise<PutResult> {
+    const id = knownId ?? ((await sha256HexAsync(content)) as ObjectId);
+    if (await this.has(id)) return { id, written: false, storedBytes: 0 };
+    const stored = await encodeObject(content, this.options.compress);
+    // Checked again: another put of the same content may have finished meanwhile.
+    if (this.pendingIds.has(id)) return { id, written: false, storedBytes: 0 };
+    const tmp = tempName(this.options.tempDir, 'obj');
+    this.pendingIds.set(id, tmp);
+    try {
+      await fsp.writeFile(tmp, stored, { flag: 'wx' });
+    } catch (err) {
+      this.pendingIds.delete(id);
+      await fsp.rm(tmp, { force: true });
+      throw new IoError(`cannot write object ${id}: ${(err as Error).message}`, { cause: err });
+    }
+    this.pending.push({ tmp, id });
+    this.pendingBytes += stored.length;
+    if (
+      this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024) ||
+      this.pending.length >= (this.options.flushCount ?? 50_000)
+    ) {
+      await this.flush();
+    }
+    return { id, written: true, storedBytes: stored.length };
+  }
+
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.pending.length === 0) return;
+    this.flushing = this.flushBatch();
+    try {
+      await this.flushing;
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async flushBatch(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    // 1. content durable (one syncfs, or an fsync per file where syncfs is missing)
+    const synced = syncFileSystem(this.options.tempDir);
+    if (!synced) {
+      await mapLimit(batch, 16, async (p) => {
+        const fh = await fsp.open(p.tmp, 'r');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      });
+    }
+    // 2. rename into place
+    const dirs = new Set<string>();
+    await mapLimit(batch, 16, async (p) => {
+      const dir = objectShardDir(this.root, p.id);
+      if (!this.madeDirs.has(dir)) {
+        await fsp.mkdir(dir, { recursive: true });
+        this.madeDirs.add(dir);
+      }
+      dirs.add(dir);
+      await fsp.rename(p.tmp, objectPath(this.root, p.id));
+      this.pendingIds.delete(p.id);
+    });
+    // 3. names durable
+    if (!syncFileSystem(this.root)) await mapLimit([...dirs], 16, (d) => fsyncDir(d));
+  }
+
+  /** Removes pending temp files (after a failure). */
+  async abort(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingIds.clear();
+    await Promise.all(batch.map((p) => fsp.rm(p.tmp, { force: true })));
+  }
+
+  async delete(id: ObjectId): Promise<void> {
+    await fsp.rm(objectPath(this.root, id), { force: true });
+  }
+
+  async *list(): AsyncIterable<ObjectId> {
+    let level1: string[];
+    try {
+      level1 = await fsp.readdir(this.root);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    for (const a of level1.sort()) {
+      if (!/^[0-9a-f]{2}$/.test(a)) continue;
+      const level2 = await fsp.readdir(path.join(this.root, a)).catch(() => [] as string[]);
+      for (const b of level2.sort()) {
+        if (!/^[0-9a-f]{2}$/.test(b)) continue;
+        const names = await fsp.readdir(path.join(this.root, a, b)).catch(() => [] as string[]);
+        for (const name of names.sort()) if (isObjectId(name) && name.startsWith(a + b)) yield name;
+      }
+    }
+  }
+
+  /** Synchronous existence check, for hot loops that must not yield. */
+  hasSync(id: ObjectId): boolean {
+    return this.pendingIds.has(id) || fs.existsSync(objectPath(this.root, id));
+  }
+}

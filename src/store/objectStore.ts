@@ -1,0 +1,35 @@
+/**
+ * Object store glossary
+ * - object: an immutable blob named by the SHA-256 of its uncompressed content.
+ * - stored form: codec byte + payload (see objectCodec.ts).
+ * - batch: objects written since the last flush. They sit as temp files in
+ *   tmp/ until flush() makes them durable with one file-system sync, renames
+ *   them into objects/ab/cd/<id>, and syncs again. A crash before a flush
+ *   leaves only temp files, never a half-written object under its final name.
+ */
+import type { ObjectId } from './objectId.js';
+
+export interface PutResult {
+  id: ObjectId;
+  /** false when the object already existed (nothing written). */
+  written: boolean;
+  /** bytes of the stored form written (0 when not written). */
+  storedBytes: number;
+}
+
+export interface ObjectReader {
+  /** Reads, decodes and verifies an object; IntegrityError when missing or damaged. */
+  get(id: ObjectId): Promise<Buffer>;
+  has(id: ObjectId): Promise<boolean>;
+  /** Size of the stored form, or undefined when missing. */
+  storedSize(id: ObjectId): Promise<number | undefined>;
+  /** Every object id in the store. */
+  list(): AsyncIterable<ObjectId>;
+}
+
+export interface ObjectWriter extends ObjectReader {
+  put(content: Buffer, knownId?: ObjectId): Promise<PutResult>;
+  /** Makes every object put so far durable under its final name. */
+  flush(): Promise<void>;
+  delete(id: ObjectId): Promise<void>;
+}

@@ -1,0 +1,98 @@
+/**
+ * Durable file-system primitives: the only correct way to write the only copy
+ * of someone's data is temp file → fsync → rename → fsync the directory.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+
+/** A unique temporary file name in `dir`. */
+export function tempName(dir: string, prefix = 'tmp'): string {
+  return path.join(dir, `${prefix}-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** fsync a directory so that renames and creations inside it are durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch (err) {
+    // Some file systems refuse fsync on directories (EINVAL/EISDIR); that is not fatal.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw err;
+  } finally {
+    await fh?.close();
+  }
+}
+
+export interface AtomicWriteOptions {
+  /** Directory for the temporary file; must be on the same file system as `file`. */
+  tempDir?: string;
+  mode?: number;
+  /** fsync the file and its directory (default true). */
+  durable?: boolean;
+}
+
+/** Writes `data` to `file` atomically: readers see the old file or the whole new one. */
+export async function writeFileAtomic(file: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
+  const durable = options.durable ?? true;
+  const tmp = tempName(options.tempDir ?? path.dirname(file), '.tmp');
+  const fh = await fsp.open(tmp, 'wx', options.mode ?? 0o644);
+  try {
+    await fh.writeFile(data);
+    if (durable) await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  if (durable) await fsyncDir(path.dirname(file));
+}
+
+/** Synchronous variant for small metadata files (config, refs). */
+export function writeFileAtomicSync(file: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): void {
+  const tmp = tempName(options.tempDir ?? path.dirname(file), '.tmp');
+  const fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);
+  try {
+    fs.writeFileSync(fd, data);
+    if (options.durable ?? true) fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  if (options.durable ?? true) {
+    const dfd = fs.openSync(path.dirname(file), 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } catch {
+      /* not supported on this file system */
+    } finally {
+      fs.closeSync(dfd);
+    }
+  }
+}
+
+let syncfsWorks: boolean | undefined;
+
+/**
+ * Flushes every dirty page and inode of the file system holding `anyPath`
+ * (syncfs(2) via coreutils `sync -f`). One call makes a whole batch of
+ * freshly written objects durable, far cheaper than an fsync per object.
+ * Returns false when unavailable; callers then fsync file by file.
+ */
+export function syncFileSystem(anyPath: string): boolean {
+  if (syncfsWorks === false) return false;
+  const r = spawnSync('sync', ['-f', anyPath], { stdio: 'ignore' });
+  syncfsWorks = r.status === 0;
+  return syncfsWorks;
+}

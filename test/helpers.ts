@@ -1,0 +1,94 @@
+/** Shared test helpers: temp dirs, the built CLI, tree literals and tree snapshots for byte-for-byte comparison. */
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+
+export function tempDir(prefix = 'cairn-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built cairn binary. */
+export function cairn(args: string[], options: SpawnSyncOptions & { input?: string | Buffer } = {}): CliResult {
+  if (!fs.existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does)');
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    ...options,
+    env: { ...process.env, CAIRN_REPO: '', ...(options.env ?? {}) },
+  });
+  return { code: r.status ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+}
+
+/** Like cairn() but fails the test with stderr when the exit code differs. */
+export function cairnOk(args: string[], options: SpawnSyncOptions & { input?: string | Buffer } = {}, expected = 0): CliResult {
+  const r = cairn(args, options);
+  if (r.code !== expected) throw new Error(`cairn ${args.join(' ')} exited ${r.code} (wanted ${expected})\nstderr: ${r.stderr}\nstdout: ${r.stdout.slice(0, 2000)}`);
+  return r;
+}
+
+export type TreeSpec = { [name: string]: string | Buffer | TreeSpec | { symlink: string } };
+
+/** Writes a tree literal: strings/Buffers are files, objects are dirs, {symlink} are links. */
+export function writeTree(dir: string, spec: TreeSpec): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, v] of Object.entries(spec)) {
+    const p = path.join(dir, name);
+    if (typeof v === 'string' || Buffer.isBuffer(v)) fs.writeFileSync(p, v);
+    else if ('symlink' in v && typeof v.symlink === 'string') fs.symlinkSync(v.symlink, p);
+    else writeTree(p, v as TreeSpec);
+  }
+}
+
+export interface NodeInfo {
+  type: 'file' | 'dir' | 'symlink';
+  mode: number;
+  sha?: string;
+  size?: number;
+  target?: string;
+  mtimeMs?: number;
+}
+
+/** Everything under `dir` (names as hex of their bytes-safe form), for exact comparison. */
+export function describeTree(dir: string, options: { mtimes?: boolean; skip?: string[] } = {}): Record<string, NodeInfo> {
+  const out: Record<string, NodeInfo> = {};
+  const walk = (abs: Buffer, rel: string) => {
+    for (const name of fs.readdirSync(abs, { encoding: 'buffer' }).sort(Buffer.compare)) {
+      const childRel = rel ? `${rel}/${name.toString('latin1')}` : name.toString('latin1');
+      if (options.skip?.includes(childRel)) continue;
+      const childAbs = Buffer.concat([abs, Buffer.from('/'), name]);
+      const st = fs.lstatSync(childAbs);
+      const info: NodeInfo = { type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file', mode: st.mode & 0o7777 };
+      if (st.isSymbolicLink()) {
+        info.target = fs.readlinkSync(childAbs, { encoding: 'buffer' }).toString('latin1');
+        info.mode = 0;
+      } else if (st.isFile()) {
+        info.size = st.size;
+        info.sha = createHash('sha256').update(fs.readFileSync(childAbs)).digest('hex');
+        if (options.mtimes) info.mtimeMs = Math.floor(st.mtimeMs);
+      } else if (options.mtimes) info.mtimeMs = Math.floor(st.mtimeMs);
+      out[childRel] = info;
+      if (st.isDirectory()) walk(childAbs, childRel);
+    }
+  };
+  walk(Buffer.from(dir), '');
+  return out;
+}
+
+export function parseJson<T = unknown>(r: CliResult): T {
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not one JSON document:\n${r.stdout}\nstderr: ${r.stderr}`);
+  }
+}

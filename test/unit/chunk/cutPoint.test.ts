@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { chunkBuffer } from '../../../src/chunk/chunkStream.js';
+import { chunkStream } from '../../../src/chunk/chunkStream.js';
+import type { CdcParams } from '../../../src/chunk/chunkerParams.js';
+
+const P: CdcParams = { kind: 'cdc', min: 2048, avg: 8192, max: 32768 };
+
+function seeded(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+function boundaries(chunks: Uint8Array[]): number[] {
+  const out: number[] = [];
+  let pos = 0;
+  for (const c of chunks) out.push((pos += c.length));
+  return out;
+}
+
+describe('content-defined chunking', () => {
+  it('chunks join back to the input and respect min/max', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 300_000 }), fc.integer(), (n, seed) => {
+        const data = seeded(n, seed);
+        const chunks = chunkBuffer(data, P);
+        expect(Buffer.concat(chunks).equals(data)).toBe(true);
+        chunks.forEach((c, i) => {
+          expect(c.length).toBeLessThanOrEqual(P.max);
+          if (i < chunks.length - 1) expect(c.length).toBeGreaterThanOrEqual(P.min);
+        });
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('boundaries resynchronise after an insert', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 50_000, max: 200_000 }), fc.integer(), fc.integer({ min: 1, max: 5000 }), fc.double({ min: 0, max: 1, noNaN: true }), (n, seed, insLen, where) => {
+        const data = seeded(n, seed);
+        const at = Math.floor(where * n);
+        const edited = Buffer.concat([data.subarray(0, at), randomBytes(insLen), data.subarray(at)]);
+        const before = boundaries(chunkBuffer(data, P)).filter((b) => b > at + P.max * 2);
+        const after = new Set(boundaries(chunkBuffer(edited, P)).map((b) => b - insLen));
+        // every boundary well past the insert is found again, shifted by the insert
+        for (const b of before) expect(after.has(b)).toBe(true);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('the streaming chunker cuts exactly where the whole-buffer chunker does', async () => {
+    const data = seeded(500_000, 7);
+    let pos = 0;
+    const streamed: Buffer[] = [];
+    await chunkStream(
+      async (buf, off, len) => {
+        const n = Math.min(len, 7777, data.length - pos);
+        data.copy(buf, off, pos, pos + n);
+        pos += n;
+        return n;
+      },
+      P,
+      async (c) => {
+        streamed.push(c);
+      },
+    );
+    expect(streamed.map((c) => c.length)).toEqual(chunkBuffer(data, P).map((c) => c.length));
+  });
+
+  it('average chunk size is near the target', () => {
+    const chunks = chunkBuffer(seeded(4_000_000, 3), P);
+    const avg = 4_000_000 / chunks.length;
+    expect(avg).toBeGreaterThan(P.avg * 0.5);
+    expect(avg).toBeLessThan(P.avg * 2);
+  });
+
+  it('fixed chunking cuts at exact multiples', () => {
+    const chunks = chunkBuffer(seeded(100_000, 9), { kind: 'fixed', size: 16384 });
+    expect(chunks.slice(0, -1).every((c) => c.length === 16384)).toBe(true);
+  });
+});
