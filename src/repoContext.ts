@@ -79,21 +79,16 @@ export class RepoContext {
     return path.join(this.dir, INDEX_FILE);
   }
 
-  /** The version index, opened on first use; rebuilt from the store when missing. */
+  /** The version index, opened on first use. */
   get index(): VersionIndex {
-    if (!this.indexHandle) {
-      const missing = !fs.existsSync(this.indexFile);
-      this.indexHandle = VersionIndex.open(this.indexFile);
-      if (missing && listSnapshotMarkers(this.dir).length > 0) {
-        this.warn('the index was missing; rebuilding it from the object store');
-        this.needsRebuild = true;
-      }
-    }
+    this.indexHandle ??= VersionIndex.open(this.indexFile);
     return this.indexHandle;
   }
 
-  /** Set when the index had to be recreated; the facade rebuilds before use. */
-  needsRebuild = false;
+  /** True when index.db is gone but the store holds snapshots (open() then rebuilds it). */
+  indexIsMissing(): boolean {
+    return !fs.existsSync(this.indexFile) && listSnapshotMarkers(this.dir).length > 0;
+  }
 
   closeIndex(): void {
     this.indexHandle?.close();

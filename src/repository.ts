@@ -17,7 +17,11 @@ import { takeSnapshot, type SnapshotOptions, type SnapshotSummary } from './snap
 import type { ObjectId } from './store/objectId.js';
 import { fsyncDir } from './util/durableFs.js';
 
-export type OpenOptions = LocateOptions & ContextOptions;
+export type OpenOptions = LocateOptions &
+  ContextOptions & {
+    /** Do not open index.db (for rebuild-index, which must work when it is damaged). */
+    skipIndex?: boolean;
+  };
 
 export class Repository extends RepoContext {
   /**
@@ -50,11 +54,12 @@ export class Repository extends RepoContext {
    */
   static async open(options: OpenOptions = {}): Promise<Repository> {
     const repo = new Repository(locateRepository(options), options);
-    repo.index;
-    if (repo.needsRebuild) {
+    if (options.skipIndex) return repo;
+    if (repo.indexIsMissing()) {
+      repo.warn('the index was missing; rebuilding it from the object store');
       await rebuildIndex(repo);
-      repo.needsRebuild = false;
     }
+    repo.index; // opens it now, so a damaged index fails here with a clear message
     return repo;
   }
 

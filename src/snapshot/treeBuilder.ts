@@ -57,8 +57,24 @@ export interface WalkCounts {
 }
 
 const SLASH = Buffer.from('/');
-const SMALL_FILE = 1024 * 1024;
 const MAX_READ_ATTEMPTS = 3;
+
+/** Files up to this size are stored as one blob: the chunker's average size, at most 1 MiB. */
+export function smallFileLimit(p: ChunkerParams): number {
+  return Math.min(p.kind === 'cdc' ? p.avg : p.size, 1024 * 1024);
+}
+
+/**
+ * May a file reuse its base entry's chunks unread? Only when size, mtime,
+ * ctime, inode and mode all match and neither time is at or after the base
+ * scan's start (racy clean: a same-tick change could hide behind equal stats).
+ */
+export function canReuseEntry(st: BigIntStats, base: TreeEntry | undefined, baseScanStart: bigint | null): boolean {
+  if (!base || base.type !== 'file' || baseScanStart === null) return false;
+  if (base.size !== Number(st.size) || base.mtime !== st.mtimeNs.toString() || base.ctime !== st.ctimeNs.toString()) return false;
+  if (base.ino !== Number(st.ino) || base.mode !== Number(st.mode & 0o7777n)) return false;
+  return st.mtimeNs < baseScanStart && st.ctimeNs < baseScanStart;
+}
 
 function sameStat(a: BigIntStats, b: BigIntStats): boolean {
   return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino;
@@ -67,6 +83,8 @@ function sameStat(a: BigIntStats, b: BigIntStats): boolean {
 export class TreeBuilder {
   readonly counts: WalkCounts = { files: 0, dirs: 0, symlinks: 0, bytes: 0, bytesRead: 0, filesRead: 0, newObjects: 0, newBytes: 0 };
   private readonly reads: Limiter;
+  /** Files up to this size are one blob, read whole. */
+  private readonly smallFile: bigint;
   /** Large files hold a chunking buffer and chunks in flight: fewer at once bounds memory. */
   private readonly bigReads = new Limiter(2);
   private activeDirs = 0;
@@ -74,6 +92,7 @@ export class TreeBuilder {
 
   constructor(private readonly o: TreeBuilderOptions) {
     this.reads = new Limiter(o.readConcurrency ?? 4);
+    this.smallFile = BigInt(smallFileLimit(o.chunker));
   }
 
   /** Stores the directory `root` and returns its tree id. */
@@ -185,12 +204,7 @@ export class TreeBuilder {
   }
 
   private canReuse(st: BigIntStats, base: TreeEntry | undefined): boolean {
-    if (!this.o.reuse || !base || base.type !== 'file' || this.o.baseScanStart === null) return false;
-    if (base.size !== Number(st.size) || base.mtime !== st.mtimeNs.toString() || base.ctime !== st.ctimeNs.toString()) return false;
-    if (base.ino !== Number(st.ino) || base.mode !== Number(st.mode & 0o7777n)) return false;
-    // Racy clean: a change within the tick the base scan started could leave size and times equal.
-    if (st.mtimeNs >= this.o.baseScanStart || st.ctimeNs >= this.o.baseScanStart) return false;
-    return true;
+    return this.o.reuse && canReuseEntry(st, base, this.o.baseScanStart);
   }
 
   private async file(
@@ -205,7 +219,7 @@ export class TreeBuilder {
       this.progress(rel);
       return { chunks: base!.chunks ?? [], size: Number(st.size) };
     }
-    const small = st.size <= BigInt(SMALL_FILE);
+    const small = st.size <= this.smallFile;
     return (small ? this.reads : this.bigReads).run(async () => {
       let before = st;
       for (let attempt = 1; ; attempt++) {
@@ -214,7 +228,7 @@ export class TreeBuilder {
         let after: BigIntStats;
         try {
           r =
-            before.size <= BigInt(SMALL_FILE)
+            before.size <= this.smallFile
               ? await storeBuffer(this.o.store, await fh.readFile())
               : await storeStream(this.o.store, async (buf, off, len) => (await fh.read(buf, off, len, null)).bytesRead, this.o.chunker);
           after = await fh.stat({ bigint: true });
