@@ -138,6 +138,29 @@ export class RepoContext {
     }
   }
 
+  /**
+   * Removes temp files left in tmp/ by processes that died (kill -9, power
+   * loss). Names carry the writer's pid; a file of a live process is kept.
+   */
+  cleanStaleTemp(): number {
+    let removed = 0;
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.tmpDir);
+    } catch {
+      return 0;
+    }
+    for (const name of names) {
+      const m = /^[a-z.]+-(\d+)-[0-9a-f]+/.exec(name);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      if (pid === process.pid || pidAlive(pid)) continue;
+      fs.rmSync(path.join(this.tmpDir, name), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
+  }
+
   /** Appends one audit line. */
   record(
     op: string,
@@ -263,6 +286,15 @@ export class RepoContext {
       user = process.env.USER ?? 'unknown';
     }
     return { host: os.hostname(), user };
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

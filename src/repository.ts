@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { CairnError } from './errors.js';
 import type { LogQuery, SnapshotRow } from './index/versionIndex.js';
 import { catFile, listSnapshot, logSnapshots, showSnapshot, type LsEntry, type ShowResult } from './ops/browse.js';
-import { rebuildIndex, type RebuildSummary } from './ops/rebuildIndex.js';
+import { rebuildIndex, reconcileIndex, type RebuildSummary } from './ops/rebuildIndex.js';
 import { restoreToNewTarget, type RestoreOptions, type RestoreSummary } from './ops/restore.js';
 import { RepoContext, type ContextOptions } from './repoContext.js';
 import { defaultConfig, writeConfig } from './repositoryConfig.js';
@@ -60,6 +60,7 @@ export class Repository extends RepoContext {
       await rebuildIndex(repo);
     }
     repo.index; // opens it now, so a damaged index fails here with a clear message
+    await reconcileIndex(repo);
     return repo;
   }
 

@@ -128,6 +128,7 @@ export interface CommitInput {
 /** Writes the manifest after its objects and records it; shared by every kind of source. */
 export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Promise<SnapshotSummary> {
   await ctx.store.flush();
+  ctx.logger.debug({ phase: 'objects-durable' }, 'snapshot objects are durable');
   const parent = ctx.index.head(input.source);
   const compareWith = input.base ?? parent;
   const load = (id: ObjectId) => ctx.loadTree(id);
@@ -167,11 +168,14 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
   const put = await ctx.store.put(bytes);
   await ctx.store.flush();
   const id = put.id;
+  ctx.logger.debug({ phase: 'manifest-durable', id }, 'manifest is durable');
   const marker = snapshotMarker(ctx.dir, id);
   await fsp.mkdir(path.dirname(marker), { recursive: true });
   await writeFileAtomic(marker, '', { tempDir: ctx.tmpDir });
   await fsyncDir(path.dirname(marker));
+  ctx.logger.debug({ phase: 'marker-durable', id }, 'snapshot marker is durable');
   ctx.index.addSnapshot(id, manifest, versionRows(historyChanges));
+  ctx.logger.debug({ phase: 'indexed', id }, 'snapshot is in the index');
   writeHead(ctx.dir, { source: input.source, snapshot: id });
   ctx.index.setHead(input.source, id);
   return { id, manifest };
@@ -184,6 +188,7 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
   const source = resolveSourcePath(ctx, options.path);
   const time = parseSnapshotTime(options.time);
   return ctx.withLock('snapshot', false, async () => {
+    ctx.cleanStaleTemp();
     const latest = ctx.index.latest(source);
     let mode: SnapshotMode = options.mode ?? (latest ? 'incremental' : 'full');
     let baseId: ObjectId | null = null;
