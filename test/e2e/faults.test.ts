@@ -226,3 +226,27 @@ describe('odd sources', () => {
     expect(json.stats.files).toBe(1);
   });
 });
+
+describe('a file that changes while it is read', () => {
+  it('is read again, then stored with a warning, never silently torn', async () => {
+    const src = path.join(root, 'busy-src');
+    writeTree(src, { 'growing.log': content(20 * 1024 * 1024, 5), 'calm.txt': 'calm' });
+    const repo = path.join(root, 'busy-repo');
+    cairnOk(['init', '--repo', repo]);
+    const writer = spawn(process.execPath, ['-e', `
+      const fs = require('fs');
+      const fd = fs.openSync(${JSON.stringify(path.join(src, 'growing.log'))}, 'a');
+      setInterval(() => fs.writeSync(fd, Buffer.alloc(512, 120)), 1);
+      process.stdout.write('started\\n');`]);
+    await new Promise((r) => writer.stdout.once('data', r));
+    try {
+      const r = spawnSync(process.execPath, [CLI, 'snapshot', src, '--repo', repo, '--json'], { encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(/growing\.log: changed while being read/);
+      const json = JSON.parse(r.stdout) as { warnings: Array<{ path: string; message: string }> };
+      expect(json.warnings.map((w) => w.path)).toEqual(['growing.log']);
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  });
+});
