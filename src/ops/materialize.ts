@@ -28,8 +28,13 @@ export interface MaterializeOptions {
   chown?: boolean;
 }
 
-function nsToSeconds(ns: string): number {
-  return Number(BigInt(ns) / 1000n) / 1e6;
+/**
+ * Seconds for utimes(), which takes a double: microsecond precision is what a
+ * double keeps at today's epoch. Half a microsecond is added so the kernel's
+ * truncation of the double lands inside the right microsecond, never just below.
+ */
+export function nsToSeconds(ns: string): number {
+  return (Number(BigInt(ns) / 1000n) + 0.5) / 1e6;
 }
 
 export class Materializer {

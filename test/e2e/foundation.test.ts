@@ -208,7 +208,14 @@ describe('standalone repository, refs and errors', () => {
 
 describe('a real directory', () => {
   it('snapshots and restores node_modules (thousands of files) byte for byte', () => {
-    const src = path.join(ROOT, 'node_modules');
+    // a copy, since test runners write caches under node_modules while this runs
+    const src = path.join(root, 'node_modules');
+    fs.cpSync(path.join(ROOT, 'node_modules'), src, {
+      recursive: true,
+      preserveTimestamps: true,
+      verbatimSymlinks: true,
+      filter: (p) => !p.includes(`${path.sep}.vite`) && !p.includes(`${path.sep}.cache`),
+    });
     const repo = path.join(root, 'nm-repo');
     cairnOk(['init', '--repo', repo]);
     const s = parseJson<SnapJson>(cairnOk(['snapshot', src, '--repo', repo, '--json']));
