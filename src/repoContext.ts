@@ -200,6 +200,11 @@ export class RepoContext {
     }
   }
 
+  /** Remembers a tree just written, so reading it back (diff, history) costs nothing. */
+  cacheTree(id: ObjectId, entries: readonly TreeEntry[]): void {
+    this.trees.set(id, entries);
+  }
+
   async loadTree(id: ObjectId): Promise<readonly TreeEntry[]> {
     const hit = this.trees.get(id);
     if (hit) return hit;

@@ -7,19 +7,25 @@ import { isErrno } from '../errors.js';
 export const IGNORE_FILE = '.cairnignore';
 
 export interface ExcludeMatcher {
+  /** False when there are no rules at all (the walk then skips matching). */
+  readonly active: boolean;
   /** `rel` is '/'-separated, relative to the source root; `isDir` for directories. */
   excludes(rel: string, isDir: boolean): boolean;
 }
 
 export function loadExcludes(sourceRoot: string, patterns: readonly string[]): ExcludeMatcher {
   const ig: Ignore = ignore();
+  let active = patterns.length > 0;
   try {
-    ig.add(fs.readFileSync(path.join(sourceRoot, IGNORE_FILE), 'utf8'));
+    const text = fs.readFileSync(path.join(sourceRoot, IGNORE_FILE), 'utf8');
+    ig.add(text);
+    active ||= text.split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
   } catch (err) {
     if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
   }
   ig.add([...patterns]);
   return {
+    active,
     excludes(rel, isDir) {
       if (rel === '') return false;
       try {

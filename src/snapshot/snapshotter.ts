@@ -208,6 +208,7 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
       excludes: loadExcludes(source, options.exclude ?? []),
       skipPaths: new Set([ctx.dir]),
       loadTree: (id) => ctx.loadTree(id),
+      onTree: (id, entries) => ctx.cacheTree(id, entries),
       reuse: mode !== 'full',
       baseScanStart: base ? BigInt(base.scanStart) : null,
       onWarning: (p) => {

@@ -55,3 +55,18 @@ describe('trees', () => {
     expect(() => decodeManifest(Buffer.from(JSON.stringify({ v: 2, tree: ID })), 'm')).toThrow(/version/);
   });
 });
+
+describe('tree encoding is canonical JSON', () => {
+  it('equals canonicalJson of the same tree for every kind of entry', async () => {
+    const { canonicalJson } = await import('../../../src/util/canonicalJson.js');
+    const entries: TreeEntry[] = [
+      { name: 'f', type: 'file', mode: 0o644, mtime: '12', ctime: '13', ino: 5, uid: 0, gid: 0, size: 3, chunks: [ID] },
+      { name: 'd', type: 'dir', mode: 0o755, mtime: '1', tree: ID },
+      { name: 'l', type: 'symlink', mode: 0o777, mtime: '1', size: 2, target: 'x\u00e9', rawTarget: 'eOk=' },
+      { ...nameFields(Buffer.from([0xff, 0x41])), type: 'file', mode: 0o600, mtime: '9', size: 0, chunks: [] },
+    ];
+    const ours = encodeTree(entries).toString('utf8');
+    const sorted = JSON.parse(ours) as { entries: TreeEntry[] };
+    expect(ours).toBe(canonicalJson({ entries: sorted.entries, v: 1 }));
+  });
+});
