@@ -50,6 +50,8 @@ export interface DiffResult {
   changes: TreeChange[];
   /** Files on disk that could not be read (one-ref form); they show as deleted. */
   warnings: SnapshotProblem[];
+  /** One-ref form: files and bytes read from disk (stat-unchanged files are not read); 0 otherwise. */
+  read: { files: number; bytes: number };
 }
 
 /** One side of a change, as printed by `diff --json`. */
@@ -108,7 +110,7 @@ export async function diffSnapshots(ctx: RepoContext, a: string, b: string, opti
     includeMode: options.includeMode ?? false,
     ...(paths ? { paths } : {}),
   });
-  return { from, to, changes, warnings: [] };
+  return { from, to, changes, warnings: [], read: { files: 0, bytes: 0 } };
 }
 
 /** Trees start with this (canonical JSON sorts `entries` first); file chunks are hashed, not kept. */
@@ -160,7 +162,7 @@ export async function diffWithDisk(ctx: RepoContext, a: string, options: DiffOpt
     includeMode: options.includeMode ?? false,
     ...(paths ? { paths } : {}),
   });
-  return { from, to: { kind: 'dir', dir, tree }, changes, warnings };
+  return { from, to: { kind: 'dir', dir, tree }, changes, warnings, read: { files: builder.counts.filesRead, bytes: builder.counts.bytesRead } };
 }
 
 /** `diff a b` between two snapshots, or `diff a` against the directory on disk when `b` is absent. */
