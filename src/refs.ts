@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from './errors.js';
 import type { ObjectId } from './store/objectId.js';
-import { writeFileAtomicSync } from './util/durableFs.js';
+import { tempName, writeFileAtomicSync } from './util/durableFs.js';
 import { sha256Hex } from './util/hash.js';
 
 export interface HeadRef {
@@ -83,6 +83,43 @@ export function writeTag(repoDir: string, tag: TagRef): void {
   const file = tagFile(repoDir, tag.name);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomicSync(file, JSON.stringify(tag));
+}
+
+/**
+ * Creates a tag's ref file only if no tag of that name exists: the content is
+ * written and synced under a temp name, then hard-linked to the final name,
+ * which fails if another writer got there first. Returns false in that case.
+ */
+export function createTagExclusive(repoDir: string, tag: TagRef): boolean {
+  const file = tagFile(repoDir, tag.name);
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = tempName(dir, '.tmp');
+  const fd = fs.openSync(tmp, 'wx', 0o644);
+  try {
+    fs.writeFileSync(fd, JSON.stringify(tag));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(tmp, file);
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return false;
+    throw err;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  let dfd: number | undefined;
+  try {
+    dfd = fs.openSync(dir, 'r');
+    fs.fsyncSync(dfd);
+  } catch {
+    /* fsync of a directory not supported on this file system */
+  } finally {
+    if (dfd !== undefined) fs.closeSync(dfd);
+  }
+  return true;
 }
 
 /** Removes a tag's ref file and syncs its directory, so the removal survives a crash. */

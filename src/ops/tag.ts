@@ -10,7 +10,7 @@
 import { NotFoundError, RefusedError, UsageError } from '../errors.js';
 import { tagNameProblem } from '../model/tagName.js';
 import type { RepoContext } from '../repoContext.js';
-import { readTag, removeTag, writeTag, type TagRef } from '../refs.js';
+import { createTagExclusive, readTag, removeTag, writeTag, type TagRef } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 
 export interface TagOptions {
@@ -96,7 +96,11 @@ export async function createTag(ctx: RepoContext, name: string, snapshot: Object
       });
     }
     const ref: TagRef = { name, snapshot, time, message: options.message ?? prev?.message ?? '' };
-    writeTag(ctx.dir, ref);
+    if (prev) writeTag(ctx.dir, ref);
+    else if (!createTagExclusive(ctx.dir, ref)) {
+      // Another process created it since we looked.
+      throw new RefusedError(`tag ${name} already exists`, { hint: `see \`cairn tags\`; pass --force to move it to ${snapshot.slice(0, 8)}` });
+    }
     ctx.index.setTag(ref);
     const action = !prev ? 'created' : prev.snapshot === snapshot ? 'unchanged' : 'moved';
     return { name, snapshot, previous: prev?.snapshot ?? null, action };

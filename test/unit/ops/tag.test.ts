@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Repository, type ApprovalRequest } from '../../../src/index.js';
+import { Repository, type ApprovalRequest, type ObjectId } from '../../../src/index.js';
+import { createTagExclusive, readTag } from '../../../src/refs.js';
 import { tempDir, writeTree } from '../../helpers.js';
 
 const root = tempDir('cairn-tag-');
@@ -101,5 +102,14 @@ describe('tags (library)', () => {
     expect(repo.log()).toHaveLength(count);
     expect(repo.tags().map((t) => t.name)).not.toContain('fresh');
     repo.close();
+  });
+
+  it('creates a ref file only when none exists (two writers cannot both create a name)', () => {
+    const dir = path.join(root, 'refs-only');
+    const t = (snapshot: string) => ({ name: 'race/1', snapshot: snapshot as ObjectId, time: '2026-01-01T00:00:00Z', message: '' });
+    expect(createTagExclusive(dir, t('a'.repeat(64)))).toBe(true);
+    expect(createTagExclusive(dir, t('b'.repeat(64)))).toBe(false);
+    expect(readTag(dir, 'race/1')?.snapshot).toBe('a'.repeat(64));
+    expect(fs.readdirSync(path.join(dir, 'refs', 'tags'))).toEqual(['race%2F1.json']); // no temp file left
   });
 });
