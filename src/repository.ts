@@ -8,6 +8,12 @@ import * as path from 'node:path';
 import { CairnError } from './errors.js';
 import type { LogQuery, SnapshotRow } from './index/versionIndex.js';
 import { catFile, listSnapshot, logSnapshots, showSnapshot, type LsEntry, type ShowResult } from './ops/browse.js';
+import { diff, normalizeDiffPaths, type DiffOptions, type DiffResult } from './ops/diff.js';
+import { pathHistory, type HistoryOptions, type PathVersion } from './ops/history.js';
+import { drawHistory, type DrawnRow } from './ops/logGraph.js';
+import { filePatch, type FilePatch, type PatchOptions } from './ops/patch.js';
+import { checkNewTags, createTag, deleteTag, listTags, type TagListEntry, type TagOptions, type TagSummary } from './ops/tag.js';
+import type { TreeChange } from './model/treeDiff.js';
 import { rebuildIndex, reconcileIndex, type RebuildSummary } from './ops/rebuildIndex.js';
 import { restoreToNewTarget, type RestoreOptions, type RestoreSummary } from './ops/restore.js';
 import { RepoContext, type ContextOptions } from './repoContext.js';
@@ -68,9 +74,20 @@ export class Repository extends RepoContext {
    * Takes a snapshot of a directory.
    * @example const { id, manifest } = await repo.snapshot({ path: '/srv/app', message: 'before upgrade' });
    */
-  snapshot(options: SnapshotOptions = {}): Promise<SnapshotSummary> {
+  snapshot(options: SnapshotOptions & { tags?: readonly string[] } = {}): Promise<SnapshotSummary> {
     const { onProgress: _p, onWarning: _w, onError: _e, ...args } = options;
-    return this.audited('snapshot', { ...args }, () => takeSnapshot(this, options), (r) => [r.id]);
+    return this.audited(
+      'snapshot',
+      { ...args },
+      async () => {
+        const tags = options.tags ?? [];
+        checkNewTags(this, tags); // before any work: a bad or taken name fails with no snapshot taken
+        const s = await takeSnapshot(this, options);
+        for (const name of tags) await createTag(this, name, s.id, { time: s.manifest.time });
+        return s;
+      },
+      (r) => [r.id],
+    );
   }
 
   /**
@@ -120,6 +137,78 @@ export class Repository extends RepoContext {
    */
   show(ref: string): Promise<ShowResult> {
     return showSnapshot(this, ref);
+  }
+
+  /**
+   * Snapshots drawn as a graph of parents (`log --graph`): children before parents, with edge rows.
+   * @example for (const r of repo.logGraph()) console.log(r.kind === 'node' ? `${r.prefix} ${r.node.id}` : r.text);
+   */
+  logGraph(query: LogQuery = {}): Array<DrawnRow<SnapshotRow>> {
+    return drawHistory(logSnapshots(this, query));
+  }
+
+  /**
+   * Versions of one file or folder: the snapshots in which it changed, newest first.
+   * @example for (const v of await repo.history('src/app.ts')) console.log(v.snapshot, v.status, v.size);
+   */
+  history(relPath: string, options: HistoryOptions = {}): Promise<PathVersion[]> {
+    return pathHistory(this, relPath, options);
+  }
+
+  /**
+   * Changes from snapshot `a` to snapshot `b`, or, without `b`, to the snapshot's source directory on disk now.
+   * @example const { changes } = await repo.diff('v1.0', 'latest', { paths: ['src'] });
+   */
+  diff(a: string, b?: string | null, options: DiffOptions = {}): Promise<DiffResult> {
+    return diff(this, a, b, options);
+  }
+
+  /**
+   * The unified diff (or binary/large summary) of one change of a diff result.
+   * @example for (const c of result.changes) process.stdout.write((await repo.patch(result, c)).text);
+   */
+  patch(result: Pick<DiffResult, 'from' | 'to'>, change: TreeChange, options: PatchOptions = {}): Promise<FilePatch> {
+    return filePatch(this, result.from, result.to, change, options);
+  }
+
+  /**
+   * The unified diff of one file between two versions (`b` absent: the file on disk now); null when unchanged.
+   * @example const p = await repo.diffFile('v1.0', 'v1.1', 'src/app.ts'); if (p) console.log(p.text);
+   */
+  async diffFile(a: string, b: string | null | undefined, relPath: string, options: DiffOptions & PatchOptions = {}): Promise<FilePatch | null> {
+    const [p] = normalizeDiffPaths([relPath])!;
+    const result = await diff(this, a, b, { ...options, paths: [p!] });
+    const wanted = result.changes.find((c) => c.path === p);
+    return wanted ? filePatch(this, result.from, result.to, wanted, options) : null;
+  }
+
+  /**
+   * Tags a snapshot. An existing name fails unless `force`, which moves it (high risk: asks for approval).
+   * @example await repo.tag('v1.0', 'latest', { message: 'first release' });
+   */
+  tag(name: string, ref = 'latest', options: TagOptions = {}): Promise<TagSummary> {
+    return this.audited(
+      'tag',
+      { name, ref, ...options },
+      async () => createTag(this, name, await this.resolveRef(ref), options),
+      (r) => [r.snapshot, ...(r.previous && r.previous !== r.snapshot ? [r.previous] : [])],
+    );
+  }
+
+  /**
+   * Deletes a tag (high risk: asks for approval); the snapshot stays.
+   * @example await repo.deleteTag('v1.0-rc1');
+   */
+  deleteTag(name: string): Promise<TagSummary> {
+    return this.audited('tag --delete', { name }, () => deleteTag(this, name), (r) => [r.snapshot]);
+  }
+
+  /**
+   * Every tag, by name.
+   * @example for (const t of repo.tags()) console.log(t.name, t.snapshot);
+   */
+  tags(): TagListEntry[] {
+    return listTags(this);
   }
 
   /**
