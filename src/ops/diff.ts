@@ -92,7 +92,7 @@ function restrictTo(base: ExcludeMatcher, paths: readonly string[] | undefined):
   if (!paths || paths.includes('')) return base;
   const wanted = (rel: string, isDir: boolean): boolean =>
     paths.some((f) => rel === f || rel.startsWith(`${f}/`) || (isDir && f.startsWith(`${rel}/`)));
-  return { excludes: (rel, isDir) => base.excludes(rel, isDir) || !wanted(rel, isDir) };
+  return { active: true, excludes: (rel, isDir) => base.excludes(rel, isDir) || !wanted(rel, isDir) };
 }
 
 async function snapshotEndpoint(ctx: RepoContext, ref: string): Promise<DiffEndpoint & { kind: 'snapshot' }> {

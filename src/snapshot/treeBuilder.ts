@@ -21,7 +21,7 @@ import { nameFields } from '../model/entryName.js';
 import { encodeTree, type TreeEntry } from '../model/tree.js';
 import type { SnapshotProblem } from '../model/manifest.js';
 import type { ObjectId } from '../store/objectId.js';
-import type { FsObjectStore } from '../store/fsObjectStore.js';
+import type { SyncObjectWriter } from '../store/objectStore.js';
 import { sha256Hex } from '../util/hash.js';
 import { Limiter } from '../util/limiter.js';
 import { storeStream } from './contentWriter.js';
@@ -35,7 +35,7 @@ export interface WalkProgress {
 }
 
 export interface TreeBuilderOptions {
-  store: FsObjectStore;
+  store: SyncObjectWriter;
   chunker: ChunkerParams;
   excludes: ExcludeMatcher;
   /** Absolute paths never to enter (the repository itself). */

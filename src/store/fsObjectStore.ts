@@ -8,7 +8,7 @@ import { mapLimit } from '../util/limiter.js';
 import { decodeObject, encodeObject, encodeObjectSync } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
 import { objectPath, objectShardDir } from './objectPath.js';
-import type { ObjectWriter, PutResult } from './objectStore.js';
+import type { PutResult, SyncObjectWriter } from './objectStore.js';
 
 export interface FsObjectStoreOptions {
   /** Directory for temp files: must be on the same file system as objectsRoot. */
@@ -26,7 +26,7 @@ interface Pending {
 }
 
 /** The object store on a local file system, sharded as objects/ab/cd/<id>. */
-export class FsObjectStore implements ObjectWriter {
+export class FsObjectStore implements SyncObjectWriter {
   private pending: Pending[] = [];
   /** id → temp file, for objects put but not yet flushed. */
   private pendingIds = new Map<string, string>();

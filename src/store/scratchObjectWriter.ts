@@ -8,9 +8,10 @@
 import { IntegrityError } from '../errors.js';
 import { sha256Hex } from '../util/hash.js';
 import type { ObjectId } from './objectId.js';
-import type { ObjectReader, ObjectWriter, PutResult } from './objectStore.js';
+import type { ObjectReader, PutResult, SyncObjectWriter } from './objectStore.js';
 
-export class ScratchObjectWriter implements ObjectWriter {
+export class ScratchObjectWriter implements SyncObjectWriter {
+  readonly needsFlush = false;
   private readonly kept = new Map<ObjectId, Buffer>();
   private readonly named = new Set<ObjectId>();
 
@@ -20,7 +21,10 @@ export class ScratchObjectWriter implements ObjectWriter {
   ) {}
 
   async put(content: Buffer, knownId?: ObjectId): Promise<PutResult> {
-    const id = knownId ?? (sha256Hex(content) as ObjectId);
+    return this.putSync(content, knownId ?? (sha256Hex(content) as ObjectId));
+  }
+
+  putSync(content: Buffer, id: ObjectId): PutResult {
     const written = !this.named.has(id);
     this.named.add(id);
     if (written && this.keep(content)) this.kept.set(id, Buffer.from(content));
