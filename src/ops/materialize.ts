@@ -28,9 +28,13 @@ export interface MaterializeOptions {
   chown?: boolean;
 }
 
+/** Seconds for utimes, aimed at the middle of the microsecond so the float's rounding keeps the exact microsecond. */
 function nsToSeconds(ns: string): number {
-  return Number(BigInt(ns) / 1000n) / 1e6;
+  return (Number(BigInt(ns) / 1000n) + 0.5) / 1e6;
 }
+
+/** The metadata setMeta applies. */
+export type EntryMeta = Pick<TreeEntry, 'type' | 'mode' | 'mtime' | 'uid' | 'gid'>;
 
 export class Materializer {
   readonly counts: MaterializeCounts = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
@@ -111,7 +115,7 @@ export class Materializer {
     this.counts.bytes += written;
   }
 
-  async setMeta(e: TreeEntry, p: Buffer): Promise<void> {
+  async setMeta(e: EntryMeta, p: Buffer | string): Promise<void> {
     const t = nsToSeconds(e.mtime);
     if (this.chown && e.uid !== undefined && e.gid !== undefined) await fsp.lchown(p, e.uid, e.gid).catch(() => undefined);
     if (e.type === 'symlink') {
