@@ -513,6 +513,9 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
     started: new Date().toISOString(),
     actions: plan.actions,
   };
+  if (readJournal(ctx.dir, target)) {
+    throw new BusyError(`another restore into ${target} started meanwhile`, { hint: 'wait for it to finish, then run the restore again' });
+  }
   try {
     await fsp.mkdir(journal.staging, { mode: 0o700 });
   } catch (err) {

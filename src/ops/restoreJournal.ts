@@ -15,11 +15,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isErrno } from '../errors.js';
 import { nameFields } from '../model/entryName.js';
-import type { TreeEntry } from '../model/tree.js';
 import type { ObjectId } from '../store/objectId.js';
 import { writeFileAtomic } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
-import type { EntryState, RestoreAction } from './restorePlan.js';
+import type { RestoreAction } from './restorePlan.js';
 
 export const RESTORES_DIR = 'restores';
 
@@ -137,4 +136,3 @@ export function journalOwnerAlive(j: RestoreJournal): boolean {
   }
 }
 
-export type { EntryState, TreeEntry };

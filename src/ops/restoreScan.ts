@@ -6,7 +6,7 @@
  * (and --dry-run) is the difference between this tree and the snapshot's.
  */
 import * as path from 'node:path';
-import { decodeTree, type TreeEntry } from '../model/tree.js';
+import { decodeTree } from '../model/tree.js';
 import type { SnapshotProblem } from '../model/manifest.js';
 import type { TreeLoader } from '../model/treeDiff.js';
 import type { RepoContext } from '../repoContext.js';
@@ -110,4 +110,3 @@ export async function scanTarget(ctx: RepoContext, target: string, rules: Exclud
   return { tree, load: scratch.loader(ctx), keep, errors };
 }
 
-export type { TreeEntry };

@@ -300,6 +300,9 @@ describe('restore in place', () => {
     expect(cairn(['audit', '--outcome', 'maybe'], { cwd: ws }).code).toBe(2);
     const text = cairnOk(['audit'], { cwd: ws }).stdout.trim().split('\n');
     expect(text.at(-1)).toMatch(/ok\s+restore\s/);
+    // A failed init over this repository is audited in it too.
+    expect(cairn(['init'], { cwd: ws }).code).toBe(2);
+    expect(audit().at(-1)).toMatchObject({ op: 'init', outcome: 'error', error: 'REPOSITORY_EXISTS' });
   });
 
   it('a failure to write the audit line is a warning, and the command still succeeds', () => {
