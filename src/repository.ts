@@ -100,11 +100,15 @@ export class Repository extends RepoContext {
    */
   async restore(ref: string, options: RestoreOptions = {}): Promise<RestoreSummary> {
     const { onProgress: _p, onRestorePoint: _r, ...args } = options;
+    const auditArgs: Record<string, unknown> = { ref, ...args };
     return this.audited(
       'restore',
-      { ref, ...args },
+      auditArgs,
       async () => {
         const id = await this.resolveRef(ref);
+        // The audit line names the directory restored into, in place or not (read when the line is written).
+        const target = options.target ?? (await this.readManifest(id)).source;
+        if (typeof target === 'string') auditArgs.target = path.resolve(target);
         return this.withLock('restore', false, () => restoreSnapshot(this, id, options));
       },
       (r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]),

@@ -121,6 +121,15 @@ function expectType(found: Stats | null, type: EntryType, rel: string): void {
   if (!found || typeOf(found) !== type) throw changedError(rel, `a ${type}`, found);
 }
 
+/**
+ * Moving a directory to another parent needs write permission on it (its
+ * ".." changes): give a read-only one u+w first (chmod leaves its mtime
+ * alone). Its mode is set back where it lands (apply or rollback).
+ */
+async function makeMovable(p: Buffer | string, st: Stats | null): Promise<void> {
+  if (st?.isDirectory() && (st.mode & 0o200) === 0 && !isRoot()) await fsp.chmod(p, (st.mode & 0o7777) | 0o200);
+}
+
 /** Checks every parent directory of `rel` is a real directory (never a symlink), once per directory. */
 async function checkParents(target: string, rel: Buffer, checked: Set<string>): Promise<void> {
   let at = rel.indexOf(0x2f);
@@ -158,15 +167,20 @@ async function runPool<T>(items: readonly T[], limit: number, fn: (item: T) => P
   if (failure) throw failure.err;
 }
 
+/** Removes a staging directory, making read-only directories inside it writable first if need be. */
 async function removeTree(dir: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await fsp.rm(dir, { recursive: true, force: true });
-      return;
-    } catch (err) {
-      if (attempt >= 3) throw err;
-    }
+  try {
+    await fsp.rm(dir, { recursive: true, force: true });
+    return;
+  } catch (err) {
+    if (!isErrno(err, 'EACCES') && !isErrno(err, 'EPERM') && !isErrno(err, 'ENOTEMPTY')) throw err;
   }
+  const unlock = async (d: string): Promise<void> => {
+    await fsp.chmod(d, 0o700).catch(() => undefined);
+    for (const e of await fsp.readdir(d, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await unlock(path.join(d, e.name));
+  };
+  await unlock(dir);
+  await fsp.rm(dir, { recursive: true, force: true });
 }
 
 async function fsyncTree(dir: string): Promise<void> {
@@ -248,6 +262,7 @@ async function stage(ctx: RepoContext, j: RestoreJournal, onProgress?: InPlaceOp
         await fsp.mkdir(p, { mode: 0o700 });
         if (!a.shallow) await m.writeTree(a.entry.tree!, p, a.path);
         await m.setMeta(a.entry, p);
+        await makeMovable(p, await fsp.lstat(p));
         m.counts.dirs++;
       } else {
         await m.writeEntry(a.entry, p, a.path);
@@ -293,16 +308,20 @@ async function apply(ctx: RepoContext, j: RestoreJournal): Promise<void> {
             if (found) throw changedError(a.path, 'nothing (its old entry was moved aside)', found);
           } else {
             expectType(found, a.old.type, a.path);
+            await makeMovable(abs, found);
             await move(abs, op);
           }
         } else if (found) {
           throw changedError(a.path, 'nothing', found);
         }
         await move(np, abs);
+        if (a.entry.type === 'dir' && (a.entry.mode & 0o200) === 0) await fsp.chmod(abs, a.entry.mode & 0o7777); // staged with u+w
       } else if (a.op === 'delete') {
         const op = oldPath(j, i);
         if (await lstatOrNull(op)) continue; // already moved aside
-        expectType(await lstatOrNull(abs), a.old.type, a.path);
+        const found = await lstatOrNull(abs);
+        expectType(found, a.old.type, a.path);
+        await makeMovable(abs, found);
         await move(abs, op);
       } else {
         expectType(await lstatOrNull(abs), a.type, a.path);
@@ -361,9 +380,16 @@ export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Prom
         if (a.op === 'put') {
           const np = newPath(j, i);
           // Moved into place: move it back to staging (so running this again does not touch the old entry).
-          if (!(await lstatOrNull(np)) && (await lstatOrNull(abs))) await fsp.rename(abs, np);
+          const placed = (await lstatOrNull(np)) ? null : await lstatOrNull(abs);
+          if (placed) {
+            await makeMovable(abs, placed);
+            await fsp.rename(abs, np);
+          }
         }
-        if (await lstatOrNull(op)) await fsp.rename(op, abs);
+        if (await lstatOrNull(op)) {
+          await fsp.rename(op, abs);
+          if (a.old?.type === 'dir' && (a.old.mode & 0o200) === 0) await fsp.chmod(abs, a.old.mode & 0o7777); // made movable on the way out
+        }
       } catch (err) {
         throw asCairnError(err, `cannot move ${a.path} back`);
       }

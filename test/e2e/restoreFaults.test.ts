@@ -145,14 +145,16 @@ describe('restore in place under faults', () => {
     expect(leftovers()).toEqual({ staging: [], journals: [] });
   });
 
+  /** Root ignores permission bits: run the CLI as an unprivileged user over files it owns. */
+  function unprivileged(): { uid?: number; gid?: number } {
+    if (typeof process.getuid !== 'function' || process.getuid() !== 0) return {};
+    fs.chmodSync(root, 0o755);
+    for (const p of [ws, ...fs.readdirSync(ws, { recursive: true }).map((n) => path.join(ws, String(n)))]) fs.lchownSync(p, 65534, 65534);
+    return { uid: 65534, gid: 65534 };
+  }
+
   it('a read-only directory (permission denied) midway is rolled back automatically', () => {
-    const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-    // Root ignores permission bits: run the CLI as an unprivileged user over files it owns.
-    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
-    if (asRoot) {
-      fs.chmodSync(root, 0o755);
-      for (const p of [ws, ...fs.readdirSync(ws, { recursive: true }).map((n) => path.join(ws, String(n)))]) fs.lchownSync(p, 65534, 65534);
-    }
+    const user = unprivileged();
     fs.chmodSync(path.join(ws, 'src'), 0o555);
     const before = describeTree(ws, SKIP);
     const r = cairn(['restore', id1, '--yes'], { cwd: ws, ...user });
@@ -164,6 +166,32 @@ describe('restore in place under faults', () => {
     fs.chmodSync(path.join(ws, 'src'), 0o755);
     cairnOk(['restore', id1, '--yes'], { cwd: ws, ...user });
     expect(describeTree(ws, SKIP)).toEqual(v1State);
+  });
+
+  it('read-only directories are put in place and moved aside by an unprivileged user, both ways', () => {
+    // The snapshot has a read-only directory; the workspace has another one instead.
+    fs.rmSync(path.join(ws, '.cairn'), { recursive: true });
+    writeTree(ws, { ro: { 'f.txt': 'in a read-only dir\n' } });
+    fs.chmodSync(path.join(ws, 'ro'), 0o555);
+    cairnOk(['init'], { cwd: ws });
+    const user = unprivileged();
+    const snapRo = parseJson<{ id: string }>(cairnOk(['snapshot', '--json'], { cwd: ws, ...user })).id;
+    const withRo = describeTree(ws, SKIP);
+    fs.chmodSync(path.join(ws, 'ro'), 0o755);
+    fs.rmSync(path.join(ws, 'ro'), { recursive: true });
+    writeTree(ws, { ro2: { 'g.txt': 'another\n' } });
+    fs.chmodSync(path.join(ws, 'ro2'), 0o500);
+    unprivileged();
+    const withRo2 = describeTree(ws, SKIP);
+    const r = parseJson<{ restorePoint: string }>(cairnOk(['restore', snapRo, '--yes', '--json'], { cwd: ws, ...user }));
+    expect(describeTree(ws, SKIP)).toEqual(withRo);
+    cairnOk(['restore', r.restorePoint, '--yes'], { cwd: ws, ...user });
+    expect(describeTree(ws, SKIP)).toEqual(withRo2);
+    // And a rollback moves them back with their modes.
+    const failed = cairn(['restore', snapRo, '--yes'], { cwd: ws, ...user, ...withFaults('restore-apply:EIO:2') });
+    expect(failed.stderr).toMatch(/rolled back/);
+    expect(describeTree(ws, SKIP)).toEqual(withRo2);
+    expect(leftovers()).toEqual({ staging: [], journals: [] });
   });
 
   it('killed midway (kill -9): `cairn restore --rollback` puts the workspace back', async () => {

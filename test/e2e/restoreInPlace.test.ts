@@ -4,10 +4,11 @@
  * byte for byte (content, modes, symlink targets, times); dry-run, --path,
  * --force; a refused non-interactive restore; and the audit lines of it all.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cairn, cairnOk, describeTree, parseJson, tempDir, writeTree, type NodeInfo } from '../helpers.js';
+import { CLI, cairn, cairnOk, describeTree, parseJson, tempDir, writeTree, type NodeInfo } from '../helpers.js';
 
 interface RestoreJson {
   snapshot: string;
@@ -214,6 +215,26 @@ describe('restore in place', () => {
     expect(refused[1]).toMatchObject({ error: 'REFUSED' });
   });
 
+  const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+  it.skipIf(!hasScript)('on a terminal, states the consequence and asks y/N', () => {
+    const id1 = snap('v1');
+    const before = tracked(ws);
+    change(ws);
+    const changed = tracked(ws);
+    // `script` gives the CLI a pseudo-terminal; the answer is typed into it.
+    const onTty = (answer: string) =>
+      spawnSync('script', ['-qec', `${process.execPath} ${CLI} restore ${id1}`, '/dev/null'], { cwd: ws, input: `${answer}\n`, encoding: 'utf8', env: { ...process.env, CAIRN_REPO: '' } });
+    const no = onTty('n');
+    expect(no.stdout).toMatch(/this will create 4 files, replace 2 files, delete 3 files and reset the metadata of 2 files in .*; a restore point of its current state will be taken first/);
+    expect(no.stdout).toContain('[high risk] restore in place: proceed? [y/N]');
+    expect(no.status).toBe(12);
+    expect(tracked(ws)).toEqual(changed);
+    const yes = onTty('y');
+    expect(yes.status).toBe(0);
+    expect(yes.stdout).toMatch(/restore point [0-9a-f]{12} taken; undo with: cairn restore [0-9a-f]{12}/);
+    expect(tracked(ws)).toEqual(before);
+  });
+
   it('--no-restore-point --yes restores without a restore point', () => {
     const id1 = snap('v1');
     const before = tracked(ws);
@@ -289,7 +310,8 @@ describe('restore in place', () => {
     ]);
     expect(all[5]!.snapshots).toEqual([r.restorePoint]);
     expect(all[6]!.snapshots).toEqual([id1, r.restorePoint]);
-    expect(all[6]!.args).toMatchObject({ ref: id1 });
+    expect(all[6]!.args).toMatchObject({ ref: id1, target: fs.realpathSync(ws) });
+    expect(all[3]!.args).toMatchObject({ target: fs.realpathSync(ws) });
     const s = parseJson<{ total: number; byOp: Array<{ op: string; ok: number; error: number; refused: number }> }>(cairnOk(['audit', '--summary', '--json'], { cwd: ws }));
     expect(s.total).toBe(7);
     expect(s.byOp.find((o) => o.op === 'restore')).toMatchObject({ ok: 1, refused: 1, error: 0 });
