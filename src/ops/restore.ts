@@ -167,14 +167,20 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
       throw err;
     }
   }
-  const written = await restoreToNewTarget(ctx, manifest.tree, target, state, options);
+  const written = await writeNewTarget(ctx, manifest.tree, target, state, options);
   const final = fs.realpathSync(target);
   setTargetHead(ctx, final, id);
   return { ...base, target: final, ...written, verified: options.verify ?? false, head: true, counts: { created: written.files + written.symlinks, replaced: 0, deleted: 0, metadata: 0 } };
 }
 
+/** Restores snapshot `id` into a new or empty directory only (TARGET_NOT_EMPTY otherwise). */
+export async function restoreToNewTarget(ctx: RepoContext, id: ObjectId, options: RestoreOptions & { target: string }): Promise<RestoreSummary> {
+  checkFreshTarget(path.resolve(options.target));
+  return restoreSnapshot(ctx, id, { ...options, force: false });
+}
+
 /** Writes tree `tree` into a staging directory beside `target` and renames it into place. */
-async function restoreToNewTarget(
+async function writeNewTarget(
   ctx: RepoContext,
   tree: ObjectId,
   target: string,

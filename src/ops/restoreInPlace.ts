@@ -348,7 +348,14 @@ async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
     await writeJournal(ctx.dir, ctx.tmpDir, j);
   }
   if (j.setHead) setTargetHead(ctx, j.target, j.snapshot);
-  await removeTree(j.staging);
+  await faultPoint('restore-finish', 1);
+  try {
+    await removeTree(j.staging);
+  } catch (err) {
+    // The restore is complete; only the cleanup is left, which --resume (or the next restore) retries.
+    ctx.warn(`restored, but could not remove the staging directory ${j.staging}: ${describeError(err)}; run \`cairn restore --resume\` to clean up`);
+    return;
+  }
   removeJournal(ctx.dir, j.target);
 }
 
@@ -399,7 +406,9 @@ export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Prom
       if (a.op !== 'meta' || !a.from) continue;
       const abs = absPath(j.target, a.rel);
       const found = await lstatOrNull(abs);
-      if (found && typeOf(found) === a.from.type) await m.setMeta(a.from, abs).catch(() => undefined);
+      if (found && typeOf(found) === a.from.type) {
+        await m.setMeta(a.from, abs).catch((err: unknown) => ctx.warn(`rollback: could not reset the mode and times of ${a.path}: ${describeError(err)}`));
+      }
     }
     await syncTarget(j);
   }
@@ -464,6 +473,11 @@ async function settlePending(ctx: RepoContext, target: string, dryRun: boolean):
     throw new RefusedError(`an interrupted restore into ${target} is pending`, {
       hint: 'undo it with `cairn restore --rollback`, or finish it with `cairn restore --resume`',
     });
+  }
+  if (j.phase === 'applied') {
+    // It had completed; only its cleanup was left.
+    await finish(ctx, j);
+    return;
   }
   ctx.warn(`an interrupted restore of ${j.snapshot.slice(0, 12)} into ${target} was found; rolling it back first`);
   await rollbackJournal(ctx, j);

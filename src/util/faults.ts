@@ -9,7 +9,8 @@
  *
  * Points used by the restore engine: `restore-stage` (before each staged
  * entry), `restore-apply` (after each rename into the target),
- * `restore-rollback` (before each undone action).
+ * `restore-rollback` (before each undone action), `restore-finish` (all done,
+ * before the staging directory is removed).
  */
 
 interface FaultRule {
@@ -35,7 +36,7 @@ function rules(): FaultRule[] {
 
 /** An Error shaped like the one Node's fs throws for `code`. */
 export function systemError(code: string, what: string): NodeJS.ErrnoException {
-  const err = new Error(`${code}: ${what}`) as NodeJS.ErrnoException;
+  const err = new Error(`${code}: ${what}`) as NodeJS.ErrnoException; // shaped like Node's: 'EIO: ...'
   err.code = code;
   err.syscall = 'write';
   return err;

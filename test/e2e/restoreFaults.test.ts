@@ -228,6 +228,15 @@ describe('restore in place under faults', () => {
     expect(leftovers()).toEqual({ staging: [], journals: [] });
   });
 
+  it('killed after the last rename: the next restore into the target finishes it instead of undoing it', async () => {
+    await killAtStall(['restore', id1, '--yes'], 'restore-finish:stall:1');
+    expect(leftovers().journals.length).toBe(1);
+    const r = parseJson<{ changes: unknown[] }>(cairnOk(['restore', id1, '--yes', '--json'], { cwd: ws }));
+    expect(r.changes).toEqual([]);
+    expect(describeTree(ws, SKIP)).toEqual(v1State);
+    expect(leftovers()).toEqual({ staging: [], journals: [] });
+  });
+
   it('killed while staging: the target is untouched and --resume stages again and finishes', async () => {
     await killAtStall(['restore', id1, '--yes'], 'restore-stage:stall:2');
     expect(describeTree(ws, { ...SKIP, skip: ['.cairn', ...fs.readdirSync(ws).filter((n) => n.startsWith('.cairn-restore'))] })).toEqual(changedState);
