@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI, cairn, cairnOk, describeTree, parseJson, tempDir, writeTree, type NodeInfo } from '../helpers.js';
 
 const SKIP = { skip: ['.cairn'], mtimes: true };
@@ -50,6 +50,8 @@ function setup(): void {
   fs.writeFileSync(path.join(ws, 'zz/last.txt'), 'last v2\n');
   changedState = describeTree(ws, SKIP);
 }
+
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
 beforeEach(setup);
 

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI, cairn, cairnOk, describeTree, parseJson, tempDir, writeTree, type NodeInfo } from '../helpers.js';
 
 interface RestoreJson {
@@ -87,6 +87,8 @@ function tracked(ws: string): Record<string, NodeInfo> {
 
 let root: string;
 let ws: string;
+
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
 beforeEach(() => {
   root = tempDir('cairn-inplace-');

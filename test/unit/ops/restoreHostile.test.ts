@@ -27,7 +27,10 @@ beforeEach(async () => {
   good = await repo.snapshot({ path: path.join(root, 'src') });
 });
 
-afterEach(() => repo.close());
+afterEach(() => {
+  repo.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
 
 /** Stores raw tree bytes (no validation on the way in). */
 async function putTree(entries: unknown[]): Promise<ObjectId> {

@@ -22,7 +22,8 @@ function tree(spec: Spec): ObjectId {
     if (typeof v === 'string') return { name, type: 'file', mode: 0o644, mtime: MTIME, size: v.length, chunks: v ? [sha256Hex(v) as ObjectId] : [] };
     if ('link' in v && typeof v.link === 'string') return { name, type: 'symlink', mode: 0o777, mtime: MTIME, size: v.link.length, target: v.link };
     if ('file' in v && typeof v.file === 'string') {
-      return { name, type: 'file', mode: v.mode ?? 0o644, mtime: v.mtime ?? MTIME, size: v.file.length, chunks: [sha256Hex(v.file) as ObjectId] };
+      const f = v as { file: string; mode?: number; mtime?: string };
+      return { name, type: 'file', mode: f.mode ?? 0o644, mtime: f.mtime ?? MTIME, size: f.file.length, chunks: [sha256Hex(f.file) as ObjectId] };
     }
     return { name, type: 'dir', mode: 0o755, mtime: MTIME, tree: tree(v as Spec) };
   });
