@@ -1,5 +1,6 @@
 /** Registers every command on one commander program. */
 import { Command } from 'commander';
+import { registerAudit } from './commands/audit.js';
 import { registerCat } from './commands/cat.js';
 import { registerDiff } from './commands/diff.js';
 import { registerInit } from './commands/init.js';
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'approve high-risk and critical operations without asking')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerSnapshot, registerLog, registerLs, registerCat, registerShow, registerRestore, registerRebuildIndex, registerDiff, registerTag, registerTags]) {
+  for (const register of [registerInit, registerSnapshot, registerLog, registerLs, registerCat, registerShow, registerRestore, registerRebuildIndex, registerDiff, registerTag, registerTags, registerAudit]) {
     register(program);
   }
   for (const c of program.commands) c.exitOverride();

@@ -15,7 +15,12 @@ export { diffTrees, type TreeChange, type ChangeStatus, type TreeDiffOptions } f
 export type { SnapshotRow, LogQuery, TagRow, FileVersionRow } from './index/versionIndex.js';
 export type { SnapshotOptions, SnapshotSummary } from './snapshot/snapshotter.js';
 export type { WalkProgress } from './snapshot/treeBuilder.js';
-export type { RestoreOptions, RestoreSummary } from './ops/restore.js';
+export type { RestoreOptions, RestoreSummary, RestoreKind } from './ops/restore.js';
+export type { RecoverySummary } from './ops/restoreInPlace.js';
+export type { NameStatus, PlanCounts } from './ops/restorePlan.js';
+export type { AuditQuery, AuditSummary } from './ops/auditLog.js';
+export { AUDIT_OUTCOMES } from './ops/auditLog.js';
+export type { ExcludeRules } from './snapshot/excludes.js';
 export type { LsEntry, ShowResult } from './ops/browse.js';
 export { splitRefPath } from './ops/browse.js';
 export type { RebuildSummary } from './ops/rebuildIndex.js';

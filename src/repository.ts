@@ -15,7 +15,10 @@ import { filePatch, type FilePatch, type PatchOptions } from './ops/patch.js';
 import { checkNewTags, createTag, deleteTag, listTags, type TagListEntry, type TagOptions, type TagSummary } from './ops/tag.js';
 import type { TreeChange } from './model/treeDiff.js';
 import { rebuildIndex, reconcileIndex, type RebuildSummary } from './ops/rebuildIndex.js';
-import { restoreToNewTarget, type RestoreOptions, type RestoreSummary } from './ops/restore.js';
+import { restoreSnapshot, type RestoreOptions, type RestoreSummary } from './ops/restore.js';
+import { pendingRestores, recoverRestore, type RecoverySummary } from './ops/restoreInPlace.js';
+import { queryAudit, summarizeAudit, type AuditQuery, type AuditSummary } from './ops/auditLog.js';
+import { AuditTrail, type AuditRecord } from './auditTrail.js';
 import { RepoContext, type ContextOptions } from './repoContext.js';
 import { defaultConfig, writeConfig } from './repositoryConfig.js';
 import { initLocation, locateRepository, type LocateOptions } from './repositoryLocator.js';
@@ -38,7 +41,10 @@ export class Repository extends RepoContext {
   static async init(options: OpenOptions = {}): Promise<Repository> {
     const loc = initLocation(options);
     if (fs.existsSync(path.join(loc.dir, 'config.json'))) {
-      throw new CairnError('REPOSITORY_EXISTS', `a cairn repository already exists at ${loc.dir}`, { hint: 'use it as it is, or choose another directory' });
+      const err = new CairnError('REPOSITORY_EXISTS', `a cairn repository already exists at ${loc.dir}`, { hint: 'use it as it is, or choose another directory' });
+      // The existing repository's trail records the failed attempt.
+      Repository.recordIn(loc.dir, 'init', { repository: loc.dir, ...(options.auditArgs ?? {}) }, err, options.onWarning);
+      throw err;
     }
     if (fs.existsSync(loc.dir) && fs.readdirSync(loc.dir).length > 0) {
       throw new CairnError('REPOSITORY_EXISTS', `${loc.dir} exists and is not empty`, { hint: 'choose a new or empty directory for the repository' });
@@ -52,6 +58,24 @@ export class Repository extends RepoContext {
     repo.index; // create the index now
     repo.record('init', { repository: loc.dir }, 'ok', { started: Date.now() });
     return repo;
+  }
+
+  /** Appends a failure line to the trail of the repository at `dir` without opening it. */
+  private static recordIn(dir: string, op: string, args: Record<string, unknown>, err: CairnError, onWarning?: (m: string) => void): void {
+    const { host, user } = RepoContext.identity();
+    new AuditTrail(dir, onWarning ?? (() => undefined)).append({
+      time: new Date().toISOString(),
+      op,
+      user,
+      host,
+      args,
+      snapshots: [],
+      outcome: 'error',
+      error: err.code,
+      message: err.message,
+      durationMs: 0,
+      pid: process.pid,
+    });
   }
 
   /**
@@ -91,20 +115,65 @@ export class Repository extends RepoContext {
   }
 
   /**
-   * Restores a snapshot into a new or empty directory.
+   * Restores a snapshot: into a new or empty directory, in place over its
+   * source (the default: restore point, approval, staged, rolled back on
+   * failure), or over another non-empty directory with `force`.
    * @example await repo.restore('latest', { target: '/tmp/restored' });
+   * @example const r = await repo.restore('v1.0', { dryRun: true }); console.log(r.changes);
    */
-  async restore(ref: string, options: RestoreOptions): Promise<RestoreSummary> {
-    const { onProgress: _p, ...args } = options;
+  async restore(ref: string, options: RestoreOptions = {}): Promise<RestoreSummary> {
+    const { onProgress: _p, onRestorePoint: _r, ...args } = options;
+    const auditArgs: Record<string, unknown> = { ref, ...args };
     return this.audited(
       'restore',
-      { ref, ...args },
+      auditArgs,
       async () => {
         const id = await this.resolveRef(ref);
-        return this.withLock('restore', false, () => restoreToNewTarget(this, id, options));
+        // The audit line names the directory restored into, in place or not (read when the line is written).
+        const target = options.target ?? (await this.readManifest(id)).source;
+        if (typeof target === 'string') auditArgs.target = path.resolve(target);
+        return this.withLock('restore', false, () => restoreSnapshot(this, id, options));
       },
-      (r) => [r.snapshot],
+      (r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]),
     );
+  }
+
+  /**
+   * Finishes (`resume`) or undoes (`rollback`) a restore that was interrupted
+   * (the process killed, the machine down); `target` picks one when several are pending.
+   * @example await repo.recoverRestore('rollback');
+   */
+  recoverRestore(action: 'rollback' | 'resume', target?: string): Promise<RecoverySummary> {
+    return this.audited(
+      `restore-${action}`,
+      { ...(target !== undefined ? { target } : {}) },
+      () => this.withLock('restore', false, () => recoverRestore(this, action, target)),
+      (r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]),
+    );
+  }
+
+  /**
+   * Interrupted restores waiting for `recoverRestore`.
+   * @example if (repo.pendingRestores().length) await repo.recoverRestore('rollback');
+   */
+  pendingRestores(): ReturnType<typeof pendingRestores> {
+    return pendingRestores(this);
+  }
+
+  /**
+   * Audit records, oldest first (newest last), filtered by time, operation and outcome.
+   * @example const refused = repo.auditLog({ outcome: 'refused', since: '2026-01-01' });
+   */
+  auditLog(query: AuditQuery = {}): AuditRecord[] {
+    return queryAudit(this, query);
+  }
+
+  /**
+   * Counts of audit records by operation and outcome.
+   * @example const { byOp } = repo.auditSummary({ since: '2026-01-01' });
+   */
+  auditSummary(query: AuditQuery = {}): AuditSummary {
+    return summarizeAudit(queryAudit(this, query));
   }
 
   /**

@@ -13,17 +13,34 @@ export interface ExcludeMatcher {
   excludes(rel: string, isDir: boolean): boolean;
 }
 
-export function loadExcludes(sourceRoot: string, patterns: readonly string[]): ExcludeMatcher {
-  const ig: Ignore = ignore();
-  let active = patterns.length > 0;
+/**
+ * The rules a snapshot was taken with, as data: the text of the source's
+ * .cairnignore (null when it had none) and the --exclude patterns. Recorded
+ * in the manifest (`extra.excludeRules`) so a restore leaves alone exactly
+ * what the snapshot left out.
+ */
+export interface ExcludeRules {
+  ignoreFile: string | null;
+  patterns: string[];
+}
+
+/** Reads the source's .cairnignore and adds `patterns`. */
+export function readExcludeRules(sourceRoot: string, patterns: readonly string[]): ExcludeRules {
+  let ignoreFile: string | null = null;
   try {
-    const text = fs.readFileSync(path.join(sourceRoot, IGNORE_FILE), 'utf8');
-    ig.add(text);
-    active ||= text.split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+    ignoreFile = fs.readFileSync(path.join(sourceRoot, IGNORE_FILE), 'utf8');
   } catch (err) {
     if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
   }
-  ig.add([...patterns]);
+  return { ignoreFile, patterns: [...patterns] };
+}
+
+export function compileExcludes(rules: ExcludeRules): ExcludeMatcher {
+  const ig: Ignore = ignore();
+  if (rules.ignoreFile !== null) ig.add(rules.ignoreFile);
+  ig.add([...rules.patterns]);
+  const active =
+    rules.patterns.length > 0 || (rules.ignoreFile !== null && rules.ignoreFile.split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#')));
   return {
     active,
     excludes(rel, isDir) {
@@ -35,4 +52,13 @@ export function loadExcludes(sourceRoot: string, patterns: readonly string[]): E
       }
     },
   };
+}
+
+export function loadExcludes(sourceRoot: string, patterns: readonly string[]): ExcludeMatcher {
+  return compileExcludes(readExcludeRules(sourceRoot, patterns));
+}
+
+/** True when the rules exclude nothing. */
+export function noExcludeRules(rules: ExcludeRules): boolean {
+  return rules.ignoreFile === null && rules.patterns.length === 0;
 }

@@ -16,7 +16,7 @@ import { snapshotMarker, writeHead } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
-import { loadExcludes } from './excludes.js';
+import { compileExcludes, noExcludeRules, readExcludeRules, type ExcludeRules } from './excludes.js';
 import { TreeBuilder, type WalkProgress } from './treeBuilder.js';
 
 export interface SnapshotOptions {
@@ -26,6 +26,11 @@ export interface SnapshotOptions {
   mode?: SnapshotMode;
   type?: SnapshotType;
   exclude?: readonly string[];
+  /**
+   * Use these rules instead of the source's .cairnignore and `exclude` (a
+   * restore point is taken with the rules of the snapshot being restored).
+   */
+  excludeRules?: ExcludeRules;
   /** Record this time instead of now (ISO-8601). */
   time?: string;
   onProgress?: (p: WalkProgress) => void;
@@ -202,10 +207,11 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
     const errors: SnapshotProblem[] = [];
     const warnings: SnapshotProblem[] = [];
     const scanStart = await fileSystemNow(ctx.tmpDir);
+    const rules = options.excludeRules ?? readExcludeRules(source, options.exclude ?? []);
     const builder = new TreeBuilder({
       store: ctx.store,
       chunker: ctx.config.chunker,
-      excludes: loadExcludes(source, options.exclude ?? []),
+      excludes: compileExcludes(rules),
       skipPaths: new Set([ctx.dir]),
       loadTree: (id) => ctx.loadTree(id),
       onTree: (id, entries) => ctx.cacheTree(id, entries),
@@ -252,6 +258,8 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
       started,
       errors,
       warnings,
+      // Recorded so that restoring this snapshot leaves alone exactly what it left out.
+      ...(noExcludeRules(rules) ? {} : { extra: { excludeRules: rules } }),
     });
   });
 }

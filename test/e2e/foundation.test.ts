@@ -148,7 +148,7 @@ describe('standalone repository, refs and errors', () => {
       [['cat', 'latest:missing.txt'], 5, /does not exist/],
       [['cat', 'latest:b'], 2, /is a directory/],
       [['cat', 'nocolon'], 2, /REF:PATH/],
-      [['restore', 'latest', '--target', src], 12, /not empty/],
+      [['restore', 'latest', '--target', path.join(root, 'ws')], 12, /not empty/],
       [['snapshot', src, '--mode', 'sideways'], 2, /unknown mode/],
       [['snapshot', src, '--type', 'sometimes'], 2, /unknown snapshot type/],
       [['snapshot', src, '--time', 'yesterday-ish'], 2, /ISO-8601/],
