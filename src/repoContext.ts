@@ -52,7 +52,8 @@ export class RepoContext {
   private readonly refusalHint: string | undefined;
   private readonly auditArgs: Record<string, unknown>;
   private indexHandle: VersionIndex | undefined;
-  private readonly trees = new LruCache<string, readonly TreeEntry[]>(4096);
+  /** Decoded trees, at most ~20k entries in all (a few MiB). */
+  private readonly trees = new LruCache<string, readonly TreeEntry[]>(20_000, (entries) => entries.length + 1);
 
   constructor(loc: Location, options: ContextOptions = {}) {
     this.dir = loc.dir;

@@ -32,6 +32,8 @@ export interface TreeChange {
 export type TreeLoader = (id: ObjectId) => Promise<readonly TreeEntry[]>;
 
 export interface TreeDiffOptions {
+  /** Receive each change as found instead of collecting them (bounded memory on huge diffs); the result is then empty. */
+  onChange?: (change: TreeChange) => void;
   /** Report mode-only changes (off by default, as git ignores most of them). */
   includeMode?: boolean;
   /** Restrict to these paths (and what is under them). */
@@ -80,7 +82,8 @@ export async function diffTrees(
   hash: (s: string) => string,
   options: TreeDiffOptions = {},
 ): Promise<TreeChange[]> {
-  const out: TreeChange[] = [];
+  const collected: TreeChange[] = [];
+  const out = { push: options.onChange ?? ((c: TreeChange) => void collected.push(c)) };
   const filter = pathFilter(options.paths);
   const emitAll = async (entries: readonly TreeEntry[], prefix: string, status: 'A' | 'D'): Promise<void> => {
     for (const { e } of keyed(entries)) {
@@ -126,5 +129,5 @@ export async function diffTrees(
     }
   };
   await walk(a, b, '');
-  return out;
+  return collected;
 }

@@ -87,30 +87,29 @@ export function parseSnapshotTime(time: string | undefined): Date {
   return d;
 }
 
-/** Changed paths as index rows (for `log -- PATH`). */
+/** A changed path as an index row (for `log -- PATH`). */
+export function versionRow(c: TreeChange): FileVersionRow {
+  return { path: c.path, status: c.status, type: (c.new ?? c.old)?.type ?? null, content: c.new ? c.new.id : null, size: c.new ? c.new.size : null };
+}
+
+/** Changed paths as index rows. */
 export function versionRows(changes: readonly TreeChange[]): FileVersionRow[] {
-  return changes.map((c) => ({
-    path: c.path,
-    status: c.status,
-    type: (c.new ?? c.old)?.type ?? null,
-    content: c.new ? c.new.id : null,
-    size: c.new ? c.new.size : null,
-  }));
+  return changes.map(versionRow);
+}
+
+/** Adds one change to the added/modified/deleted file counts (symlink-only changes are not counted). */
+export function countChange(counts: { added: number; modified: number; deleted: number }, c: TreeChange): void {
+  if (c.old?.type !== 'file' && c.new?.type !== 'file') return;
+  if (c.status === 'A') counts.added++;
+  else if (c.status === 'D') counts.deleted++;
+  else counts.modified++;
 }
 
 /** Counts of added/modified/deleted files between two trees. */
 export function changeCounts(changes: readonly TreeChange[]): { added: number; modified: number; deleted: number } {
-  let added = 0;
-  let modified = 0;
-  let deleted = 0;
-  for (const c of changes) {
-    // Counts are of files: a symlink is counted only when it replaces or is replaced by a file.
-    if (c.old?.type !== 'file' && c.new?.type !== 'file') continue;
-    if (c.status === 'A') added++;
-    else if (c.status === 'D') deleted++;
-    else modified++;
-  }
-  return { added, modified, deleted };
+  const counts = { added: 0, modified: 0, deleted: 0 };
+  for (const c of changes) countChange(counts, c);
+  return counts;
 }
 
 export interface CommitInput {
@@ -138,10 +137,37 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
   const compareWith = input.base ?? parent;
   const load = (id: ObjectId) => ctx.loadTree(id);
   const compareTree = compareWith ? (await ctx.readManifest(compareWith)).tree : null;
-  const summaryChanges = await diffTrees(compareTree, input.tree, load, sha256Hex);
+  // Changes are counted and turned into compact index rows as they are found: a first snapshot of
+  // a huge tree has one change per file, which must not all be held as objects at once.
+  // The rows go straight into an open index transaction under a placeholder id, renamed to the
+  // snapshot id once the manifest exists; a crash before the commit leaves no rows behind.
+  const counts = { added: 0, modified: 0, deleted: 0 };
+  const placeholder = `pending-${process.pid}-${Date.now()}` as ObjectId;
+  const index = ctx.index;
   const parentTree = parent === compareWith ? compareTree : parent ? (await ctx.readManifest(parent)).tree : null;
-  const historyChanges = parent === compareWith ? summaryChanges : await diffTrees(parentTree, input.tree, load, sha256Hex);
-  const counts = changeCounts(summaryChanges);
+  index.begin();
+  try {
+    await diffTrees(compareTree, input.tree, load, sha256Hex, {
+      onChange: (c) => {
+        countChange(counts, c);
+        if (parent === compareWith) index.insertVersion(placeholder, versionRow(c));
+      },
+    });
+    if (parent !== compareWith) await diffTrees(parentTree, input.tree, load, sha256Hex, { onChange: (c) => index.insertVersion(placeholder, versionRow(c)) });
+    return await writeManifest(ctx, input, parent, counts, placeholder);
+  } catch (err) {
+    index.rollback();
+    throw err;
+  }
+}
+
+async function writeManifest(
+  ctx: RepoContext,
+  input: CommitInput,
+  parent: ObjectId | null,
+  counts: { added: number; modified: number; deleted: number },
+  placeholder: ObjectId,
+): Promise<SnapshotSummary> {
   const { host, user } = RepoContext.identity();
   const manifest: Manifest = {
     v: 1,
@@ -179,7 +205,9 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
   await writeFileAtomic(marker, '', { tempDir: ctx.tmpDir });
   await fsyncDir(path.dirname(marker));
   ctx.logger.debug({ phase: 'marker-durable', id }, 'snapshot marker is durable');
-  ctx.index.addSnapshot(id, manifest, versionRows(historyChanges));
+  ctx.index.addSnapshot(id, manifest);
+  ctx.index.renameVersions(placeholder, id);
+  ctx.index.commit();
   ctx.logger.debug({ phase: 'indexed', id }, 'snapshot is in the index');
   writeHead(ctx.dir, { source: input.source, snapshot: id });
   ctx.index.setHead(input.source, id);

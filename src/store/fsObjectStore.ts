@@ -107,7 +107,7 @@ export class FsObjectStore implements SyncObjectWriter {
     this.pendingBytes += stored.length;
     if (
       this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024) ||
-      this.pending.length >= (this.options.flushCount ?? 50_000)
+      this.pending.length >= (this.options.flushCount ?? 16_384)
     ) {
       await this.flush();
     }
@@ -131,7 +131,7 @@ export class FsObjectStore implements SyncObjectWriter {
     this.pendingIds.set(id, tmp);
     this.pending.push({ tmp, id });
     this.pendingBytes += stored.length;
-    if (this.pending.length >= (this.options.flushCount ?? 50_000) || this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024)) {
+    if (this.pending.length >= (this.options.flushCount ?? 16_384) || this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024)) {
       this.needsFlush = true;
     }
     return { id, written: true, storedBytes: stored.length };
