@@ -151,6 +151,12 @@ export class TreeBuilder {
     return this.dir(Buffer.from(root), '', baseTree, true);
   }
 
+  /** A file that could not be read: gone meanwhile is a warning; anything else an error (a partial snapshot). */
+  private unreadable(path: string, err: unknown): void {
+    if (isErrno(err, 'ENOENT')) this.problem('warning', path, new Error('vanished while being read; not stored'));
+    else this.problem('error', path, err);
+  }
+
   private problem(kind: 'warning' | 'error', path: string, err: unknown): void {
     const p = { path, message: describeError(err) };
     if (kind === 'error') this.o.onError?.(p);
@@ -203,7 +209,7 @@ export class TreeBuilder {
           try {
             entries[i] = this.smallFileSync(childAbs, name, relOf(), st);
           } catch (err) {
-            this.problem('error', relOf(), err);
+            this.unreadable(relOf(), err);
           }
         } else {
           work.push(
@@ -211,7 +217,7 @@ export class TreeBuilder {
               (e) => {
                 entries[i] = e;
               },
-              (err: unknown) => this.problem('error', relOf(), err),
+              (err: unknown) => this.unreadable(relOf(), err),
             ),
           );
         }
