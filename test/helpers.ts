@@ -50,13 +50,18 @@ export function writeTree(dir: string, spec: TreeSpec): void {
   }
 }
 
+function mtimeUs(p: Buffer): number {
+  return Number(fs.lstatSync(p, { bigint: true }).mtimeNs / 1000n);
+}
+
 export interface NodeInfo {
   type: 'file' | 'dir' | 'symlink';
   mode: number;
   sha?: string;
   size?: number;
   target?: string;
-  mtimeMs?: number;
+  /** Modification time in whole microseconds (what a restore preserves exactly). */
+  mtimeUs?: number;
 }
 
 /** Everything under `dir` (names as hex of their bytes-safe form), for exact comparison. */
@@ -75,8 +80,8 @@ export function describeTree(dir: string, options: { mtimes?: boolean; skip?: st
       } else if (st.isFile()) {
         info.size = st.size;
         info.sha = createHash('sha256').update(fs.readFileSync(childAbs)).digest('hex');
-        if (options.mtimes) info.mtimeMs = Math.floor(st.mtimeMs);
-      } else if (options.mtimes) info.mtimeMs = Math.floor(st.mtimeMs);
+        if (options.mtimes) info.mtimeUs = mtimeUs(childAbs);
+      } else if (options.mtimes) info.mtimeUs = mtimeUs(childAbs);
       out[childRel] = info;
       if (st.isDirectory()) walk(childAbs, childRel);
     }

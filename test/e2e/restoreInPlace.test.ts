@@ -189,7 +189,7 @@ describe('restore in place', () => {
     expect(r.undo).toBe(`cairn restore ${r.restorePoint!.slice(0, 12)} --path "src/lib" --path "README.md"`);
     const after = tracked(ws);
     expect(fs.readFileSync(path.join(ws, 'src/lib/util.ts'), 'utf8')).toBe('export {};\n');
-    expect(after['README.md']!.mtimeMs).toBe(1_600_000_000_123);
+    expect(after['README.md']!.mtimeUs).toBe(1_600_000_000_123_456);
     // Everything else is as it was.
     for (const [k, v] of Object.entries(changed)) {
       if (k === 'README.md' || k === 'src/lib' || k.startsWith('src/lib/') || k === 'src') continue;
