@@ -5,19 +5,28 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CairnError } from './errors.js';
+import { CairnError, UsageError } from './errors.js';
 import type { LogQuery, SnapshotRow } from './index/versionIndex.js';
 import { catFile, listSnapshot, logSnapshots, showSnapshot, type LsEntry, type ShowResult } from './ops/browse.js';
 import { rebuildIndex, type RebuildSummary } from './ops/rebuildIndex.js';
 import { restoreToNewTarget, type RestoreOptions, type RestoreSummary } from './ops/restore.js';
+import { restoreDatabase, type DatabaseRestoreOptions, type DatabaseRestoreSummary } from './ops/restoreDatabase.js';
 import { RepoContext, type ContextOptions } from './repoContext.js';
 import { defaultConfig, writeConfig } from './repositoryConfig.js';
 import { initLocation, locateRepository, type LocateOptions } from './repositoryLocator.js';
 import { takeSnapshot, type SnapshotOptions, type SnapshotSummary } from './snapshot/snapshotter.js';
+import { takeSqliteSnapshot, type SqliteSnapshotOptions } from './snapshot/sqliteSnapshot.js';
+import { takeStreamSnapshot, type StreamSnapshotOptions } from './snapshot/streamSnapshot.js';
 import type { ObjectId } from './store/objectId.js';
 import { fsyncDir } from './util/durableFs.js';
 
 export type OpenOptions = LocateOptions & ContextOptions;
+
+/** The outcome of snapshotting several databases: one snapshot each, failures listed. */
+export interface SqliteBatchSummary {
+  snapshots: SnapshotSummary[];
+  failed: Array<{ path: string; error: CairnError }>;
+}
 
 export class Repository extends RepoContext {
   /**
@@ -68,19 +77,64 @@ export class Repository extends RepoContext {
   }
 
   /**
-   * Restores a snapshot into a new or empty directory.
+   * Takes a consistent snapshot of one SQLite database (safe while other
+   * processes write it); throws when it cannot be copied or fails its check.
+   * @example const { id } = await repo.snapshotSqlite({ path: '/srv/app/app.db', type: 'daily' });
+   */
+  snapshotSqlite(options: SqliteSnapshotOptions): Promise<SnapshotSummary> {
+    const { onProgress: _p, ...args } = options;
+    return this.audited('snapshot', { sqlite: options.path, ...args }, () => takeSqliteSnapshot(this, options), (r) => [r.id]);
+  }
+
+  /**
+   * Snapshots several SQLite databases, one snapshot each; a database that
+   * fails does not stop the others (it is listed in `failed`).
+   * @example const { snapshots, failed } = await repo.snapshotSqliteAll(['a.db', 'b.db'], { type: 'daily' });
+   */
+  async snapshotSqliteAll(paths: readonly string[], options: Omit<SqliteSnapshotOptions, 'path'> = {}): Promise<SqliteBatchSummary> {
+    if (paths.length === 0) throw new UsageError('no database to snapshot', { hint: 'cairn snapshot --sqlite PATH' });
+    const out: SqliteBatchSummary = { snapshots: [], failed: [] };
+    for (const p of paths) {
+      try {
+        out.snapshots.push(await this.snapshotSqlite({ ...options, path: p }));
+      } catch (err) {
+        if (!(err instanceof CairnError)) throw err;
+        out.failed.push({ path: p, error: err });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Stores a stream (`input`) or a command's standard output (`command`) as
+   * the file `name`; a command that fails leaves no snapshot.
+   * @example await repo.snapshotStream({ name: 'db.dump', command: 'pg_dump -Fc app', type: 'daily' });
+   */
+  snapshotStream(options: StreamSnapshotOptions): Promise<SnapshotSummary> {
+    const { onProgress: _p, onCommandStderr: _s, input: _i, ...args } = options;
+    return this.audited('snapshot', { ...args, ...(options.input ? { stdin: true } : {}) }, () => takeStreamSnapshot(this, options), (r) => [r.id]);
+  }
+
+  /**
+   * Restores a snapshot. A directory snapshot goes into a new or empty
+   * directory (`target`); a database snapshot goes back to its path (or the
+   * file `target`) after a restore point, see ops/restoreDatabase.ts.
    * @example await repo.restore('latest', { target: '/tmp/restored' });
    */
-  async restore(ref: string, options: RestoreOptions): Promise<RestoreSummary> {
-    const { onProgress: _p, ...args } = options;
+  async restore(ref: string, options: RestoreOptions | DatabaseRestoreOptions): Promise<RestoreSummary | DatabaseRestoreSummary> {
+    const { onProgress: _p, ...args } = options as RestoreOptions;
     return this.audited(
       'restore',
       { ref, ...args },
       async () => {
         const id = await this.resolveRef(ref);
-        return this.withLock('restore', false, () => restoreToNewTarget(this, id, options));
+        const manifest = await this.readManifest(id);
+        if (manifest.kind === 'sqlite') return this.withLock('restore', false, () => restoreDatabase(this, id, manifest, options));
+        const target = options.target;
+        if (!target) throw new UsageError('restore needs --target DIR', { hint: 'cairn restore <ref> --target DIR' });
+        return this.withLock('restore', false, () => restoreToNewTarget(this, id, { ...(options as RestoreOptions), target }));
       },
-      (r) => [r.snapshot],
+      (r) => [r.snapshot, ...((r as Partial<DatabaseRestoreSummary>).restorePoint ? [(r as DatabaseRestoreSummary).restorePoint!] : [])],
     );
   }
 

@@ -32,14 +32,14 @@ export function registerLog(program: Command): void {
     .command('log')
     .description('list snapshots, newest first')
     .option('--type <type>', 'only snapshots of this type')
-    .option('--source <path>', 'only snapshots of this source directory')
+    .option('--source <path>', 'only snapshots of this source (a directory, a database file, or stream:NAME)')
     .option('-n, --limit <n>', 'at most N snapshots', (v) => Number.parseInt(v, 10))
     .action(async (opts: { type?: string; source?: string; limit?: number }, cmd: Command) => {
       const ctx = commandContext(cmd);
       await withRepo(ctx, async (repo) => {
         const rows = repo.log({
           ...(opts.type ? { type: opts.type } : {}),
-          ...(opts.source ? { source: path.resolve(opts.source) } : {}),
+          ...(opts.source ? { source: opts.source.startsWith('stream:') ? opts.source : path.resolve(opts.source) } : {}),
           ...(opts.limit ? { limit: opts.limit } : {}),
         });
         ctx.out.emit(rows.map(logJson), () => (rows.length ? rows.map(logLine) : ['no snapshots']));

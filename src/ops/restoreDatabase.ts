@@ -1,0 +1,277 @@
+/**
+ * Restore of a SQLite snapshot to its database path (or another file).
+ *
+ * Order, each step only after the one before succeeded:
+ * 1. refuse when another process has the database (or its -wal/-shm/-journal)
+ *    open or locked: "database is in use by another process";
+ * 2. replacing an existing database is high risk: ask for approval;
+ * 3. restore point: a consistent copy of the current database, stored as a
+ *    snapshot of type `restore-point` (raw files when the database is damaged);
+ * 4. write the snapshot's database into a temp file beside the target, open it
+ *    and run `PRAGMA quick_check`, and re-read it against the snapshot's hashes;
+ * 5. check again that no one uses the database, remove its stale sidecars
+ *    (a left-over -wal would be replayed into the restored file), and rename
+ *    the temp file over the target: readers see the old database or the whole
+ *    new one, never a mix.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { BusyError, CairnError, DatabaseError, IntegrityError, NotFoundError, RefusedError, UsageError, isErrno } from '../errors.js';
+import type { Manifest } from '../model/manifest.js';
+import type { TreeEntry } from '../model/tree.js';
+import type { RepoContext } from '../repoContext.js';
+import { snapshotDatabase, snapshotRawDatabase } from '../snapshot/sqliteSnapshot.js';
+import { checkDatabase, databaseError, parseSqliteHeader, removeDatabaseFiles, SIDECAR_SUFFIXES, sqliteCode } from '../snapshot/sqliteSource.js';
+import type { ObjectId } from '../store/objectId.js';
+import { fsyncDir } from '../util/durableFs.js';
+import { sha256HexAsync } from '../util/hashAsync.js';
+import { processesHolding } from '../util/openFiles.js';
+import { Materializer } from './materialize.js';
+import type { RestoreSummary } from './restore.js';
+
+export interface DatabaseRestoreOptions {
+  /** The database file to write (default: the path the snapshot was taken from). */
+  target?: string;
+}
+
+export interface DatabaseRestoreSummary extends RestoreSummary {
+  kind: 'sqlite';
+  /** An existing database was replaced. */
+  replaced: boolean;
+  /** The snapshot holding the replaced database, or null when there was none to keep. */
+  restorePoint: ObjectId | null;
+  /** Stale sidecar files removed before the swap. */
+  removed: string[];
+  /** The check the restored file passed before it replaced anything. */
+  check: 'quick_check';
+}
+
+export const IN_USE = 'database is in use by another process';
+
+function inUse(file: string, who?: string): BusyError {
+  return new BusyError(`${IN_USE}: ${file}${who ? ` (${who})` : ''}`, {
+    hint: 'stop the application using it (or wait for it to finish), then run the restore again',
+    details: { database: file },
+  });
+}
+
+/** The file entry holding the database in a sqlite snapshot. */
+export async function databaseEntry(ctx: RepoContext, id: ObjectId, manifest: Manifest): Promise<TreeEntry> {
+  const entries = (await ctx.loadTree(manifest.tree)).filter((e) => e.type === 'file');
+  const base = path.basename(manifest.source);
+  const entry = entries.find((e) => e.name === base) ?? (entries.length === 1 ? entries[0] : undefined);
+  if (!entry) throw new IntegrityError(`snapshot ${id.slice(0, 8)} is of kind sqlite but holds no database file`, { details: { snapshot: id } });
+  return entry;
+}
+
+type TargetState = { kind: 'absent' } | { kind: 'empty'; stat: Stats } | { kind: 'database'; stat: Stats };
+
+function inspectTarget(target: string): TargetState {
+  let st: Stats;
+  try {
+    st = fs.lstatSync(target);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return { kind: 'absent' };
+    throw err;
+  }
+  if (st.isSymbolicLink()) throw new RefusedError(`restore target ${target} is a symlink; cairn never restores through one`, { hint: 'name the real database file with --target' });
+  if (st.isDirectory()) throw new UsageError(`restore target ${target} is a directory`, { hint: 'a database snapshot restores to a file: give --target FILE' });
+  if (!st.isFile()) throw new UsageError(`restore target ${target} is not a regular file`);
+  if (st.size === 0) return { kind: 'empty', stat: st };
+  const fd = fs.openSync(target, 'r');
+  const head = Buffer.alloc(100);
+  try {
+    fs.readSync(fd, head, 0, 100, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!head.subarray(0, 15).equals(Buffer.from('SQLite format 3', 'latin1'))) {
+    throw new RefusedError(`restore target ${target} exists and is not a SQLite database; refusing to replace it`, {
+      hint: 'check --target; move the file away first if it really is to be replaced',
+    });
+  }
+  return { kind: 'database', stat: st };
+}
+
+/** Refuses when another process has the database or a sidecar open. */
+function assertNoHolders(file: string): void {
+  const holders = processesHolding([file, ...SIDECAR_SUFFIXES.map((s) => file + s)]);
+  const h = holders?.[0];
+  if (h) throw inUse(file, `${h.command || 'process'} pid ${h.pid} has ${path.basename(h.file)} open`);
+}
+
+/**
+ * Opens the database without waiting for locks, replays a hot journal,
+ * checkpoints and truncates a WAL, and takes then drops an exclusive lock;
+ * any lock held elsewhere: "in use". Returns 'damaged' when SQLite cannot read
+ * the file (a restore point then keeps its raw bytes).
+ */
+export function quiesceDatabase(file: string): 'ok' | 'damaged' {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { fileMustExist: true, timeout: 0 });
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    const wal = String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
+    if (wal) {
+      const r = (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0];
+      if (r && r.busy !== 0) throw inUse(file, 'a connection is reading or writing it');
+    }
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('ROLLBACK');
+    return 'ok';
+  } catch (err) {
+    if (err instanceof CairnError) throw err;
+    const code = sqliteCode(err);
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) throw inUse(file, 'it is locked');
+    if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return 'damaged';
+    throw databaseError(err, file, 'checking that no other process uses it');
+  } finally {
+    db?.close();
+  }
+}
+
+/** Re-reads `file` and compares it chunk by chunk with the entry's hashes. */
+async function verifyAgainst(ctx: RepoContext, entry: TreeEntry, file: string, label: string): Promise<void> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    for (const id of entry.chunks ?? []) {
+      const length = (await ctx.store.get(id)).length;
+      const got = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(got, 0, length, null);
+      if (bytesRead !== length || (await sha256HexAsync(got)) !== id) throw new IntegrityError(`verify: the restored ${label} differs from the snapshot`, { details: { object: id } });
+    }
+    if ((await fh.read(Buffer.alloc(1), 0, 1, null)).bytesRead !== 0) throw new IntegrityError(`verify: the restored ${label} is longer than in the snapshot`);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function takeRestorePoint(ctx: RepoContext, file: string, state: 'ok' | 'damaged', restoring: ObjectId): Promise<ObjectId> {
+  const message = `restore point before restoring ${restoring.slice(0, 12)}`;
+  if (state === 'ok') {
+    try {
+      return (await snapshotDatabase(ctx, { path: file, type: 'restore-point', quickCheck: true, message })).id;
+    } catch (err) {
+      if (!(err instanceof DatabaseError)) throw err;
+      state = 'damaged';
+      ctx.warn(`the current database fails its check (${err.message}); the restore point keeps its raw files`);
+    }
+  } else {
+    ctx.warn(`SQLite cannot read the current database ${file}; the restore point keeps its raw files`);
+  }
+  return (await snapshotRawDatabase(ctx, file, 'SQLite could not copy or check the database', { message })).id;
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: Manifest, options: DatabaseRestoreOptions = {}): Promise<DatabaseRestoreSummary> {
+  if (manifest.kind !== 'sqlite') throw new UsageError(`snapshot ${id.slice(0, 8)} is not a database snapshot`);
+  const entry = await databaseEntry(ctx, id, manifest);
+  const given = path.resolve(options.target ?? manifest.source);
+  const dir = path.dirname(given);
+  if (!fs.existsSync(dir)) throw new NotFoundError(`the directory of restore target ${given} does not exist`, { hint: 'create it first' });
+  const target = path.join(fs.realpathSync(dir), path.basename(given));
+  const state = inspectTarget(target);
+  const short = id.slice(0, 8);
+
+  // 1. nobody may be using it
+  assertNoHolders(target);
+  const health = state.kind === 'database' ? quiesceDatabase(target) : 'ok';
+
+  // 2-3. approval, then a restore point of what is there now
+  let restorePoint: ObjectId | null = null;
+  if (state.kind === 'database') {
+    await ctx.requestApproval({
+      operation: 'restore',
+      risk: 'high',
+      summary: `this will replace the database ${target} with the copy in snapshot ${short} (${manifest.time}); a restore point of the current database is taken first`,
+      details: { snapshot: id, target },
+    });
+    restorePoint = await takeRestorePoint(ctx, target, health, id);
+  }
+
+  // 4. stage beside the target, validate, verify
+  const staged = path.join(path.dirname(target), `.${path.basename(target)}.cairn-restore-${randomBytes(4).toString('hex')}`);
+  const m = new Materializer(ctx);
+  const removed: string[] = [];
+  try {
+    await m.writeFile(entry, Buffer.from(staged), path.basename(target));
+    const owner = state.kind === 'absent' ? { mode: entry.mode, uid: entry.uid, gid: entry.gid } : { mode: state.stat.mode & 0o7777, uid: state.stat.uid, gid: state.stat.gid };
+    await fsp.chmod(staged, owner.mode & 0o7777);
+    if (isRoot() && owner.uid !== undefined && owner.gid !== undefined) await fsp.chown(staged, owner.uid, owner.gid);
+    try {
+      checkDatabase(staged, 'quick_check', `restored from snapshot ${short}`);
+    } catch (err) {
+      if (err instanceof CairnError) {
+        throw new DatabaseError(`snapshot ${short} does not hold a valid SQLite database: ${err.message}; nothing was replaced`, {
+          cause: err,
+          hint: manifest.extra?.raw ? 'this restore point holds raw files of a damaged database; take them out with `cairn cat`' : 'run `cairn verify`; restore an older snapshot',
+        });
+      }
+      throw err;
+    }
+    for (const s of SIDECAR_SUFFIXES) await fsp.rm(staged + s, { force: true });
+    await verifyAgainst(ctx, entry, staged, path.basename(target));
+
+    // 5. check again, clear stale sidecars, swap
+    assertNoHolders(target);
+    if (state.kind === 'database' && health === 'ok') quiesceDatabase(target);
+    for (const s of SIDECAR_SUFFIXES) {
+      try {
+        await fsp.rm(target + s);
+        removed.push(target + s);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
+    }
+    await fsp.rename(staged, target);
+    await fsyncDir(path.dirname(target));
+  } catch (err) {
+    await removeDatabaseFiles(staged);
+    throw err;
+  }
+  return {
+    snapshot: id,
+    target,
+    files: 1,
+    dirs: 0,
+    symlinks: 0,
+    bytes: m.counts.bytes,
+    verified: true,
+    kind: 'sqlite',
+    replaced: state.kind !== 'absent',
+    restorePoint,
+    removed,
+    check: 'quick_check',
+  };
+}
+
+/** For tests and callers that want to know before they try: null when free, else why not. */
+export function databaseInUse(file: string): string | null {
+  try {
+    assertNoHolders(file);
+    if (fs.existsSync(file) && parseSqliteHeader(readHead(file))) quiesceDatabase(file);
+    return null;
+  } catch (err) {
+    if (err instanceof BusyError) return err.message;
+    throw err;
+  }
+}
+
+function readHead(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(100);
+    const n = fs.readSync(fd, b, 0, 100, 0);
+    return b.subarray(0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
