@@ -30,7 +30,6 @@ import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir } from '../util/durableFs.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 import { processesHolding } from '../util/openFiles.js';
-import { Materializer } from './materialize.js';
 import type { RestoreSummary } from './restore.js';
 
 export interface DatabaseRestoreOptions {
@@ -134,18 +133,38 @@ export function quiesceDatabase(file: string): 'ok' | 'damaged' {
   }
 }
 
-/** Re-reads `file` and compares it chunk by chunk with the entry's hashes. */
-async function verifyAgainst(ctx: RepoContext, entry: TreeEntry, file: string, label: string): Promise<void> {
-  const fh = await fsp.open(file, 'r');
+/** Writes the entry's chunks (each verified as read) into the new file `file`; returns each chunk's length. */
+async function writeEntry(ctx: RepoContext, entry: TreeEntry, file: string): Promise<number[]> {
+  const lengths: number[] = [];
+  const fh = await fsp.open(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
   try {
     for (const id of entry.chunks ?? []) {
-      const length = (await ctx.store.get(id)).length;
-      const got = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(got, 0, length, null);
-      if (bytesRead !== length || (await sha256HexAsync(got)) !== id) throw new IntegrityError(`verify: the restored ${label} differs from the snapshot`, { details: { object: id } });
+      const data = await ctx.store.get(id);
+      await fh.write(data, 0, data.length, null);
+      lengths.push(data.length);
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  const size = lengths.reduce((a, b) => a + b, 0);
+  if (entry.size !== undefined && size !== entry.size) throw new IntegrityError(`the database's chunks hold ${size} bytes, the snapshot says ${entry.size}`);
+  return lengths;
+}
+
+/** Re-reads `file` and compares it chunk by chunk with the entry's hashes. */
+async function verifyAgainst(entry: TreeEntry, lengths: readonly number[], file: string, label: string): Promise<void> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const chunks = entry.chunks ?? [];
+    for (let i = 0; i < chunks.length; i++) {
+      const got = Buffer.alloc(lengths[i]!);
+      const { bytesRead } = await fh.read(got, 0, got.length, null);
+      if (bytesRead !== got.length || (await sha256HexAsync(got)) !== chunks[i]) {
+        throw new IntegrityError(`verify: the restored ${label} differs from the snapshot`, { details: { object: chunks[i] } });
+      }
     }
     if ((await fh.read(Buffer.alloc(1), 0, 1, null)).bytesRead !== 0) throw new IntegrityError(`verify: the restored ${label} is longer than in the snapshot`);
-    await fh.sync();
   } finally {
     await fh.close();
   }
@@ -199,10 +218,11 @@ export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: 
 
   // 4. stage beside the target, validate, verify
   const staged = path.join(path.dirname(target), `.${path.basename(target)}.cairn-restore-${randomBytes(4).toString('hex')}`);
-  const m = new Materializer(ctx);
   const removed: string[] = [];
+  let bytes = 0;
   try {
-    await m.writeFile(entry, Buffer.from(staged), path.basename(target));
+    const lengths = await writeEntry(ctx, entry, staged);
+    bytes = lengths.reduce((a, b) => a + b, 0);
     const owner = state.kind === 'absent' ? { mode: entry.mode, uid: entry.uid, gid: entry.gid } : { mode: state.stat.mode & 0o7777, uid: state.stat.uid, gid: state.stat.gid };
     await fsp.chmod(staged, owner.mode & 0o7777);
     if (isRoot() && owner.uid !== undefined && owner.gid !== undefined) await fsp.chown(staged, owner.uid, owner.gid);
@@ -218,7 +238,7 @@ export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: 
       throw err;
     }
     for (const s of SIDECAR_SUFFIXES) await fsp.rm(staged + s, { force: true });
-    await verifyAgainst(ctx, entry, staged, path.basename(target));
+    await verifyAgainst(entry, lengths, staged, path.basename(target));
 
     // 5. check again, clear stale sidecars, swap
     assertNoHolders(target);
@@ -243,7 +263,7 @@ export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: 
     files: 1,
     dirs: 0,
     symlinks: 0,
-    bytes: m.counts.bytes,
+    bytes,
     verified: true,
     kind: 'sqlite',
     replaced: state.kind !== 'absent',

@@ -124,10 +124,15 @@ const BUSY_RETRIES = 3;
  * copied in one step under one read lock so a busy database still finishes.
  */
 export async function copyDatabase(source: string, dest: string, options: CopyOptions = {}): Promise<void> {
+  // Read-only first: cairn never writes a database it only backs up. A crashed
+  // writer's hot journal (or a WAL needing recovery) can only be rolled back by
+  // a writable connection — exactly what the application does on its next
+  // open — so then the copy is retried read-write.
+  let readonly = true;
   for (let attempt = 1; ; attempt++) {
     let db: Database.Database | undefined;
     try {
-      db = new Database(source, { readonly: true, fileMustExist: true, timeout: options.busyTimeoutMs ?? 30_000 });
+      db = new Database(source, { readonly, fileMustExist: true, timeout: options.busyTimeoutMs ?? 30_000 });
       let last = Infinity;
       let rate = PAGES_PER_STEP;
       await db.backup(dest, {
@@ -142,6 +147,10 @@ export async function copyDatabase(source: string, dest: string, options: CopyOp
     } catch (err) {
       await removeDatabaseFiles(dest);
       const code = sqliteCode(err);
+      if (readonly && code.startsWith('SQLITE_READONLY')) {
+        readonly = false;
+        continue;
+      }
       if ((code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) && attempt < BUSY_RETRIES) continue;
       throw databaseError(err, source, 'the consistent copy');
     } finally {
