@@ -33,7 +33,7 @@ function seeded(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   let x = seed;
   for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     b[i] = x >>> 24;
   }
   return b;
