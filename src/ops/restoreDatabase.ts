@@ -25,7 +25,7 @@ import type { Manifest } from '../model/manifest.js';
 import type { TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import { snapshotDatabase, snapshotRawDatabase } from '../snapshot/sqliteSnapshot.js';
-import { checkDatabase, databaseError, parseSqliteHeader, removeDatabaseFiles, SIDECAR_SUFFIXES, sqliteCode } from '../snapshot/sqliteSource.js';
+import { checkDatabase, databaseError, parseSqliteHeader, SIDECAR_SUFFIXES, sqliteCode, withTempDatabase } from '../snapshot/sqliteSource.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir } from '../util/durableFs.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
@@ -220,7 +220,8 @@ export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: 
   const staged = path.join(path.dirname(target), `.${path.basename(target)}.cairn-restore-${randomBytes(4).toString('hex')}`);
   const removed: string[] = [];
   let bytes = 0;
-  try {
+  // the temp file goes however this ends (after the rename there is nothing left to remove)
+  await withTempDatabase(staged, async () => {
     const lengths = await writeEntry(ctx, entry, staged);
     bytes = lengths.reduce((a, b) => a + b, 0);
     const owner = state.kind === 'absent' ? { mode: entry.mode, uid: entry.uid, gid: entry.gid } : { mode: state.stat.mode & 0o7777, uid: state.stat.uid, gid: state.stat.gid };
@@ -253,10 +254,7 @@ export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: 
     }
     await fsp.rename(staged, target);
     await fsyncDir(path.dirname(target));
-  } catch (err) {
-    await removeDatabaseFiles(staged);
-    throw err;
-  }
+  });
   return {
     snapshot: id,
     target,

@@ -20,11 +20,10 @@ import type { SnapshotProblem, SnapshotType } from '../model/manifest.js';
 import { encodeTree, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
-import { tempName } from '../util/durableFs.js';
 import { maxChunk, type ChunkerParams } from '../chunk/chunkerParams.js';
 import { storeBuffer, storeStream, type ContentResult } from './contentWriter.js';
 import { commitSnapshot, fileSystemNow, parseSnapshotTime, validateSnapshotChoices, type SnapshotSummary } from './snapshotter.js';
-import { checkDatabase, copyDatabase, databaseChunker, parseSqliteHeader, readSqliteHeader, removeDatabaseFiles, type SqliteCheck } from './sqliteSource.js';
+import { checkDatabase, copyDatabase, databaseChunker, parseSqliteHeader, readSqliteHeader, removeStaleCopies, tempCopyName, withTempDatabase, type SqliteCheck } from './sqliteSource.js';
 
 export interface SqliteSnapshotOptions {
   /** The database file. */
@@ -178,8 +177,9 @@ export async function snapshotDatabase(ctx: RepoContext, options: SqliteSnapshot
   const { stat } = await readSqliteHeader(source);
   const check: SqliteCheck = options.quickCheck ? 'quick_check' : 'integrity_check';
   const progress = (phase: DatabaseProgress['phase'], done: number, total: number) => options.onProgress?.({ database: source, phase, done, total });
-  const copy = `${tempName(ctx.tmpDir, 'sqlite')}.db`;
-  try {
+  await removeStaleCopies(ctx.tmpDir);
+  const copy = tempCopyName(ctx.tmpDir);
+  return withTempDatabase(copy, async () => {
     await copyDatabase(source, copy, {
       ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
       onProgress: (d, t) => progress('copy', d, t),
@@ -216,9 +216,7 @@ export async function snapshotDatabase(ctx: RepoContext, options: SqliteSnapshot
       await ctx.store.abort();
       throw err;
     }
-  } finally {
-    await removeDatabaseFiles(copy);
-  }
+  });
 }
 
 /** Snapshots one database under a shared repository lock. */

@@ -10,8 +10,10 @@
  * - sidecars: the `-wal`, `-shm` and `-journal` files beside a database.
  *   A stale one beside a restored database would be replayed into it.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ChunkerParams } from '../chunk/chunkerParams.js';
 import { BusyError, DatabaseError, SourceError, describeError, isErrno } from '../errors.js';
@@ -198,6 +200,69 @@ export function checkDatabase(file: string, check: SqliteCheck, label = file): C
 /** Removes a database file and its sidecars (temp copies only). */
 export async function removeDatabaseFiles(file: string): Promise<void> {
   await Promise.all(['', ...SIDECAR_SUFFIXES].map((s) => fsp.rm(file + s, { force: true })));
+}
+
+/**
+ * Runs `fn` with a temp database file that is removed however `fn` ends —
+ * also when the process exits early (Ctrl-C ends cairn with process.exit,
+ * which runs 'exit' listeners but no finally blocks).
+ */
+export async function withTempDatabase<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const onExit = () => {
+    for (const s of ['', ...SIDECAR_SUFFIXES]) fs.rmSync(file + s, { force: true });
+  };
+  process.on('exit', onExit);
+  try {
+    return await fn();
+  } finally {
+    process.off('exit', onExit);
+    await removeDatabaseFiles(file);
+  }
+}
+
+const TEMP_COPY = /^sqlite-(\d+)-[0-9a-f]+\.db(?:-wal|-shm|-journal)?$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return isErrno(err, 'EPERM');
+  }
+}
+
+/** The name of a temp copy in `tmpDir` (its pid lets a later run tell a dead process's leftovers). */
+export function tempCopyName(tmpDir: string): string {
+  return path.join(tmpDir, `sqlite-${process.pid}-${randomBytes(6).toString('hex')}.db`);
+}
+
+/**
+ * Removes temp copies left in `tmpDir` by cairn processes that died (killed
+ * mid-copy). Only copies whose process is gone are touched; `olderThanMs`
+ * guards against a process on another host sharing the repository.
+ */
+export async function removeStaleCopies(tmpDir: string, olderThanMs = 60 * 60 * 1000): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await fsp.readdir(tmpDir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = TEMP_COPY.exec(name);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    const p = path.join(tmpDir, name);
+    try {
+      const st = await fsp.stat(p);
+      if (Date.now() - st.mtimeMs < olderThanMs) continue;
+      await fsp.rm(p, { force: true });
+      removed.push(p);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return removed;
 }
 
 /**

@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { databaseChunker, databaseChunkSize, parseSqliteHeader, SQLITE_MAGIC } from '../../../src/snapshot/sqliteSource.js';
+import { databaseChunker, databaseChunkSize, parseSqliteHeader, removeStaleCopies, SQLITE_MAGIC, tempCopyName, withTempDatabase } from '../../../src/snapshot/sqliteSource.js';
 
 const pageSizes = fc.integer({ min: 9, max: 16 }).map((b) => 2 ** b);
 
@@ -43,5 +47,38 @@ describe('parseSqliteHeader', () => {
     expect(parseSqliteHeader(Buffer.from('hello'))).toBeNull();
     expect(parseSqliteHeader(Buffer.alloc(100))).toBeNull();
     expect(parseSqliteHeader(header(3000, 1, 1))).toBeNull();
+  });
+});
+
+describe('temp copies', () => {
+  it('are removed when the work fails', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-tmpcopy-'));
+    const copy = tempCopyName(dir);
+    await expect(
+      withTempDatabase(copy, async () => {
+        fs.writeFileSync(copy, 'x');
+        fs.writeFileSync(`${copy}-wal`, 'x');
+        throw new Error('copy failed');
+      }),
+    ).rejects.toThrow('copy failed');
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it("left by a dead process are swept once they are old; a live process's and fresh ones stay", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-tmpcopy-'));
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    const names = {
+      deadOld: `sqlite-${dead}-0123456789ab.db`,
+      deadOldWal: `sqlite-${dead}-0123456789ab.db-wal`,
+      deadFresh: `sqlite-${dead}-ba9876543210.db`,
+      mine: `sqlite-${process.pid}-aaaaaaaaaaaa.db`,
+      other: 'index-123-abc',
+    };
+    for (const n of Object.values(names)) fs.writeFileSync(path.join(dir, n), '');
+    for (const n of [names.deadOld, names.deadOldWal, names.mine, names.other]) fs.utimesSync(path.join(dir, n), old, old);
+    const removed = await removeStaleCopies(dir);
+    expect(removed.map((p) => path.basename(p)).sort()).toEqual([names.deadOld, names.deadOldWal].sort());
+    expect(fs.readdirSync(dir).sort()).toEqual([names.deadFresh, names.mine, names.other].sort());
   });
 });
