@@ -1,6 +1,8 @@
 /** Registers every command on one commander program. */
 import { Command } from 'commander';
+import { registerAudit } from './commands/audit.js';
 import { registerCat } from './commands/cat.js';
+import { registerDiff } from './commands/diff.js';
 import { registerInit } from './commands/init.js';
 import { registerLog } from './commands/log.js';
 import { registerLs } from './commands/ls.js';
@@ -8,6 +10,8 @@ import { registerRebuildIndex } from './commands/rebuildIndex.js';
 import { registerRestore } from './commands/restore.js';
 import { registerShow } from './commands/show.js';
 import { registerSnapshot } from './commands/snapshot.js';
+import { registerTag } from './commands/tag.js';
+import { registerTags } from './commands/tags.js';
 
 export const VERSION = '0.1.0';
 
@@ -21,7 +25,7 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'approve high-risk and critical operations without asking')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerSnapshot, registerLog, registerLs, registerCat, registerShow, registerRestore, registerRebuildIndex]) {
+  for (const register of [registerInit, registerSnapshot, registerLog, registerLs, registerCat, registerShow, registerRestore, registerRebuildIndex, registerDiff, registerTag, registerTags, registerAudit]) {
     register(program);
   }
   for (const c of program.commands) c.exitOverride();

@@ -43,9 +43,10 @@ export function registerSnapshot(program: Command): void {
     .option('--mode <mode>', 'full | incremental | differential (default: incremental when the source has a snapshot)')
     .option('--type <type>', 'manual | hourly | daily | weekly | monthly | yearly | restore-point', 'manual')
     .option('--exclude <glob>', 'exclude paths matching GLOB (gitignore syntax; repeatable)', collect, [])
-    .option('--time <iso>', 'record this time instead of now (ISO-8601)');
+    .option('--time <iso>', 'record this time instead of now (ISO-8601)')
+    .option('--tag <name>', 'tag the new snapshot (repeatable; names are checked before the snapshot is taken)', collect, []);
   databaseSourceOptions(command)
-    .action(async (path: string | undefined, opts: { message: string; mode?: string; type: string; exclude: string[]; time?: string } & DatabaseSourceOptions, cmd: Command) => {
+    .action(async (path: string | undefined, opts: { message: string; mode?: string; type: string; exclude: string[]; time?: string; tag: string[] } & DatabaseSourceOptions, cmd: Command) => {
       const ctx = commandContext(cmd);
       if (await snapshotDatabaseSource(ctx, path, opts, { json: snapshotJson, stats: renderStats })) return;
       await withRepo(ctx, async (repo) => {
@@ -56,6 +57,7 @@ export function registerSnapshot(program: Command): void {
           type: opts.type as SnapshotType,
           exclude: opts.exclude,
           ...(opts.time ? { time: opts.time } : {}),
+          tags: opts.tag,
           onProgress: (p) => ctx.out.progress(`${p.files} files, ${formatBytes(p.bytes)} ${p.path}`),
           onWarning: (p) => ctx.out.warn(`${p.path}: ${p.message}`),
           onError: (p) => ctx.out.warn(`${p.path}: ${p.message} (not stored)`),

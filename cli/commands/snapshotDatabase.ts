@@ -19,6 +19,7 @@ interface CommonOptions {
   type: string;
   exclude: string[];
   time?: string;
+  tag: string[];
 }
 
 interface View {
@@ -51,7 +52,7 @@ export async function snapshotDatabaseSource(ctx: CommandContext, path: string |
     throw new UsageError('--mode and --exclude apply to directory snapshots', { hint: 'database and stream snapshots always store a whole copy; unchanged chunks are stored once' });
   }
   if (opts.stdin && process.stdin.isTTY) throw new UsageError('--stdin reads standard input, which is a terminal', { hint: 'pipe the data in: pg_dump -Fc app | cairn snapshot --stdin --name db.dump' });
-  const common = { message: opts.message, type: opts.type as SnapshotType, ...(opts.time ? { time: opts.time } : {}) };
+  const common = { message: opts.message, type: opts.type as SnapshotType, ...(opts.time ? { time: opts.time } : {}), tags: opts.tag };
   await withRepo(ctx, async (repo) => {
     const tagsOf = (s: SnapshotSummary) => repo.index.get(s.id)?.tags ?? [];
     if (sqlite) {

@@ -45,6 +45,13 @@ function sortKey(e: TreeEntry): Buffer {
   return e.type === 'dir' ? Buffer.concat([n, SLASH]) : n;
 }
 
+/** Entries with their git sort keys, sorted (each key computed once). */
+function keyed(entries: readonly TreeEntry[]): Array<{ e: TreeEntry; k: Buffer }> {
+  const out = entries.map((e) => ({ e, k: sortKey(e) }));
+  out.sort((a, b) => Buffer.compare(a.k, b.k));
+  return out;
+}
+
 function side(e: TreeEntry, hash: (s: string) => string): EntrySide {
   const id = e.type === 'file' ? fileContentId(e.chunks ?? [], hash) : e.type === 'symlink' ? targetBytes(e).toString('utf8') : (e.tree ?? '');
   return { type: e.type, size: e.size ?? 0, mode: e.mode, id, entry: e };
@@ -76,7 +83,7 @@ export async function diffTrees(
   const out: TreeChange[] = [];
   const filter = pathFilter(options.paths);
   const emitAll = async (entries: readonly TreeEntry[], prefix: string, status: 'A' | 'D'): Promise<void> => {
-    for (const e of [...entries].sort((x, y) => Buffer.compare(sortKey(x), sortKey(y)))) {
+    for (const { e } of keyed(entries)) {
       const p = joinPath(prefix, e);
       if (e.type === 'dir') {
         if (filter.descends(p)) await emitAll(await load(e.tree!), p, status);
@@ -87,14 +94,14 @@ export async function diffTrees(
   };
   const walk = async (ta: ObjectId | null, tb: ObjectId | null, prefix: string): Promise<void> => {
     if (ta === tb) return;
-    const ea = ta ? [...(await load(ta))].sort((x, y) => Buffer.compare(sortKey(x), sortKey(y))) : [];
-    const eb = tb ? [...(await load(tb))].sort((x, y) => Buffer.compare(sortKey(x), sortKey(y))) : [];
+    const ea = ta ? keyed(await load(ta)) : [];
+    const eb = tb ? keyed(await load(tb)) : [];
     let i = 0;
     let j = 0;
     while (i < ea.length || j < eb.length) {
-      const x = ea[i];
-      const y = eb[j];
-      const c = x && y ? Buffer.compare(sortKey(x), sortKey(y)) : x ? -1 : 1;
+      const x = ea[i]?.e;
+      const y = eb[j]?.e;
+      const c = x && y ? Buffer.compare(ea[i]!.k, eb[j]!.k) : x ? -1 : 1;
       if (c < 0) {
         await emitAll([x!], prefix, 'D');
         i++;

@@ -30,23 +30,28 @@ import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir } from '../util/durableFs.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 import { processesHolding } from '../util/openFiles.js';
-import type { RestoreSummary } from './restore.js';
+import type { RestoreKind, RestoreOptions, RestoreSummary } from './restore.js';
+import { setTargetHead } from './restoreInPlace.js';
+import type { NameStatus } from './restorePlan.js';
 
-export interface DatabaseRestoreOptions {
-  /** The database file to write (default: the path the snapshot was taken from). */
-  target?: string;
-}
+/**
+ * The options of a database restore are those of any restore: `target` is the
+ * database file (default: the path it was snapshotted from); `restorePoint:
+ * false` skips the restore point; `dryRun` reports and changes nothing;
+ * `paths` does not apply; `force` is not needed (replacing a database always
+ * asks for approval); the result is always verified.
+ */
+export type DatabaseRestoreOptions = RestoreOptions;
 
 export interface DatabaseRestoreSummary extends RestoreSummary {
-  kind: 'sqlite';
-  /** An existing database was replaced. */
-  replaced: boolean;
-  /** The snapshot holding the replaced database, or null when there was none to keep. */
-  restorePoint: ObjectId | null;
-  /** Stale sidecar files removed before the swap. */
-  removed: string[];
-  /** The check the restored file passed before it replaced anything. */
-  check: 'quick_check';
+  database: {
+    /** An existing database was (or, with dryRun, would be) replaced. */
+    replaced: boolean;
+    /** Stale sidecar files removed before the swap. */
+    removed: string[];
+    /** The check the restored file passed before it replaced anything. */
+    check: 'quick_check';
+  };
 }
 
 export const IN_USE = 'database is in use by another process';
@@ -192,28 +197,56 @@ function isRoot(): boolean {
 
 export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: Manifest, options: DatabaseRestoreOptions = {}): Promise<DatabaseRestoreSummary> {
   if (manifest.kind !== 'sqlite') throw new UsageError(`snapshot ${id.slice(0, 8)} is not a database snapshot`);
+  if ((options.paths ?? []).length > 0) throw new UsageError('--path does not apply to a database snapshot', { hint: 'a database is restored whole; take one file out with `cairn cat`' });
   const entry = await databaseEntry(ctx, id, manifest);
   const given = path.resolve(options.target ?? manifest.source);
   const dir = path.dirname(given);
   if (!fs.existsSync(dir)) throw new NotFoundError(`the directory of restore target ${given} does not exist`, { hint: 'create it first' });
   const target = path.join(fs.realpathSync(dir), path.basename(given));
+  if (target === ctx.dir || target.startsWith(`${ctx.dir}${path.sep}`)) throw new UsageError(`cannot restore into the repository ${ctx.dir}`, { hint: 'choose a target outside the repository' });
   const state = inspectTarget(target);
   const short = id.slice(0, 8);
+  const kind: RestoreKind = target === manifest.source ? 'in-place' : state.kind === 'database' ? 'force' : 'new';
+  const name = path.basename(target);
+  const change: NameStatus = { status: state.kind === 'absent' ? 'A' : 'M', path: name, type: 'file' };
+  const summary = (bytes: number, restorePoint: ObjectId | null, removed: string[], dryRun: boolean): DatabaseRestoreSummary => ({
+    snapshot: id,
+    target,
+    kind,
+    dryRun,
+    files: dryRun ? 0 : 1,
+    dirs: 0,
+    symlinks: 0,
+    bytes,
+    verified: !dryRun,
+    restorePoint,
+    head: !dryRun,
+    counts: { created: change.status === 'A' ? 1 : 0, replaced: change.status === 'M' ? 1 : 0, deleted: 0, metadata: 0 },
+    changes: [change],
+    warnings: [],
+    database: { replaced: state.kind !== 'absent', removed, check: 'quick_check' },
+  });
 
   // 1. nobody may be using it
   assertNoHolders(target);
   const health = state.kind === 'database' ? quiesceDatabase(target) : 'ok';
 
+  if (options.dryRun) return summary(0, null, [], true);
+
   // 2-3. approval, then a restore point of what is there now
   let restorePoint: ObjectId | null = null;
   if (state.kind === 'database') {
+    const keep = options.restorePoint ?? true;
     await ctx.requestApproval({
-      operation: 'restore',
+      operation: kind === 'in-place' ? 'restore in place' : 'restore --force',
       risk: 'high',
-      summary: `this will replace the database ${target} with the copy in snapshot ${short} (${manifest.time}); a restore point of the current database is taken first`,
-      details: { snapshot: id, target },
+      summary: `this will replace the database ${target} with the copy in snapshot ${short} (${manifest.time}); ${keep ? 'a restore point of the current database is taken first' : 'NO restore point is taken'}`,
+      details: { snapshot: id, target, restorePoint: keep },
     });
-    restorePoint = await takeRestorePoint(ctx, target, health, id);
+    if (keep) {
+      restorePoint = await takeRestorePoint(ctx, target, health, id);
+      options.onRestorePoint?.(restorePoint);
+    }
   }
 
   // 4. stage beside the target, validate, verify
@@ -255,20 +288,9 @@ export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: 
     await fsp.rename(staged, target);
     await fsyncDir(path.dirname(target));
   });
-  return {
-    snapshot: id,
-    target,
-    files: 1,
-    dirs: 0,
-    symlinks: 0,
-    bytes,
-    verified: true,
-    kind: 'sqlite',
-    replaced: state.kind !== 'absent',
-    restorePoint,
-    removed,
-    check: 'quick_check',
-  };
+  // the database now matches the snapshot: its next snapshot has this one as parent
+  setTargetHead(ctx, target, id);
+  return summary(bytes, restorePoint, removed, false);
 }
 
 /** For tests and callers that want to know before they try: null when free, else why not. */

@@ -16,7 +16,7 @@ import { snapshotMarker, writeHead } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
-import { loadExcludes } from './excludes.js';
+import { compileExcludes, noExcludeRules, readExcludeRules, type ExcludeRules } from './excludes.js';
 import { TreeBuilder, type WalkProgress } from './treeBuilder.js';
 
 export interface SnapshotOptions {
@@ -26,6 +26,11 @@ export interface SnapshotOptions {
   mode?: SnapshotMode;
   type?: SnapshotType;
   exclude?: readonly string[];
+  /**
+   * Use these rules instead of the source's .cairnignore and `exclude` (a
+   * restore point is taken with the rules of the snapshot being restored).
+   */
+  excludeRules?: ExcludeRules;
   /** Record this time instead of now (ISO-8601). */
   time?: string;
   onProgress?: (p: WalkProgress) => void;
@@ -128,6 +133,7 @@ export interface CommitInput {
 /** Writes the manifest after its objects and records it; shared by every kind of source. */
 export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Promise<SnapshotSummary> {
   await ctx.store.flush();
+  ctx.logger.debug({ phase: 'objects-durable' }, 'snapshot objects are durable');
   const parent = ctx.index.head(input.source);
   const compareWith = input.base ?? parent;
   const load = (id: ObjectId) => ctx.loadTree(id);
@@ -167,11 +173,14 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
   const put = await ctx.store.put(bytes);
   await ctx.store.flush();
   const id = put.id;
+  ctx.logger.debug({ phase: 'manifest-durable', id }, 'manifest is durable');
   const marker = snapshotMarker(ctx.dir, id);
   await fsp.mkdir(path.dirname(marker), { recursive: true });
   await writeFileAtomic(marker, '', { tempDir: ctx.tmpDir });
   await fsyncDir(path.dirname(marker));
+  ctx.logger.debug({ phase: 'marker-durable', id }, 'snapshot marker is durable');
   ctx.index.addSnapshot(id, manifest, versionRows(historyChanges));
+  ctx.logger.debug({ phase: 'indexed', id }, 'snapshot is in the index');
   writeHead(ctx.dir, { source: input.source, snapshot: id });
   ctx.index.setHead(input.source, id);
   return { id, manifest };
@@ -184,6 +193,7 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
   const source = resolveSourcePath(ctx, options.path);
   const time = parseSnapshotTime(options.time);
   return ctx.withLock('snapshot', false, async () => {
+    ctx.cleanStaleTemp();
     const latest = ctx.index.latest(source);
     let mode: SnapshotMode = options.mode ?? (latest ? 'incremental' : 'full');
     let baseId: ObjectId | null = null;
@@ -197,12 +207,14 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
     const errors: SnapshotProblem[] = [];
     const warnings: SnapshotProblem[] = [];
     const scanStart = await fileSystemNow(ctx.tmpDir);
+    const rules = options.excludeRules ?? readExcludeRules(source, options.exclude ?? []);
     const builder = new TreeBuilder({
       store: ctx.store,
       chunker: ctx.config.chunker,
-      excludes: loadExcludes(source, options.exclude ?? []),
+      excludes: compileExcludes(rules),
       skipPaths: new Set([ctx.dir]),
       loadTree: (id) => ctx.loadTree(id),
+      onTree: (id, entries) => ctx.cacheTree(id, entries),
       reuse: mode !== 'full',
       baseScanStart: base ? BigInt(base.scanStart) : null,
       onWarning: (p) => {
@@ -246,6 +258,8 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
       started,
       errors,
       warnings,
+      // Recorded so that restoring this snapshot leaves alone exactly what it left out.
+      ...(noExcludeRules(rules) ? {} : { extra: { excludeRules: rules } }),
     });
   });
 }

@@ -15,11 +15,11 @@ interface Restored {
   snapshot: string;
   target: string;
   kind: string;
-  replaced: boolean;
   restorePoint: string | null;
-  removed: string[];
-  check: string;
   verified: boolean;
+  head: boolean;
+  counts: { created: number; replaced: number };
+  database: { replaced: boolean; removed: string[]; check: string };
 }
 interface LogRow {
   id: string;
@@ -64,7 +64,8 @@ describe('cairn restore of a database snapshot', () => {
     addItems(db, 50);
     expect(inspect(db).total).toBe(150);
     const r = parseJson<Restored>(cairnOk(['--repo', repo, '--json', '--yes', 'restore', snap.slice(0, 8)]));
-    expect(r).toMatchObject({ snapshot: snap, target: fs.realpathSync(db), kind: 'sqlite', replaced: true, check: 'quick_check', verified: true });
+    expect(r).toMatchObject({ snapshot: snap, target: fs.realpathSync(db), kind: 'in-place', verified: true, head: true, counts: { created: 0, replaced: 1 } });
+    expect(r.database).toMatchObject({ replaced: true, check: 'quick_check' });
     expect(inspect(db)).toMatchObject({ integrity: 'ok', total: 100, count: 100 });
     // the restore point is a snapshot of type restore-point holding the 150-item database
     const rows = log(repo);
@@ -81,6 +82,22 @@ describe('cairn restore of a database snapshot', () => {
       .map((l) => JSON.parse(l) as { op: string; outcome: string; snapshots: string[] });
     expect(audit.find((a) => a.op === 'restore' && a.outcome === 'ok' && a.snapshots[0] === snap)!.snapshots).toEqual([snap, r.restorePoint]);
     expect(strays(dir)).toEqual([]);
+  });
+
+  it('--dry-run changes nothing; --no-restore-point skips it; the next snapshot descends from the restored one', () => {
+    const { repo, db, snap } = setup(100);
+    addItems(db, 5);
+    const before = sha(db);
+    const dry = parseJson<Restored & { dryRun: boolean; changes: Array<{ status: string; path: string }> }>(cairnOk(['--repo', repo, '--json', 'restore', snap, '--dry-run']));
+    expect(dry).toMatchObject({ dryRun: true, kind: 'in-place', restorePoint: null, changes: [{ status: 'M', path: 'app.db' }] });
+    expect(sha(db)).toBe(before);
+    expect(cairn(['--repo', repo, 'restore', snap, '--no-restore-point']).code).toBe(2); // needs --yes
+    const r = parseJson<Restored>(cairnOk(['--repo', repo, '--json', '--yes', 'restore', snap, '--no-restore-point']));
+    expect(r).toMatchObject({ restorePoint: null, head: true });
+    expect(log(repo).filter((row) => row.type === 'restore-point')).toEqual([]);
+    expect(inspect(db).total).toBe(100);
+    const next = parseJson<{ snapshots: Array<{ parents: string[] }> }>(cairnOk(['--repo', repo, '--json', 'snapshot', '--sqlite', db])).snapshots[0]!;
+    expect(next.parents).toEqual([snap]);
   });
 
   it('asks for approval before replacing a database; refused, nothing changes', () => {
@@ -113,7 +130,7 @@ describe('cairn restore of a database snapshot', () => {
     await user.stop();
     // once the other process is gone, the same restore goes through
     const ok = parseJson<Restored>(cairnOk(['--repo', repo, '--json', '--yes', 'restore', snap]));
-    expect(ok.replaced).toBe(true);
+    expect(ok.database.replaced).toBe(true);
     expect(inspect(db)).toMatchObject({ integrity: 'ok', total: 100 });
   });
 
@@ -138,9 +155,9 @@ describe('cairn restore of a database snapshot', () => {
     // the user deletes the database but not its -wal, then restores
     fs.rmSync(db);
     const r = parseJson<Restored>(cairnOk(['--repo', repo, '--json', 'restore', snap]));
-    expect(r.replaced).toBe(false);
+    expect(r.database.replaced).toBe(false);
     expect(r.restorePoint).toBeNull();
-    expect(r.removed).toContain(`${fs.realpathSync(dir)}/app.db-wal`);
+    expect(r.database.removed).toContain(`${fs.realpathSync(dir)}/app.db-wal`);
     expect(inspect(db)).toMatchObject({ integrity: 'ok', total: 10, count: 10 });
     // control: the same restored file with the stale WAL beside it does not give the snapshot's state
     const control = path.join(dir, 'control.db');
@@ -179,7 +196,7 @@ describe('cairn restore of a database snapshot', () => {
     expect(inspect(db)).toMatchObject({ integrity: 'ok', total: 100 });
   });
 
-  it('refuses to replace a file that is not a database, and a directory snapshot still needs --target', () => {
+  it('refuses to replace a file that is not a database; a stream snapshot needs --target', () => {
     const { dir, repo, snap } = setup(10);
     const notes = path.join(dir, 'notes.txt');
     fs.writeFileSync(notes, 'my notes, not a database\n'.repeat(10));
@@ -187,12 +204,10 @@ describe('cairn restore of a database snapshot', () => {
     expect(r.code).toBe(12);
     expect(r.stderr).toContain('is not a SQLite database');
     expect(fs.readFileSync(notes, 'utf8')).toContain('my notes');
-    const src = path.join(dir, 'src');
-    fs.mkdirSync(src);
-    fs.writeFileSync(path.join(src, 'a.txt'), 'a');
-    const dirSnap = parseJson<{ id: string }>(cairnOk(['--repo', repo, '--json', 'snapshot', src])).id;
-    const noTarget = cairn(['--repo', repo, 'restore', dirSnap]);
+    const stream = parseJson<{ id: string }>(cairnOk(['--repo', repo, '--json', 'snapshot', '--stdin', '--name', 'x.dump'], { input: 'dump' })).id;
+    const noTarget = cairn(['--repo', repo, '--yes', 'restore', stream]);
     expect(noTarget.code).toBe(2);
     expect(noTarget.stderr).toContain('--target');
+    expect(fs.existsSync(path.join(process.cwd(), 'stream:x.dump'))).toBe(false);
   });
 });

@@ -30,7 +30,8 @@ function text(rnd: (n: number) => number, n: number): string {
 }
 
 describe.each([
-  ['1% of rows updated at random', 'update', 0.15],
+  // random updates dirty about a quarter of the 8 KiB chunks here (32 rows each); inserts fill the last pages
+  ['1% of rows updated at random', 'update', 0.25],
   ['1% more rows inserted', 'insert', 0.05],
 ] as const)('a database snapshot after %s', (what, change, limit) => {
   it(`stores less than ${limit * 100}% of the file`, () => {

@@ -65,10 +65,10 @@ describe.each<Journal>(['wal', 'delete'])('cairn snapshot --sqlite while another
       expect(s.extra.check).toBe('integrity_check');
       expect(s.extra.chunkSize % s.extra.pageSize).toBe(0);
       const target = path.join(dir, `restored-${i}.db`);
-      const r = parseJson<{ kind: string; replaced: boolean; restorePoint: string | null; bytes: number }>(
+      const r = parseJson<{ kind: string; database: { replaced: boolean }; restorePoint: string | null; bytes: number }>(
         cairnOk(['--repo', repo, '--json', 'restore', s.id, '--target', target]),
       );
-      expect(r).toMatchObject({ kind: 'sqlite', replaced: false, restorePoint: null, bytes: s.stats.bytes });
+      expect(r).toMatchObject({ kind: 'new', database: { replaced: false }, restorePoint: null, bytes: s.stats.bytes });
       const c = inspect(target);
       expect(c.integrity).toBe('ok');
       expect(c.count).toBe(c.total);
@@ -81,8 +81,8 @@ describe.each<Journal>(['wal', 'delete'])('cairn snapshot --sqlite while another
 
     // restore the first copy in place: a restore point keeps the current database first
     const before = inspect(db);
-    const r = parseJson<{ replaced: boolean; restorePoint: string }>(cairnOk(['--repo', repo, '--json', '--yes', 'restore', snaps[0]!.id]));
-    expect(r.replaced).toBe(true);
+    const r = parseJson<{ kind: string; database: { replaced: boolean }; restorePoint: string }>(cairnOk(['--repo', repo, '--json', '--yes', 'restore', snaps[0]!.id]));
+    expect(r).toMatchObject({ kind: 'in-place', database: { replaced: true } });
     for (const s of ['-wal', '-shm', '-journal']) expect(fs.existsSync(db + s)).toBe(false);
     expect(inspect(db)).toMatchObject({ integrity: 'ok', total: totals[0] });
     const kept = path.join(dir, 'restore-point.db');
