@@ -3,7 +3,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
-import { CLI, ROOT } from '../helpers.js';
+import { afterAll } from 'vitest';
+import { CLI, ROOT, tempDir } from '../helpers.js';
 
 export const WRITER = path.join(ROOT, 'test', 'fixtures', 'sqliteWriter.mjs');
 
@@ -114,4 +115,15 @@ export function damageIndex(file: string, index: string, key: string, replacemen
   if (at < 0 || key.length !== replacement.length) throw new Error(`key ${key} not found in the root page of ${index}`);
   page.write(replacement, at, 'latin1');
   fs.writeFileSync(file, bytes);
+}
+
+const scratchDirs: string[] = [];
+// registered when a test file imports this module: its scratch dirs go when the file finishes
+afterAll(() => scratchDirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** A temp dir removed when the test file finishes (database tests write tens of MiB each). */
+export function scratchDir(prefix: string): string {
+  const d = tempDir(prefix);
+  scratchDirs.push(d);
+  return d;
 }

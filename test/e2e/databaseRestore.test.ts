@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cairn, cairnOk, parseJson, ROOT, tempDir } from '../helpers.js';
-import { inspect, makeDatabase, startUser, type Running } from './databaseFixtures.js';
+import { cairn, cairnOk, parseJson, ROOT } from '../helpers.js';
+import { inspect, makeDatabase, type Running, scratchDir, startUser } from './databaseFixtures.js';
 
 interface Restored {
   snapshot: string;
@@ -36,7 +36,7 @@ afterEach(async () => {
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 function setup(items = 100, journal: 'wal' | 'delete' = 'wal'): { dir: string; repo: string; db: string; snap: string } {
-  const dir = tempDir('cairn-dbrestore-');
+  const dir = scratchDir('cairn-dbrestore-');
   const repo = path.join(dir, 'repo');
   cairnOk(['init', '--repo', repo]);
   const db = path.join(dir, 'app.db');

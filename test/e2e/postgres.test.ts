@@ -11,7 +11,8 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cairn, cairnOk, CLI, parseJson, tempDir } from '../helpers.js';
+import { cairn, cairnOk, CLI, parseJson } from '../helpers.js';
+import { scratchDir } from './databaseFixtures.js';
 
 /** The directory holding initdb, pg_ctl, pg_dump, pg_restore and psql, or null ($CAIRN_TEST_PG_BIN overrides: a directory, or "none"). */
 function findPostgres(): string | null {
@@ -61,7 +62,7 @@ interface Cluster {
 }
 
 function startCluster(bin: string): Cluster {
-  const dir = tempDir('cairn-pg-');
+  const dir = scratchDir('cairn-pg-');
   const data = path.join(dir, 'data');
   if (IS_ROOT) {
     const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
@@ -93,7 +94,7 @@ describe.runIf(BIN !== null)('PostgreSQL backups with --from-command "pg_dump -F
   let repo: string;
   beforeAll(() => {
     pg = startCluster(BIN!);
-    repo = path.join(tempDir('cairn-pg-repo-'), 'repo');
+    repo = path.join(scratchDir('cairn-pg-repo-'), 'repo');
     cairnOk(['init', '--repo', repo]);
   });
   afterAll(() => pg?.stop());

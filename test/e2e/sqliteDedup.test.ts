@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { cairnOk, parseJson, tempDir } from '../helpers.js';
+import { cairnOk, parseJson } from '../helpers.js';
+import { scratchDir } from './databaseFixtures.js';
 
 interface Snap {
   stats: { bytes: number; newObjects: number; newBytes: number };
@@ -35,7 +36,7 @@ describe.each([
   ['1% more rows inserted', 'insert', 0.05],
 ] as const)('a database snapshot after %s', (what, change, limit) => {
   it(`stores less than ${limit * 100}% of the file`, () => {
-    const dir = tempDir('cairn-dedup-');
+    const dir = scratchDir('cairn-dedup-');
     const repo = path.join(dir, 'repo');
     const file = path.join(dir, 'app.db');
     cairnOk(['init', '--repo', repo]);

@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cairn, cairnOk, parseJson, tempDir } from '../helpers.js';
-import { catToFile, crashWriter, damageIndex, inspect, makeDatabase, startUser, type Journal, type Running } from './databaseFixtures.js';
+import { cairn, cairnOk, parseJson } from '../helpers.js';
+import { catToFile, crashWriter, damageIndex, inspect, type Journal, makeDatabase, type Running, scratchDir, startUser } from './databaseFixtures.js';
 
 interface SnapJson {
   id: string;
@@ -29,7 +29,7 @@ afterEach(async () => {
 });
 
 function setup(): { dir: string; repo: string; db: string } {
-  const dir = tempDir('cairn-sqlite-');
+  const dir = scratchDir('cairn-sqlite-');
   const repo = path.join(dir, 'repo');
   cairnOk(['init', '--repo', repo]);
   return { dir, repo, db: path.join(dir, 'app.db') };

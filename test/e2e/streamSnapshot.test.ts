@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cairn, cairnOk, CLI, parseJson, ROOT, tempDir } from '../helpers.js';
-import { catToFile } from './databaseFixtures.js';
+import { cairn, cairnOk, CLI, parseJson, ROOT } from '../helpers.js';
+import { catToFile, scratchDir } from './databaseFixtures.js';
 
 interface SnapJson {
   id: string;
@@ -23,7 +23,7 @@ interface SnapJson {
 }
 
 function setup(): { dir: string; repo: string } {
-  const dir = tempDir('cairn-stream-');
+  const dir = scratchDir('cairn-stream-');
   const repo = path.join(dir, 'repo');
   cairnOk(['init', '--repo', repo]);
   return { dir, repo };
