@@ -133,3 +133,17 @@ export function describeError(err: unknown): string {
   }
   return String(err);
 }
+
+/** A database could not be copied or failed its check (exit 4): nothing was stored as if it were good. */
+export class DatabaseError extends CairnError {
+  constructor(message: string, options?: CairnErrorOptions) {
+    super('DATABASE', message, options);
+  }
+}
+
+/** A command whose output was to be stored exited non-zero or was killed: no snapshot was made. */
+export class CommandFailedError extends CairnError {
+  constructor(message: string, options?: CairnErrorOptions) {
+    super('COMMAND_FAILED', message, options);
+  }
+}

@@ -2,7 +2,7 @@
  * cairn's public API: the only module the CLI and end-to-end tests import.
  * @packageDocumentation
  */
-export { Repository, type OpenOptions } from './repository.js';
+export { Repository, type OpenOptions, type SqliteBatchSummary } from './repository.js';
 export { RepoContext } from './repoContext.js';
 export * from './errors.js';
 export type { ObjectId } from './store/objectId.js';
@@ -21,6 +21,11 @@ export type { NameStatus, PlanCounts } from './ops/restorePlan.js';
 export type { AuditQuery, AuditSummary } from './ops/auditLog.js';
 export { AUDIT_OUTCOMES } from './ops/auditLog.js';
 export type { ExcludeRules } from './snapshot/excludes.js';
+export type { DatabaseRestoreOptions, DatabaseRestoreSummary } from './ops/restoreDatabase.js';
+export { IN_USE as DATABASE_IN_USE } from './ops/restoreDatabase.js';
+export type { SqliteSnapshotOptions, SqliteSnapshotExtra, DatabaseProgress } from './snapshot/sqliteSnapshot.js';
+export type { StreamSnapshotOptions, StreamSnapshotExtra } from './snapshot/streamSnapshot.js';
+export { streamSource, STREAM_SOURCE_PREFIX } from './snapshot/streamSnapshot.js';
 export type { LsEntry, ShowResult } from './ops/browse.js';
 export { splitRefPath } from './ops/browse.js';
 export type { RebuildSummary } from './ops/rebuildIndex.js';

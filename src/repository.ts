@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CairnError } from './errors.js';
+import { CairnError, UsageError } from './errors.js';
 import type { LogQuery, SnapshotRow } from './index/versionIndex.js';
 import { catFile, listSnapshot, logSnapshots, showSnapshot, type LsEntry, type ShowResult } from './ops/browse.js';
 import { diff, normalizeDiffPaths, type DiffOptions, type DiffResult } from './ops/diff.js';
@@ -19,10 +19,13 @@ import { restoreSnapshot, type RestoreOptions, type RestoreSummary } from './ops
 import { pendingRestores, recoverRestore, type RecoverySummary } from './ops/restoreInPlace.js';
 import { queryAudit, summarizeAudit, type AuditQuery, type AuditSummary } from './ops/auditLog.js';
 import { AuditTrail, type AuditRecord } from './auditTrail.js';
+import { restoreDatabase } from './ops/restoreDatabase.js';
 import { RepoContext, type ContextOptions } from './repoContext.js';
 import { defaultConfig, writeConfig } from './repositoryConfig.js';
 import { initLocation, locateRepository, type LocateOptions } from './repositoryLocator.js';
 import { takeSnapshot, type SnapshotOptions, type SnapshotSummary } from './snapshot/snapshotter.js';
+import { takeSqliteSnapshot, type SqliteSnapshotOptions } from './snapshot/sqliteSnapshot.js';
+import { takeStreamSnapshot, type StreamSnapshotOptions } from './snapshot/streamSnapshot.js';
 import type { ObjectId } from './store/objectId.js';
 import { fsyncDir } from './util/durableFs.js';
 
@@ -31,6 +34,12 @@ export type OpenOptions = LocateOptions &
     /** Do not open index.db (for rebuild-index, which must work when it is damaged). */
     skipIndex?: boolean;
   };
+
+/** The outcome of snapshotting several databases: one snapshot each, failures listed. */
+export interface SqliteBatchSummary {
+  snapshots: SnapshotSummary[];
+  failed: Array<{ path: string; error: CairnError }>;
+}
 
 export class Repository extends RepoContext {
   /**
@@ -115,9 +124,59 @@ export class Repository extends RepoContext {
   }
 
   /**
+   * Takes a consistent snapshot of one SQLite database (safe while other
+   * processes write it); throws when it cannot be copied or fails its check.
+   * @example const { id } = await repo.snapshotSqlite({ path: '/srv/app/app.db', type: 'daily' });
+   */
+  snapshotSqlite(options: SqliteSnapshotOptions & { tags?: readonly string[] }): Promise<SnapshotSummary> {
+    const { onProgress: _p, ...args } = options;
+    return this.audited('snapshot', { sqlite: options.path, ...args }, () => this.tagged(options.tags, () => takeSqliteSnapshot(this, options)), (r) => [r.id]);
+  }
+
+  /** Checks new tag names before `take` and creates them on its snapshot after. */
+  private async tagged(tags: readonly string[] | undefined, take: () => Promise<SnapshotSummary>): Promise<SnapshotSummary> {
+    checkNewTags(this, tags ?? []); // before any work: a bad or taken name fails with no snapshot taken
+    const s = await take();
+    for (const name of tags ?? []) await createTag(this, name, s.id, { time: s.manifest.time });
+    return s;
+  }
+
+  /**
+   * Snapshots several SQLite databases, one snapshot each; a database that
+   * fails does not stop the others (it is listed in `failed`).
+   * @example const { snapshots, failed } = await repo.snapshotSqliteAll(['a.db', 'b.db'], { type: 'daily' });
+   */
+  async snapshotSqliteAll(paths: readonly string[], options: Omit<SqliteSnapshotOptions, 'path'> & { tags?: readonly string[] } = {}): Promise<SqliteBatchSummary> {
+    if (paths.length === 0) throw new UsageError('no database to snapshot', { hint: 'cairn snapshot --sqlite PATH' });
+    if ((options.tags ?? []).length > 0 && paths.length > 1) throw new UsageError('a tag names one snapshot: --tag goes with a single --sqlite', { hint: 'tag the snapshots one by one with `cairn tag`' });
+    const out: SqliteBatchSummary = { snapshots: [], failed: [] };
+    for (const p of paths) {
+      try {
+        out.snapshots.push(await this.snapshotSqlite({ ...options, path: p }));
+      } catch (err) {
+        if (!(err instanceof CairnError)) throw err;
+        out.failed.push({ path: p, error: err });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Stores a stream (`input`) or a command's standard output (`command`) as
+   * the file `name`; a command that fails leaves no snapshot.
+   * @example await repo.snapshotStream({ name: 'db.dump', command: 'pg_dump -Fc app', type: 'daily' });
+   */
+  snapshotStream(options: StreamSnapshotOptions & { tags?: readonly string[] }): Promise<SnapshotSummary> {
+    const { onProgress: _p, onCommandStderr: _s, input: _i, ...args } = options;
+    return this.audited('snapshot', { ...args, ...(options.input ? { stdin: true } : {}) }, () => this.tagged(options.tags, () => takeStreamSnapshot(this, options)), (r) => [r.id]);
+  }
+
+  /**
    * Restores a snapshot: into a new or empty directory, in place over its
    * source (the default: restore point, approval, staged, rolled back on
-   * failure), or over another non-empty directory with `force`.
+   * failure), or over another non-empty directory with `force`. A database
+   * snapshot goes back to its file (or the file `target`) after a restore
+   * point, refused while another process uses it (ops/restoreDatabase.ts).
    * @example await repo.restore('latest', { target: '/tmp/restored' });
    * @example const r = await repo.restore('v1.0', { dryRun: true }); console.log(r.changes);
    */
@@ -129,9 +188,12 @@ export class Repository extends RepoContext {
       auditArgs,
       async () => {
         const id = await this.resolveRef(ref);
-        // The audit line names the directory restored into, in place or not (read when the line is written).
-        const target = options.target ?? (await this.readManifest(id)).source;
+        const manifest = await this.readManifest(id);
+        // The audit line names the directory (or database file) restored into, in place or not (read when the line is written).
+        const target = options.target ?? manifest.source;
         if (typeof target === 'string') auditArgs.target = path.resolve(target);
+        // A database snapshot goes back to its file: ops/restoreDatabase.ts.
+        if (manifest.kind === 'sqlite') return this.withLock('restore', false, () => restoreDatabase(this, id, manifest, options));
         return this.withLock('restore', false, () => restoreSnapshot(this, id, options));
       },
       (r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]),

@@ -17,7 +17,7 @@ export interface RepositoryConfig {
   layout: { objects: 'objects/<2>/<2>/<64>' };
   compression: 'deflate' | 'none';
   chunker: ChunkerParams;
-  /** Chunking for database files (page-aligned fixed chunks). */
+  /** Chunking for database files: fixed chunks of this size rounded up to whole pages (default 8 KiB: two 4 KiB pages, big enough to be compressed). */
   dbChunker: ChunkerParams;
   /** Anything later issues add (retention policy, ...). */
   [key: string]: unknown;
@@ -32,7 +32,7 @@ export function defaultConfig(): RepositoryConfig {
     layout: { objects: 'objects/<2>/<2>/<64>' },
     compression: 'deflate',
     chunker: { ...DEFAULT_CDC },
-    dbChunker: { kind: 'fixed', size: 16 * 1024 },
+    dbChunker: { kind: 'fixed', size: 8192 },
   };
 }
 

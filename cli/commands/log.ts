@@ -53,7 +53,7 @@ export function registerLog(program: Command): void {
     .usage('[options] [-- path]')
     .argument('[path...]', 'a file or folder, relative to the source root: list the snapshots in which it changed')
     .option('--type <type>', 'only snapshots of this type')
-    .option('--source <path>', 'only snapshots of this source directory')
+    .option('--source <path>', 'only snapshots of this source (a directory, a database file, or stream:NAME)')
     .option('-n, --limit <n>', 'at most N snapshots', (v) => Number.parseInt(v, 10))
     .option('--graph', 'draw the parent graph (branches after a restore), tags beside snapshots')
     .action(async (paths: string[], opts: LogCliOptions, cmd: Command) => {
@@ -62,7 +62,7 @@ export function registerLog(program: Command): void {
       if (paths.length === 1 && (opts.graph || opts.type)) throw new UsageError('--graph and --type do not apply to the history of a path', { hint: 'cairn log [--source DIR] [-n N] -- PATH' });
       const query = {
         ...(opts.type ? { type: opts.type } : {}),
-        ...(opts.source ? { source: path.resolve(opts.source) } : {}),
+        ...(opts.source ? { source: opts.source.startsWith('stream:') ? opts.source : path.resolve(opts.source) } : {}),
         ...(opts.limit ? { limit: opts.limit } : {}),
       };
       await withRepo(ctx, async (repo) => {

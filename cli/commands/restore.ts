@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { shortId, UsageError, type RestoreSummary } from '../../src/index.js';
+import { shortId, UsageError, type DatabaseRestoreSummary, type RestoreSummary } from '../../src/index.js';
 import { commandContext, withRepo, type CommandContext } from '../context.js';
 import { formatBytes } from '../output.js';
 
@@ -35,12 +35,20 @@ function renderRestore(r: RestoreSummary, undo: string | null): string[] {
   ];
 }
 
+function renderDatabaseRestore(r: DatabaseRestoreSummary, undo: string | null): string[] {
+  return [
+    `restored database ${shortId(r.snapshot)} to ${r.target} (${r.kind}; ${formatBytes(r.bytes)}; ${r.database.check} ok, verified)`,
+    ...(r.database.removed.length ? [`  removed stale ${r.database.removed.map((f) => f.slice(r.target.length)).join(', ')}`] : []),
+    ...(undo ? [`restore point ${shortId(r.restorePoint!, 12)} holds the database it replaced; undo with: ${undo}`] : []),
+  ];
+}
+
 export function registerRestore(program: Command): void {
   program
     .command('restore')
-    .description('restore a snapshot: in place over its source (default), into a new or empty --target, or over a non-empty one with --force')
+    .description('restore a snapshot: in place over its source (default), into a new or empty --target, or over a non-empty one with --force; a database snapshot back to its file')
     .argument('[ref]', 'snapshot id prefix, tag, latest or latest~N')
-    .option('--target <dir>', 'directory to restore into (default: the snapshot\'s source directory, in place)')
+    .option('--target <dir>', 'directory to restore into (default: the snapshot\'s source directory, in place); for a database snapshot, the database file')
     .option('--force', 'restore over a non-empty --target other than the source (asks for approval)')
     .option('--dry-run', 'print what would be created, replaced and deleted; change nothing')
     .option('--path <path>', 'restore only this file or folder (relative to the target; repeatable)', collect, [])
@@ -78,7 +86,8 @@ export function registerRestore(program: Command): void {
         });
         ctx.out.endProgress();
         const undo = r.restorePoint ? undoCommand(ctx, r.restorePoint, opts.path) : null;
-        ctx.out.emit({ ...r, undo }, () => renderRestore(r, undo));
+        const db = (r as Partial<DatabaseRestoreSummary>).database !== undefined && !r.dryRun;
+        ctx.out.emit({ ...r, undo }, () => (db ? renderDatabaseRestore(r as DatabaseRestoreSummary, undo) : renderRestore(r, undo)));
       });
     });
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { SnapshotMode, SnapshotSummary, SnapshotType } from '../../src/index.js';
 import { commandContext, requestedExit, withRepo } from '../context.js';
 import { EXIT } from '../exitCodes.js';
+import { databaseSourceOptions, snapshotDatabaseSource, type DatabaseSourceOptions } from './snapshotDatabase.js';
 import { formatBytes, formatDuration } from '../output.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -22,6 +23,7 @@ export function snapshotJson(s: SnapshotSummary, tags: string[]): Record<string,
     stats: m.stats,
     errors: m.errors,
     warnings: m.warnings,
+    ...(m.extra ? { extra: m.extra } : {}),
   };
 }
 
@@ -33,18 +35,20 @@ export function renderStats(s: SnapshotSummary['manifest']['stats']): string[] {
 }
 
 export function registerSnapshot(program: Command): void {
-  program
+  const command = program
     .command('snapshot')
-    .description('take a snapshot of PATH (default: the directory holding .cairn/)')
+    .description('take a snapshot of PATH (default: the directory holding .cairn/), of SQLite databases (--sqlite) or of a stream (--stdin, --from-command)')
     .argument('[path]', 'directory to snapshot')
     .option('-m, --message <text>', 'what this snapshot is for', '')
     .option('--mode <mode>', 'full | incremental | differential (default: incremental when the source has a snapshot)')
     .option('--type <type>', 'manual | hourly | daily | weekly | monthly | yearly | restore-point', 'manual')
     .option('--exclude <glob>', 'exclude paths matching GLOB (gitignore syntax; repeatable)', collect, [])
     .option('--time <iso>', 'record this time instead of now (ISO-8601)')
-    .option('--tag <name>', 'tag the new snapshot (repeatable; names are checked before the snapshot is taken)', collect, [])
-    .action(async (path: string | undefined, opts: { message: string; mode?: string; type: string; exclude: string[]; time?: string; tag: string[] }, cmd: Command) => {
+    .option('--tag <name>', 'tag the new snapshot (repeatable; names are checked before the snapshot is taken)', collect, []);
+  databaseSourceOptions(command)
+    .action(async (path: string | undefined, opts: { message: string; mode?: string; type: string; exclude: string[]; time?: string; tag: string[] } & DatabaseSourceOptions, cmd: Command) => {
       const ctx = commandContext(cmd);
+      if (await snapshotDatabaseSource(ctx, path, opts, { json: snapshotJson, stats: renderStats })) return;
       await withRepo(ctx, async (repo) => {
         const s = await repo.snapshot({
           ...(path !== undefined ? { path } : {}),
