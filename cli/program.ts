@@ -1,13 +1,18 @@
 /** Registers every command on one commander program. */
 import { Command } from 'commander';
 import { registerCat } from './commands/cat.js';
+import { registerConfig } from './commands/config.js';
+import { registerForget } from './commands/forget.js';
 import { registerInit } from './commands/init.js';
 import { registerLog } from './commands/log.js';
 import { registerLs } from './commands/ls.js';
+import { registerPrune } from './commands/prune.js';
 import { registerRebuildIndex } from './commands/rebuildIndex.js';
 import { registerRestore } from './commands/restore.js';
 import { registerShow } from './commands/show.js';
 import { registerSnapshot } from './commands/snapshot.js';
+import { registerStats } from './commands/stats.js';
+import { registerVerify } from './commands/verify.js';
 
 export const VERSION = '0.1.0';
 
@@ -21,7 +26,7 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'approve high-risk and critical operations without asking')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerSnapshot, registerLog, registerLs, registerCat, registerShow, registerRestore, registerRebuildIndex]) {
+  for (const register of [registerInit, registerSnapshot, registerLog, registerLs, registerCat, registerShow, registerRestore, registerRebuildIndex, registerForget, registerPrune, registerVerify, registerStats, registerConfig]) {
     register(program);
   }
   for (const c of program.commands) c.exitOverride();

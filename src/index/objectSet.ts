@@ -1,0 +1,83 @@
+/**
+ * A set of object ids on disk, for mark and sweep over stores too large for
+ * a JavaScript Set: a scratch SQLite table of 32-byte keys (WITHOUT ROWID, so
+ * the B-tree holds only the keys), written in batched transactions, no
+ * journal and no fsync (a crash just leaves a stale temp file that the next
+ * prune removes). Memory stays at SQLite's page cache (16 MiB) whatever the
+ * number of ids; a million ids take about 45 MB on disk.
+ */
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import { tempName } from '../util/durableFs.js';
+
+const BATCH = 20_000;
+const CACHE_KIB = 16 * 1024;
+
+export class ObjectSet {
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement;
+  private readonly probe: Database.Statement;
+  private pendingWrites = 0;
+  private inTransaction = false;
+  private count = 0;
+
+  private constructor(readonly file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = OFF');
+    this.db.pragma('synchronous = OFF');
+    this.db.pragma(`cache_size = -${CACHE_KIB}`);
+    this.db.pragma('temp_store = FILE');
+    this.db.exec('CREATE TABLE ids (id BLOB PRIMARY KEY) WITHOUT ROWID');
+    this.insert = this.db.prepare('INSERT OR IGNORE INTO ids(id) VALUES (?)');
+    this.probe = this.db.prepare('SELECT 1 FROM ids WHERE id = ?').pluck();
+  }
+
+  /** A new empty set in a temp file under `dir` (named `<prefix>-<pid>-<random>`). */
+  static create(dir: string, prefix = 'objset'): ObjectSet {
+    return new ObjectSet(`${tempName(dir, prefix)}.db`);
+  }
+
+  private begin(): void {
+    if (!this.inTransaction) {
+      this.db.exec('BEGIN');
+      this.inTransaction = true;
+    }
+  }
+
+  /** Adds an id; true when it was not in the set before. */
+  add(id: string): boolean {
+    this.begin();
+    const added = this.insert.run(Buffer.from(id, 'hex')).changes > 0;
+    if (added) {
+      this.count++;
+      if (++this.pendingWrites >= BATCH) this.commit();
+    }
+    return added;
+  }
+
+  has(id: string): boolean {
+    return this.probe.get(Buffer.from(id, 'hex')) !== undefined;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  private commit(): void {
+    if (this.inTransaction) {
+      this.db.exec('COMMIT');
+      this.inTransaction = false;
+    }
+    this.pendingWrites = 0;
+  }
+
+  /** Closes the database and deletes its file. */
+  dispose(): void {
+    try {
+      this.commit();
+      this.db.close();
+    } finally {
+      for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(this.file + suffix, { force: true });
+    }
+  }
+}
