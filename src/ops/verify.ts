@@ -210,8 +210,8 @@ class Verifier {
     if (this.objects % 1000 === 0) this.report();
     try {
       if (this.selected(id)) {
-        const data = await this.ctx.store.get(id);
         this.sample.objectsRead++;
+        const data = await this.ctx.store.get(id);
         this.sample.bytesRead += data.length;
       } else if (!(await this.ctx.store.has(id))) {
         this.bad(id, 'chunk', { problem: 'missing', message: `object ${id} is missing from the store` });
@@ -309,6 +309,14 @@ class Verifier {
       this.report();
     }
     const indexProblems = this.checkIndex(manifests);
+    // Oldest first, as a user reads history.
+    const timeOf = (id: string) => {
+      const t = manifests.get(id as ObjectId)?.time ?? ctx.index.get(id as ObjectId)?.time;
+      return t === undefined ? Number.POSITIVE_INFINITY : Date.parse(t);
+    };
+    const chronological = (a: string, b: string) => timeOf(a) - timeOf(b) || (a < b ? -1 : 1);
+    damagedSnapshots.sort((a, b) => chronological(a.id, b.id));
+    for (const o of this.badObjects.values()) o.snapshots.sort(chronological);
     return {
       ok: this.badObjects.size === 0 && damagedSnapshots.length === 0 && indexProblems.length === 0,
       snapshots: markers.length,
