@@ -27,8 +27,8 @@ export class ObjectSet {
     this.db.pragma('synchronous = OFF');
     this.db.pragma(`cache_size = -${CACHE_KIB}`);
     this.db.pragma('temp_store = FILE');
-    this.db.exec('CREATE TABLE ids (id BLOB PRIMARY KEY) WITHOUT ROWID');
-    this.insert = this.db.prepare('INSERT OR IGNORE INTO ids(id) VALUES (?)');
+    this.db.exec('CREATE TABLE ids (id BLOB PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID');
+    this.insert = this.db.prepare('INSERT OR IGNORE INTO ids(id, v) VALUES (?, ?)');
     this.probe = this.db.prepare('SELECT 1 FROM ids WHERE id = ?').pluck();
   }
 
@@ -44,10 +44,10 @@ export class ObjectSet {
     }
   }
 
-  /** Adds an id; true when it was not in the set before. */
-  add(id: string): boolean {
+  /** Adds an id (with a number carried along, such as its size); true when it was not in the set before. */
+  add(id: string, value = 0): boolean {
     this.begin();
-    const added = this.insert.run(Buffer.from(id, 'hex')).changes > 0;
+    const added = this.insert.run(Buffer.from(id, 'hex'), value).changes > 0;
     if (added) {
       this.count++;
       if (++this.pendingWrites >= BATCH) this.commit();
@@ -57,6 +57,19 @@ export class ObjectSet {
 
   has(id: string): boolean {
     return this.probe.get(Buffer.from(id, 'hex')) !== undefined;
+  }
+
+  /** Every id and its value, in id order, streamed `batch` at a time (bounded memory). */
+  *entries(batch = 1000): Generator<Array<{ id: string; value: number }>> {
+    this.commit();
+    const page = this.db.prepare('SELECT id, v FROM ids WHERE id > ? ORDER BY id LIMIT ?');
+    let after: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const rows = page.all(after, batch) as Array<{ id: Buffer; v: number }>;
+      if (rows.length === 0) return;
+      yield rows.map((r) => ({ id: r.id.toString('hex'), value: r.v }));
+      after = rows[rows.length - 1]!.id;
+    }
   }
 
   get size(): number {

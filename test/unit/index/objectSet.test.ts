@@ -38,4 +38,23 @@ describe('ObjectSet', () => {
       s.dispose();
     }
   });
+
+  it('streams its ids and values in id order, in batches', () => {
+    const s = ObjectSet.create(tempDir());
+    try {
+      const want = new Map<string, number>();
+      for (let i = 0; i < 2500; i++) {
+        s.add(id(i), i);
+        want.set(id(i), i);
+      }
+      s.add(id(7), 999); // already there: the first value stays
+      const batches = [...s.entries(1000)];
+      expect(batches.map((b) => b.length)).toEqual([1000, 1000, 500]);
+      const got = batches.flat();
+      expect(got.map((e) => e.id)).toEqual([...want.keys()].sort());
+      for (const e of got) expect(e.value).toBe(want.get(e.id));
+    } finally {
+      s.dispose();
+    }
+  });
 });
