@@ -3,6 +3,8 @@ import type { BreakdownRow, RepositoryStats, SnapshotStatsReport } from '../../s
 import { commandContext, withRepo } from '../context.js';
 import { formatBytes } from '../output.js';
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 const byType = (m: Record<string, number>) =>
   Object.entries(m)
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
@@ -33,9 +35,9 @@ export function renderSnapshotStats(r: SnapshotStatsReport): string[] {
   const p = r.overParent;
   return [
     `snapshot ${r.id.slice(0, 12)}  ${r.time}  ${r.type}  ${r.source}${r.message ? `  "${r.message}"` : ''}`,
-    `  ${t.files} files, ${t.dirs} dirs, ${t.symlinks} symlinks, ${formatBytes(t.bytes)}`,
+    `  ${plural(t.files, 'file')}, ${plural(t.dirs, 'dir')}, ${plural(t.symlinks, 'symlink')}, ${formatBytes(t.bytes)}`,
     p
-      ? `  over its parent ${p.parent.slice(0, 8)}: ${p.added} added, ${p.modified} modified, ${p.deleted} deleted; ${formatBytes(p.newBytes)} of new content in ${p.newChunks} chunks`
+      ? `  over its parent ${p.parent.slice(0, 8)}: ${p.added} added, ${p.modified} modified, ${p.deleted} deleted; ${formatBytes(p.newBytes)} of new content in ${plural(p.newChunks, 'chunk')}`
       : '  no parent to compare with',
     `  when taken: wrote ${r.whenTaken.newObjects} new objects, ${formatBytes(r.whenTaken.newBytes)}`,
     '  by top-level folder:',

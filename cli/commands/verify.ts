@@ -19,11 +19,13 @@ export function renderVerify(r: VerifyReport): string[] {
     return lines;
   }
   if (r.damagedObjects.length) {
-    lines.push(`DAMAGE: ${r.damagedObjects.length} objects are missing or corrupted`);
+    const n = r.damagedObjects.length;
+    lines.push(`DAMAGE: ${n} object${n === 1 ? ' is' : 's are'} missing or corrupted`);
     for (const o of r.damagedObjects) lines.push(`  ${o.kind.padEnd(8)} ${o.id.slice(0, 12)}  ${o.problem}; breaks ${o.snapshots.length} snapshot${o.snapshots.length === 1 ? '' : 's'}`);
   }
   if (r.damagedSnapshots.length) {
-    lines.push(`${r.damagedSnapshots.length} snapshots cannot be fully restored:`);
+    const n = r.damagedSnapshots.length;
+    lines.push(`${n} snapshot${n === 1 ? '' : 's'} cannot be fully restored:`);
     for (const s of r.damagedSnapshots) {
       const where = [s.time, s.type, s.source].filter((x) => x !== null).join('  ');
       if (s.problem) {
@@ -36,7 +38,7 @@ export function renderVerify(r: VerifyReport): string[] {
     }
   }
   if (r.indexProblems.length) {
-    lines.push(`${r.indexProblems.length} index problems:`);
+    lines.push(`${r.indexProblems.length} index problem${r.indexProblems.length === 1 ? '' : 's'}:`);
     for (const p of r.indexProblems) lines.push(`  ${p.message}`);
   }
   return lines;

@@ -219,7 +219,7 @@ describe('cairn verify from the CLI', () => {
     expect(report.damagedSnapshots.map((s) => [s.id, s.files.map((f) => f.path)])).toEqual(ids.map((id) => [id, ['journal_entries/a.json']]));
     const text = cairn(['--repo', vrepo, 'verify', '--read-data']);
     expect(text.code).toBe(4);
-    expect(text.stdout).toMatch(/DAMAGE: 1 objects are missing or corrupted/);
+    expect(text.stdout).toMatch(/DAMAGE: 1 object is missing or corrupted/);
     expect(text.stdout).toMatch(/journal_entries\/a\.json {2}\(object \w{12} corrupted\)/);
     fs.rmSync(p);
     const missing = cairn(['--repo', vrepo, 'verify']);
