@@ -224,10 +224,11 @@ export async function forgetUnlocked(ctx: RepoContext, o: ForgetOptions): Promis
   }
   // 2. HEADs that point at a forgotten snapshot move to the newest remaining one of the source
   const remaining = ctx.index.list().filter((r) => !removing.has(r.id));
-  const headRefs = new Map(readHeads(ctx.dir).map((h) => [h.source, h.snapshot]));
-  for (const h of ctx.index.heads()) headRefs.set(h.source, headRefs.get(h.source) ?? h.head);
-  for (const [source, head] of headRefs) {
-    if (!removing.has(head)) continue;
+  const refHeads = new Map(readHeads(ctx.dir).map((h) => [h.source, h.snapshot]));
+  const indexHeads = new Map(ctx.index.heads().map((h) => [h.source, h.head]));
+  for (const source of new Set([...refHeads.keys(), ...indexHeads.keys()])) {
+    const head = [refHeads.get(source), indexHeads.get(source)].find((h) => h !== undefined && removing.has(h));
+    if (head === undefined) continue;
     const next = remaining.find((r) => r.source === source && r.type !== 'restore-point') ?? remaining.find((r) => r.source === source);
     if (next) writeHead(ctx.dir, { source, snapshot: next.id });
     else removeHead(ctx.dir, source);

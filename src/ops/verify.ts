@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { CairnError, UsageError } from '../errors.js';
 import { ObjectSet } from '../index/objectSet.js';
 import type { Manifest } from '../model/manifest.js';
+import { decodeTree } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
@@ -232,7 +233,8 @@ class Verifier {
     if (known) return known;
     let entries;
     try {
-      entries = await this.ctx.loadTree(id);
+      // Read from disk, not the tree cache: verify must see what is stored now.
+      entries = decodeTree(await this.ctx.store.get(id), id).entries;
       this.trees++;
     } catch (err) {
       const d = await this.classify(id, err);

@@ -42,7 +42,7 @@ function snap(label: string, time: string, type: string): string {
 
 beforeAll(() => {
   writeTree(ws, { 'README.md': '# journal\n', emotional_logs: { 'mood.json': '{"mood":"calm"}' } });
-  cairnOk(['init', ...R.slice(0, 0), '--repo', repo]);
+  cairnOk(['init', ...R]);
   // Ten dailies at 02:00, weeklies on the five Sundays before, two manual snapshots and a restore point long ago.
   for (let d = 1; d <= 10; d++) snap(`daily${d}`, `2026-03-${String(d).padStart(2, '0')}T02:00:00Z`, 'daily');
   for (const [i, day] of ['2026-01-25', '2026-02-01', '2026-02-08', '2026-02-15', '2026-02-22', '2026-03-01'].entries()) snap(`weekly${i}`, `${day}T03:00:00Z`, 'weekly');
