@@ -47,11 +47,13 @@ repo.close();
 console.log(`built ${N} objects in ${((Date.now() - t0) / 1000).toFixed(1)} s under ${repoDir}`);
 
 const cli = path.join(root, 'dist/cli/main.js');
-const r = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, '--repo', repoDir, '--yes', 'prune', '--json'], { encoding: 'utf8' });
-const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1];
-const wall = /Elapsed \(wall clock\) time.*: (.+)/.exec(r.stderr)?.[1];
-console.log(r.stdout.trim());
-console.log(`prune: exit ${r.status}, wall ${wall}, peak RSS ${rss ? (Number(rss) / 1024).toFixed(0) : '?'} MiB`);
+for (const args of [['prune', '--dry-run', '--json'], ['--yes', 'prune', '--json']]) {
+  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, '--repo', repoDir, ...args], { encoding: 'utf8' });
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1];
+  const wall = /Elapsed \(wall clock\) time.*: (.+)/.exec(r.stderr)?.[1];
+  const s = JSON.parse(r.stdout);
+  console.log(`cairn ${args.join(' ')}: exit ${r.status}, wall ${wall}, peak RSS ${rss ? (Number(rss) / 1024).toFixed(0) : '?'} MiB; scanned ${s.scannedObjects}, reachable ${s.reachableObjects}, deleted ${s.deletedObjects}`);
+}
 const v = spawnSync(process.execPath, [cli, '--repo', repoDir, 'verify', '--json'], { encoding: 'utf8' });
 console.log(`verify after prune: exit ${v.status}`);
 if (!process.env.KEEP) execFileSync('rm', ['-rf', dir]);

@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IntegrityError, isErrno } from '../errors.js';
 import { ObjectSet } from '../index/objectSet.js';
+import { decodeTree, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
@@ -131,13 +132,22 @@ async function roots(ctx: RepoContext, forgotten: ReadonlySet<string>): Promise<
   return [...ids].sort();
 }
 
+/**
+ * Reads a tree straight from the store, bypassing the context's tree cache:
+ * a walk over every tree of the repository would otherwise fill that cache
+ * with thousands of decoded trees (its bound is a count of trees, not bytes).
+ */
+export async function readTreeUncached(ctx: RepoContext, id: ObjectId): Promise<readonly TreeEntry[]> {
+  return decodeTree(await ctx.store.get(id), id).entries;
+}
+
 /** Marks everything reachable from `roots` into `marked`; throws IntegrityError on any unreadable manifest or tree. */
 export async function markReachable(ctx: RepoContext, rootIds: readonly ObjectId[], marked: ObjectSet, progress?: (done: number) => void): Promise<void> {
   const walk = async (tree: ObjectId, snapshot: ObjectId): Promise<void> => {
     if (!marked.add(tree)) return;
     let entries;
     try {
-      entries = await ctx.loadTree(tree);
+      entries = await readTreeUncached(ctx, tree);
     } catch (err) {
       throw stop(`tree ${tree.slice(0, 12)} of snapshot ${snapshot.slice(0, 12)} cannot be read: ${(err as Error).message}`, err);
     }

@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import { ObjectSet } from '../index/objectSet.js';
 import { diffTrees } from '../model/treeDiff.js';
 import type { TreeEntry } from '../model/tree.js';
+import { readTreeUncached } from './prune.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
 import { sha256Hex } from '../util/hash.js';
@@ -164,7 +165,7 @@ export async function repositoryStats(ctx: RepoContext): Promise<RepositoryStats
     const walk = async (tree: ObjectId): Promise<void> => {
       if (!seenMeta.add(tree)) return;
       metadataStoredBytes += (await ctx.store.storedSize(tree)) ?? 0;
-      for (const e of await ctx.loadTree(tree)) {
+      for (const e of await readTreeUncached(ctx, tree)) {
         if (e.type === 'file') await tally.addFile(e);
         else if (e.type === 'dir') await walk(e.tree!);
       }

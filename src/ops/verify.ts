@@ -21,10 +21,10 @@ import * as path from 'node:path';
 import { CairnError, UsageError } from '../errors.js';
 import { ObjectSet } from '../index/objectSet.js';
 import type { Manifest } from '../model/manifest.js';
-import { decodeTree } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
+import { readTreeUncached } from './prune.js';
 
 export type DamageProblem = 'missing' | 'corrupted' | 'unreadable';
 
@@ -234,7 +234,7 @@ class Verifier {
     let entries;
     try {
       // Read from disk, not the tree cache: verify must see what is stored now.
-      entries = decodeTree(await this.ctx.store.get(id), id).entries;
+      entries = await readTreeUncached(this.ctx, id);
       this.trees++;
     } catch (err) {
       const d = await this.classify(id, err);
