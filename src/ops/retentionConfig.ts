@@ -27,7 +27,10 @@ export interface RetentionSettings {
   types: Record<string, RetentionRules>;
 }
 
-/** What our users run today: daily 7 days, weekly 4 weeks, monthly 12 months, manual and restore points until removed by hand. */
+/**
+ * What our users run today: daily 7 days, weekly 4 weeks, monthly 12 months, manual and restore points until removed by hand.
+ * @example defaultRetention().types.daily // { keepWithin: '7d' }
+ */
 export function defaultRetention(): RetentionSettings {
   return {
     keepMinimum: DEFAULT_KEEP_MINIMUM,

@@ -97,7 +97,10 @@ export interface Duration {
   hours: number;
 }
 
-/** Parses 7d, 4w, 12m, 1y2m, 36h, 1y2m3w4d5h; months are `m`, as in restic. */
+/**
+ * Parses 7d, 4w, 12m, 1y2m, 36h, 1y2m3w4d5h; months are `m`, as in restic.
+ * @example parseDuration('1y2m') // { years: 1, months: 2, days: 0, hours: 0 }
+ */
 export function parseDuration(text: string): Duration {
   const s = text.trim();
   const d: Duration = { years: 0, months: 0, days: 0, hours: 0 };
