@@ -15,7 +15,7 @@ export interface CommandContext {
   globals: GlobalOptions;
   out: Output;
   logger: Logger;
-  open(): Promise<Repository>;
+  open(options?: { skipIndex?: boolean }): Promise<Repository>;
 }
 
 /** Exit status a command asks for after printing its result (e.g. 3 for a partial snapshot). */
@@ -29,8 +29,9 @@ export function commandContext(cmd: Command): CommandContext {
     globals,
     out,
     logger,
-    open: () =>
+    open: (options = {}) =>
       Repository.open({
+        ...options,
         ...(globals.repo ? { repo: globals.repo } : {}),
         logger,
         onWarning: (m) => out.warn(m),
@@ -42,8 +43,8 @@ export function commandContext(cmd: Command): CommandContext {
 }
 
 /** Runs `fn` with an open repository and closes it afterwards. */
-export async function withRepo<T>(ctx: CommandContext, fn: (repo: Repository) => Promise<T>): Promise<T> {
-  const repo = await ctx.open();
+export async function withRepo<T>(ctx: CommandContext, fn: (repo: Repository) => Promise<T>, options: { skipIndex?: boolean } = {}): Promise<T> {
+  const repo = await ctx.open(options);
   try {
     return await fn(repo);
   } finally {

@@ -2,8 +2,9 @@
 // half of them reachable from one snapshot (N/2 one-chunk files in 1000-entry
 // directories), half garbage. Run after `npm run build`:
 //   node scripts/prune-scale.mjs 1000000
-// It builds the repository, then runs `cairn prune --yes --json` under
-// /usr/bin/time and prints the prune summary with the peak RSS.
+// It builds the repository, then runs prune --dry-run, prune, verify and
+// stats with the V8 heap capped at 64 MiB, under /usr/bin/time, and prints
+// each one's wall time and peak RSS.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -47,13 +48,23 @@ repo.close();
 console.log(`built ${N} objects in ${((Date.now() - t0) / 1000).toFixed(1)} s under ${repoDir}`);
 
 const cli = path.join(root, 'dist/cli/main.js');
-for (const args of [['prune', '--dry-run', '--json'], ['--yes', 'prune', '--json']]) {
-  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, cli, '--repo', repoDir, ...args], { encoding: 'utf8' });
+// The V8 heap is capped at 64 MiB: if memory grew with the number of objects, these would crash at a million.
+const HEAP = ['--max-old-space-size=64'];
+for (const args of [['prune', '--dry-run', '--json'], ['--yes', 'prune', '--json'], ['verify', '--json'], ['stats', '--json']]) {
+  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, ...HEAP, cli, '--repo', repoDir, ...args], { encoding: 'utf8' });
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1];
   const wall = /Elapsed \(wall clock\) time.*: (.+)/.exec(r.stderr)?.[1];
-  const s = JSON.parse(r.stdout);
-  console.log(`cairn ${args.join(' ')}: exit ${r.status}, wall ${wall}, peak RSS ${rss ? (Number(rss) / 1024).toFixed(0) : '?'} MiB; scanned ${s.scannedObjects}, reachable ${s.reachableObjects}, deleted ${s.deletedObjects}`);
+  let what = r.stderr.split('\n').filter((l) => /cairn|heap|memory/i.test(l)).slice(0, 3).join(' | ');
+  try {
+    const s = JSON.parse(r.stdout);
+    what = args.includes('prune')
+      ? `scanned ${s.scannedObjects}, reachable ${s.reachableObjects}, deleted ${s.deletedObjects}`
+      : args[0] === 'verify'
+        ? `ok ${s.ok}, ${s.trees} trees, ${s.objects} objects checked`
+        : `${s.objects} objects, unique ${s.uniqueBytes} B`;
+  } catch {
+    /* keep stderr */
+  }
+  console.log(`cairn ${args.join(' ')}: exit ${r.status}, wall ${wall}, peak RSS ${rss ? (Number(rss) / 1024).toFixed(0) : '?'} MiB; ${what}`);
 }
-const v = spawnSync(process.execPath, [cli, '--repo', repoDir, 'verify', '--json'], { encoding: 'utf8' });
-console.log(`verify after prune: exit ${v.status}`);
 if (!process.env.KEEP) execFileSync('rm', ['-rf', dir]);

@@ -129,7 +129,7 @@ export function isErrno(err: unknown, code: string): boolean {
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' && !(err instanceof CairnError) ? `${code}: ${err.message}` : err.message;
+    return typeof code === 'string' && !(err instanceof CairnError) && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message;
   }
   return String(err);
 }

@@ -15,7 +15,12 @@ export { diffTrees, type TreeChange, type ChangeStatus, type TreeDiffOptions } f
 export type { SnapshotRow, LogQuery, TagRow, FileVersionRow } from './index/versionIndex.js';
 export type { SnapshotOptions, SnapshotSummary } from './snapshot/snapshotter.js';
 export type { WalkProgress } from './snapshot/treeBuilder.js';
-export type { RestoreOptions, RestoreSummary } from './ops/restore.js';
+export type { RestoreOptions, RestoreSummary, RestoreKind } from './ops/restore.js';
+export type { RecoverySummary } from './ops/restoreInPlace.js';
+export type { NameStatus, PlanCounts } from './ops/restorePlan.js';
+export type { AuditQuery, AuditSummary } from './ops/auditLog.js';
+export { AUDIT_OUTCOMES } from './ops/auditLog.js';
+export type { ExcludeRules } from './snapshot/excludes.js';
 export type { LsEntry, ShowResult } from './ops/browse.js';
 export { splitRefPath } from './ops/browse.js';
 export type { RebuildSummary } from './ops/rebuildIndex.js';
@@ -34,3 +39,10 @@ export type { RepositoryStats, SourceStats, SnapshotStatsReport, BreakdownRow } 
 export type { ConfigView, ConfigEntry, ConfigChange } from './ops/configure.js';
 export { applyRetention, parseDuration, DEFAULT_KEEP_MINIMUM, type RetentionCandidate, type RetentionRules, type RetentionPolicy, type RetentionDecision, type RetentionKeep } from './ops/retentionPolicy.js';
 export { defaultRetention, type RetentionSettings } from './ops/retentionConfig.js';
+export { diffWithDisk, diffSnapshots, changeJson, normalizeDiffPaths, type DiffOptions, type DiffResult, type DiffEndpoint, type ChangeJson, type ChangeSideJson } from './ops/diff.js';
+export { filePatch, gitMode, quotePath, DEFAULT_PATCH_SIZE_LIMIT, type FilePatch, type PatchKind, type PatchOptions } from './ops/patch.js';
+export { assertTagName, type TagOptions, type TagSummary, type TagListEntry } from './ops/tag.js';
+export { tagNameProblem, MAX_TAG_NAME_BYTES } from './model/tagName.js';
+export { pathHistory, type HistoryOptions, type PathVersion } from './ops/history.js';
+export { renderGraph, topoOrder, drawHistory, type GraphNode, type GraphRow, type DrawnRow } from './ops/logGraph.js';
+export type { EntrySide } from './model/treeDiff.js';

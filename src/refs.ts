@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from './errors.js';
 import type { ObjectId } from './store/objectId.js';
-import { writeFileAtomicSync } from './util/durableFs.js';
+import { tempName, writeFileAtomicSync } from './util/durableFs.js';
 import { sha256Hex } from './util/hash.js';
 
 export interface HeadRef {
@@ -61,8 +61,27 @@ export function readHeads(repoDir: string): HeadRef[] {
   return readJsonDir<HeadRef>(path.join(repoDir, 'refs', 'heads'));
 }
 
+/**
+ * A tag's file name: the name with '%' and '/' percent-encoded, so a tag such
+ * as `release/1.0` is one flat file (refs/tags/release%2F1.0.json) and never a
+ * path that could leave refs/tags. The JSON inside holds the real name.
+ */
+export function tagFileName(name: string): string {
+  return `${name.replace(/%/g, '%25').replace(/\//g, '%2F')}.json`;
+}
+
 export function tagFile(repoDir: string, name: string): string {
-  return path.join(repoDir, 'refs', 'tags', `${name}.json`);
+  return path.join(repoDir, 'refs', 'tags', tagFileName(name));
+}
+
+/** The tag ref named `name`, or undefined when there is none (or it is unreadable). */
+export function readTag(repoDir: string, name: string): TagRef | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(tagFile(repoDir, name), 'utf8')) as TagRef;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
 }
 
 export function writeTag(repoDir: string, tag: TagRef): void {
@@ -71,8 +90,56 @@ export function writeTag(repoDir: string, tag: TagRef): void {
   writeFileAtomicSync(file, JSON.stringify(tag));
 }
 
+/**
+ * Creates a tag's ref file only if no tag of that name exists: the content is
+ * written and synced under a temp name, then hard-linked to the final name,
+ * which fails if another writer got there first. Returns false in that case.
+ */
+export function createTagExclusive(repoDir: string, tag: TagRef): boolean {
+  const file = tagFile(repoDir, tag.name);
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = tempName(dir, '.tmp');
+  const fd = fs.openSync(tmp, 'wx', 0o644);
+  try {
+    fs.writeFileSync(fd, JSON.stringify(tag));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(tmp, file);
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return false;
+    throw err;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  let dfd: number | undefined;
+  try {
+    dfd = fs.openSync(dir, 'r');
+    fs.fsyncSync(dfd);
+  } catch {
+    /* fsync of a directory not supported on this file system */
+  } finally {
+    if (dfd !== undefined) fs.closeSync(dfd);
+  }
+  return true;
+}
+
+/** Removes a tag's ref file and syncs its directory, so the removal survives a crash. */
 export function removeTag(repoDir: string, name: string): void {
-  fs.rmSync(tagFile(repoDir, name), { force: true });
+  const file = tagFile(repoDir, name);
+  fs.rmSync(file, { force: true });
+  let dfd: number | undefined;
+  try {
+    dfd = fs.openSync(path.dirname(file), 'r');
+    fs.fsyncSync(dfd);
+  } catch {
+    /* no directory, or fsync not supported on this file system */
+  } finally {
+    if (dfd !== undefined) fs.closeSync(dfd);
+  }
 }
 
 export function readTags(repoDir: string): TagRef[] {

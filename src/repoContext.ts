@@ -52,7 +52,8 @@ export class RepoContext {
   private readonly refusalHint: string | undefined;
   private readonly auditArgs: Record<string, unknown>;
   private indexHandle: VersionIndex | undefined;
-  private readonly trees = new LruCache<string, readonly TreeEntry[]>(4096);
+  /** Decoded trees, at most ~20k entries in all (a few MiB). */
+  private readonly trees = new LruCache<string, readonly TreeEntry[]>(20_000, (entries) => entries.length + 1);
 
   constructor(loc: Location, options: ContextOptions = {}) {
     this.dir = loc.dir;
@@ -79,21 +80,16 @@ export class RepoContext {
     return path.join(this.dir, INDEX_FILE);
   }
 
-  /** The version index, opened on first use; rebuilt from the store when missing. */
+  /** The version index, opened on first use. */
   get index(): VersionIndex {
-    if (!this.indexHandle) {
-      const missing = !fs.existsSync(this.indexFile);
-      this.indexHandle = VersionIndex.open(this.indexFile);
-      if (missing && listSnapshotMarkers(this.dir).length > 0) {
-        this.warn('the index was missing; rebuilding it from the object store');
-        this.needsRebuild = true;
-      }
-    }
+    this.indexHandle ??= VersionIndex.open(this.indexFile);
     return this.indexHandle;
   }
 
-  /** Set when the index had to be recreated; the facade rebuilds before use. */
-  needsRebuild = false;
+  /** True when index.db is gone but the store holds snapshots (open() then rebuilds it). */
+  indexIsMissing(): boolean {
+    return !fs.existsSync(this.indexFile) && listSnapshotMarkers(this.dir).length > 0;
+  }
 
   closeIndex(): void {
     this.indexHandle?.close();
@@ -143,6 +139,29 @@ export class RepoContext {
     }
   }
 
+  /**
+   * Removes temp files left in tmp/ by processes that died (kill -9, power
+   * loss). Names carry the writer's pid; a file of a live process is kept.
+   */
+  cleanStaleTemp(): number {
+    let removed = 0;
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.tmpDir);
+    } catch {
+      return 0;
+    }
+    for (const name of names) {
+      const m = /^[a-z.]+-(\d+)-[0-9a-f]+/.exec(name);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      if (pid === process.pid || pidAlive(pid)) continue;
+      fs.rmSync(path.join(this.tmpDir, name), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
+  }
+
   /** Appends one audit line. */
   record(
     op: string,
@@ -180,6 +199,11 @@ export class RepoContext {
       this.record(op, args, code === 'REFUSED' ? 'refused' : 'error', { started, error: code, message: (err as Error).message });
       throw err;
     }
+  }
+
+  /** Remembers a tree just written, so reading it back (diff, history) costs nothing. */
+  cacheTree(id: ObjectId, entries: readonly TreeEntry[]): void {
+    this.trees.set(id, entries);
   }
 
   async loadTree(id: ObjectId): Promise<readonly TreeEntry[]> {
@@ -268,6 +292,15 @@ export class RepoContext {
       user = process.env.USER ?? 'unknown';
     }
     return { host: os.hostname(), user };
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -11,11 +11,20 @@ import { catFile, listSnapshot, logSnapshots, showSnapshot, type LsEntry, type S
 import { getConfigValue, setConfigValue, showConfig, unsetConfigValue, type ConfigChange, type ConfigView } from './ops/configure.js';
 import { forgetDryRun, forgetUnlocked, type ForgetOptions, type ForgetSummary } from './ops/forget.js';
 import { approvePrune, pruneUnlocked, type PruneOptions, type PruneSummary } from './ops/prune.js';
-import { rebuildIndex, type RebuildSummary } from './ops/rebuildIndex.js';
 import { defaultRetention, retentionToJson } from './ops/retentionConfig.js';
 import { repositoryStats, snapshotStats, type RepositoryStats, type SnapshotStatsReport } from './ops/stats.js';
 import { verifyRepository, type VerifyOptions, type VerifyReport } from './ops/verify.js';
-import { restoreToNewTarget, type RestoreOptions, type RestoreSummary } from './ops/restore.js';
+import { diff, normalizeDiffPaths, type DiffOptions, type DiffResult } from './ops/diff.js';
+import { pathHistory, type HistoryOptions, type PathVersion } from './ops/history.js';
+import { drawHistory, type DrawnRow } from './ops/logGraph.js';
+import { filePatch, type FilePatch, type PatchOptions } from './ops/patch.js';
+import { checkNewTags, createTag, deleteTag, listTags, type TagListEntry, type TagOptions, type TagSummary } from './ops/tag.js';
+import type { TreeChange } from './model/treeDiff.js';
+import { rebuildIndex, reconcileIndex, type RebuildSummary } from './ops/rebuildIndex.js';
+import { restoreSnapshot, type RestoreOptions, type RestoreSummary } from './ops/restore.js';
+import { pendingRestores, recoverRestore, type RecoverySummary } from './ops/restoreInPlace.js';
+import { queryAudit, summarizeAudit, type AuditQuery, type AuditSummary } from './ops/auditLog.js';
+import { AuditTrail, type AuditRecord } from './auditTrail.js';
 import { RepoContext, type ContextOptions } from './repoContext.js';
 import { defaultConfig, writeConfig } from './repositoryConfig.js';
 import { initLocation, locateRepository, type LocateOptions } from './repositoryLocator.js';
@@ -23,7 +32,11 @@ import { takeSnapshot, type SnapshotOptions, type SnapshotSummary } from './snap
 import type { ObjectId } from './store/objectId.js';
 import { fsyncDir } from './util/durableFs.js';
 
-export type OpenOptions = LocateOptions & ContextOptions;
+export type OpenOptions = LocateOptions &
+  ContextOptions & {
+    /** Do not open index.db (for rebuild-index, which must work when it is damaged). */
+    skipIndex?: boolean;
+  };
 
 export class Repository extends RepoContext {
   /**
@@ -34,7 +47,10 @@ export class Repository extends RepoContext {
   static async init(options: OpenOptions = {}): Promise<Repository> {
     const loc = initLocation(options);
     if (fs.existsSync(path.join(loc.dir, 'config.json'))) {
-      throw new CairnError('REPOSITORY_EXISTS', `a cairn repository already exists at ${loc.dir}`, { hint: 'use it as it is, or choose another directory' });
+      const err = new CairnError('REPOSITORY_EXISTS', `a cairn repository already exists at ${loc.dir}`, { hint: 'use it as it is, or choose another directory' });
+      // The existing repository's trail records the failed attempt.
+      Repository.recordIn(loc.dir, 'init', { repository: loc.dir, ...(options.auditArgs ?? {}) }, err, options.onWarning);
+      throw err;
     }
     if (fs.existsSync(loc.dir) && fs.readdirSync(loc.dir).length > 0) {
       throw new CairnError('REPOSITORY_EXISTS', `${loc.dir} exists and is not empty`, { hint: 'choose a new or empty directory for the repository' });
@@ -50,17 +66,37 @@ export class Repository extends RepoContext {
     return repo;
   }
 
+  /** Appends a failure line to the trail of the repository at `dir` without opening it. */
+  private static recordIn(dir: string, op: string, args: Record<string, unknown>, err: CairnError, onWarning?: (m: string) => void): void {
+    const { host, user } = RepoContext.identity();
+    new AuditTrail(dir, onWarning ?? (() => undefined)).append({
+      time: new Date().toISOString(),
+      op,
+      user,
+      host,
+      args,
+      snapshots: [],
+      outcome: 'error',
+      error: err.code,
+      message: err.message,
+      durationMs: 0,
+      pid: process.pid,
+    });
+  }
+
   /**
    * Opens the repository named by `repo`, CAIRN_REPO, or the nearest `.cairn/` above `cwd`.
    * @example const repo = await Repository.open({ repo: '/backups/app' });
    */
   static async open(options: OpenOptions = {}): Promise<Repository> {
     const repo = new Repository(locateRepository(options), options);
-    repo.index;
-    if (repo.needsRebuild) {
+    if (options.skipIndex) return repo;
+    if (repo.indexIsMissing()) {
+      repo.warn('the index was missing; rebuilding it from the object store');
       await rebuildIndex(repo);
-      repo.needsRebuild = false;
     }
+    repo.index; // opens it now, so a damaged index fails here with a clear message
+    await reconcileIndex(repo);
     return repo;
   }
 
@@ -68,26 +104,82 @@ export class Repository extends RepoContext {
    * Takes a snapshot of a directory.
    * @example const { id, manifest } = await repo.snapshot({ path: '/srv/app', message: 'before upgrade' });
    */
-  snapshot(options: SnapshotOptions = {}): Promise<SnapshotSummary> {
+  snapshot(options: SnapshotOptions & { tags?: readonly string[] } = {}): Promise<SnapshotSummary> {
     const { onProgress: _p, onWarning: _w, onError: _e, ...args } = options;
-    return this.audited('snapshot', { ...args }, () => takeSnapshot(this, options), (r) => [r.id]);
+    return this.audited(
+      'snapshot',
+      { ...args },
+      async () => {
+        const tags = options.tags ?? [];
+        checkNewTags(this, tags); // before any work: a bad or taken name fails with no snapshot taken
+        const s = await takeSnapshot(this, options);
+        for (const name of tags) await createTag(this, name, s.id, { time: s.manifest.time });
+        return s;
+      },
+      (r) => [r.id],
+    );
   }
 
   /**
-   * Restores a snapshot into a new or empty directory.
+   * Restores a snapshot: into a new or empty directory, in place over its
+   * source (the default: restore point, approval, staged, rolled back on
+   * failure), or over another non-empty directory with `force`.
    * @example await repo.restore('latest', { target: '/tmp/restored' });
+   * @example const r = await repo.restore('v1.0', { dryRun: true }); console.log(r.changes);
    */
-  async restore(ref: string, options: RestoreOptions): Promise<RestoreSummary> {
-    const { onProgress: _p, ...args } = options;
+  async restore(ref: string, options: RestoreOptions = {}): Promise<RestoreSummary> {
+    const { onProgress: _p, onRestorePoint: _r, ...args } = options;
+    const auditArgs: Record<string, unknown> = { ref, ...args };
     return this.audited(
       'restore',
-      { ref, ...args },
+      auditArgs,
       async () => {
         const id = await this.resolveRef(ref);
-        return this.withLock('restore', false, () => restoreToNewTarget(this, id, options));
+        // The audit line names the directory restored into, in place or not (read when the line is written).
+        const target = options.target ?? (await this.readManifest(id)).source;
+        if (typeof target === 'string') auditArgs.target = path.resolve(target);
+        return this.withLock('restore', false, () => restoreSnapshot(this, id, options));
       },
-      (r) => [r.snapshot],
+      (r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]),
     );
+  }
+
+  /**
+   * Finishes (`resume`) or undoes (`rollback`) a restore that was interrupted
+   * (the process killed, the machine down); `target` picks one when several are pending.
+   * @example await repo.recoverRestore('rollback');
+   */
+  recoverRestore(action: 'rollback' | 'resume', target?: string): Promise<RecoverySummary> {
+    return this.audited(
+      `restore-${action}`,
+      { ...(target !== undefined ? { target } : {}) },
+      () => this.withLock('restore', false, () => recoverRestore(this, action, target)),
+      (r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]),
+    );
+  }
+
+  /**
+   * Interrupted restores waiting for `recoverRestore`.
+   * @example if (repo.pendingRestores().length) await repo.recoverRestore('rollback');
+   */
+  pendingRestores(): ReturnType<typeof pendingRestores> {
+    return pendingRestores(this);
+  }
+
+  /**
+   * Audit records, oldest first (newest last), filtered by time, operation and outcome.
+   * @example const refused = repo.auditLog({ outcome: 'refused', since: '2026-01-01' });
+   */
+  auditLog(query: AuditQuery = {}): AuditRecord[] {
+    return queryAudit(this, query);
+  }
+
+  /**
+   * Counts of audit records by operation and outcome.
+   * @example const { byOp } = repo.auditSummary({ since: '2026-01-01' });
+   */
+  auditSummary(query: AuditQuery = {}): AuditSummary {
+    return summarizeAudit(queryAudit(this, query));
   }
 
   /**
@@ -120,6 +212,78 @@ export class Repository extends RepoContext {
    */
   show(ref: string): Promise<ShowResult> {
     return showSnapshot(this, ref);
+  }
+
+  /**
+   * Snapshots drawn as a graph of parents (`log --graph`): children before parents, with edge rows.
+   * @example for (const r of repo.logGraph()) console.log(r.kind === 'node' ? `${r.prefix} ${r.node.id}` : r.text);
+   */
+  logGraph(query: LogQuery = {}): Array<DrawnRow<SnapshotRow>> {
+    return drawHistory(logSnapshots(this, query));
+  }
+
+  /**
+   * Versions of one file or folder: the snapshots in which it changed, newest first.
+   * @example for (const v of await repo.history('src/app.ts')) console.log(v.snapshot, v.status, v.size);
+   */
+  history(relPath: string, options: HistoryOptions = {}): Promise<PathVersion[]> {
+    return pathHistory(this, relPath, options);
+  }
+
+  /**
+   * Changes from snapshot `a` to snapshot `b`, or, without `b`, to the snapshot's source directory on disk now.
+   * @example const { changes } = await repo.diff('v1.0', 'latest', { paths: ['src'] });
+   */
+  diff(a: string, b?: string | null, options: DiffOptions = {}): Promise<DiffResult> {
+    return diff(this, a, b, options);
+  }
+
+  /**
+   * The unified diff (or binary/large summary) of one change of a diff result.
+   * @example for (const c of result.changes) process.stdout.write((await repo.patch(result, c)).text);
+   */
+  patch(result: Pick<DiffResult, 'from' | 'to'>, change: TreeChange, options: PatchOptions = {}): Promise<FilePatch> {
+    return filePatch(this, result.from, result.to, change, options);
+  }
+
+  /**
+   * The unified diff of one file between two versions (`b` absent: the file on disk now); null when unchanged.
+   * @example const p = await repo.diffFile('v1.0', 'v1.1', 'src/app.ts'); if (p) console.log(p.text);
+   */
+  async diffFile(a: string, b: string | null | undefined, relPath: string, options: DiffOptions & PatchOptions = {}): Promise<FilePatch | null> {
+    const [p] = normalizeDiffPaths([relPath])!;
+    const result = await diff(this, a, b, { ...options, paths: [p!] });
+    const wanted = result.changes.find((c) => c.path === p);
+    return wanted ? filePatch(this, result.from, result.to, wanted, options) : null;
+  }
+
+  /**
+   * Tags a snapshot. An existing name fails unless `force`, which moves it (high risk: asks for approval).
+   * @example await repo.tag('v1.0', 'latest', { message: 'first release' });
+   */
+  tag(name: string, ref = 'latest', options: TagOptions = {}): Promise<TagSummary> {
+    return this.audited(
+      'tag',
+      { name, ref, ...options },
+      async () => createTag(this, name, await this.resolveRef(ref), options),
+      (r) => [r.snapshot, ...(r.previous && r.previous !== r.snapshot ? [r.previous] : [])],
+    );
+  }
+
+  /**
+   * Deletes a tag (high risk: asks for approval); the snapshot stays.
+   * @example await repo.deleteTag('v1.0-rc1');
+   */
+  deleteTag(name: string): Promise<TagSummary> {
+    return this.audited('tag --delete', { name }, () => deleteTag(this, name), (r) => [r.snapshot]);
+  }
+
+  /**
+   * Every tag, by name.
+   * @example for (const t of repo.tags()) console.log(t.name, t.snapshot);
+   */
+  tags(): TagListEntry[] {
+    return listTags(this);
   }
 
   /**

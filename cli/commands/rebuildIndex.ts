@@ -13,6 +13,6 @@ export function registerRebuildIndex(program: Command): void {
           `index rebuilt: ${r.snapshots} snapshots, ${r.tags} tags, ${r.heads} source heads`,
           ...r.damaged.map((d) => `  damaged: ${d.id.slice(0, 12)}: ${d.message}`),
         ]);
-      });
+      }, { skipIndex: true });
     });
 }

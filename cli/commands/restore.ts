@@ -1,27 +1,84 @@
 import type { Command } from 'commander';
-import { UsageError } from '../../src/index.js';
-import { commandContext, withRepo } from '../context.js';
+import { shortId, UsageError, type RestoreSummary } from '../../src/index.js';
+import { commandContext, withRepo, type CommandContext } from '../context.js';
 import { formatBytes } from '../output.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+interface RestoreFlags {
+  target?: string;
+  force?: boolean;
+  dryRun?: boolean;
+  path: string[];
+  verify?: boolean;
+  restorePoint: boolean;
+  resume?: boolean;
+  rollback?: boolean;
+}
+
+/** The exact command that undoes a restore: restoring its restore point in place. */
+function undoCommand(ctx: CommandContext, rp: string, paths: string[]): string {
+  const repo = ctx.globals.repo ? ` --repo ${JSON.stringify(ctx.globals.repo)}` : '';
+  return `cairn${repo} restore ${shortId(rp, 12)}${paths.map((p) => ` --path ${JSON.stringify(p)}`).join('')}`;
+}
+
+function renderRestore(r: RestoreSummary, undo: string | null): string[] {
+  const c = r.counts;
+  const counts = `${c.created} created, ${c.replaced} replaced, ${c.deleted} deleted${c.metadata ? `, ${c.metadata} metadata only` : ''}`;
+  if (r.dryRun) {
+    return [`dry run: restoring ${shortId(r.snapshot)} into ${r.target} (${r.kind}) would change: ${counts}; nothing was changed`, ...r.changes.map((ch) => `${ch.status}  ${ch.path}${ch.metadataOnly ? '  (metadata)' : ''}`)];
+  }
+  return [
+    `restored ${shortId(r.snapshot)} into ${r.target} (${r.kind}): ${counts}; wrote ${r.files} files, ${r.symlinks} symlinks, ${formatBytes(r.bytes)}${r.verified ? ' (verified)' : ''}`,
+    ...r.warnings.map((w) => `  note: ${w}`),
+    ...(undo ? [`restore point ${shortId(r.restorePoint!, 12)}; undo with: ${undo}`] : []),
+  ];
+}
 
 export function registerRestore(program: Command): void {
   program
     .command('restore')
-    .description('restore a snapshot into a new or empty directory')
-    .argument('<ref>', 'snapshot id prefix, tag, latest or latest~N')
-    .option('--target <dir>', 'directory to restore into (new or empty)')
-    .option('--verify', 're-read what was written and compare it with the snapshot')
-    .action(async (ref: string, opts: { target?: string; verify?: boolean }, cmd: Command) => {
+    .description('restore a snapshot: in place over its source (default), into a new or empty --target, or over a non-empty one with --force')
+    .argument('[ref]', 'snapshot id prefix, tag, latest or latest~N')
+    .option('--target <dir>', 'directory to restore into (default: the snapshot\'s source directory, in place)')
+    .option('--force', 'restore over a non-empty --target other than the source (asks for approval)')
+    .option('--dry-run', 'print what would be created, replaced and deleted; change nothing')
+    .option('--path <path>', 'restore only this file or folder (relative to the target; repeatable)', collect, [])
+    .option('--verify', 're-read what was written and compare it with the snapshot before anything is replaced')
+    .option('--no-restore-point', 'do not snapshot the target first (only together with --yes)')
+    .option('--resume', 'finish an interrupted restore')
+    .option('--rollback', 'undo an interrupted restore')
+    .action(async (ref: string | undefined, opts: RestoreFlags, cmd: Command) => {
       const ctx = commandContext(cmd);
-      if (!opts.target) throw new UsageError('restore needs --target DIR', { hint: 'cairn restore <ref> --target DIR' });
-      const target = opts.target;
+      if (opts.resume || opts.rollback) {
+        if (opts.resume && opts.rollback) throw new UsageError('--resume and --rollback exclude each other', { hint: 'pick one' });
+        if (ref !== undefined) throw new UsageError(`--${opts.resume ? 'resume' : 'rollback'} takes no snapshot`, { hint: 'cairn restore --rollback [--target DIR]' });
+        const action = opts.resume ? 'resume' : 'rollback';
+        await withRepo(ctx, async (repo) => {
+          const r = await repo.recoverRestore(action, opts.target);
+          ctx.out.emit(r, () => `${action === 'resume' ? 'finished' : 'rolled back'} the interrupted restore of ${shortId(r.snapshot)} into ${r.target} (it had reached: ${r.phase})`);
+        });
+        return;
+      }
+      if (ref === undefined) throw new UsageError('restore needs a snapshot', { hint: 'cairn restore <ref> [--target DIR]; see `cairn log`' });
+      if (!opts.restorePoint && !ctx.globals.yes) throw new UsageError('--no-restore-point needs --yes', { hint: 'without a restore point a restore cannot be undone; confirm with --yes' });
       await withRepo(ctx, async (repo) => {
         const r = await repo.restore(ref, {
-          target,
+          ...(opts.target !== undefined ? { target: opts.target } : {}),
+          force: opts.force === true,
+          dryRun: opts.dryRun === true,
+          paths: opts.path,
           verify: opts.verify === true,
+          restorePoint: opts.restorePoint,
           onProgress: (c, p) => ctx.out.progress(`${c.files} files, ${formatBytes(c.bytes)} ${p}`),
+          onRestorePoint: (id) => {
+            ctx.out.endProgress();
+            process.stderr.write(`cairn: restore point ${shortId(id, 12)} taken; undo with: ${undoCommand(ctx, id, opts.path)}\n`);
+          },
         });
         ctx.out.endProgress();
-        ctx.out.emit(r, () => `restored ${r.snapshot.slice(0, 12)} into ${r.target}: ${r.files} files, ${r.dirs} dirs, ${r.symlinks} symlinks, ${formatBytes(r.bytes)}${r.verified ? ' (verified)' : ''}`);
+        const undo = r.restorePoint ? undoCommand(ctx, r.restorePoint, opts.path) : null;
+        ctx.out.emit({ ...r, undo }, () => renderRestore(r, undo));
       });
     });
 }

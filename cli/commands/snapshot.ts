@@ -42,7 +42,8 @@ export function registerSnapshot(program: Command): void {
     .option('--type <type>', 'manual | hourly | daily | weekly | monthly | yearly | restore-point', 'manual')
     .option('--exclude <glob>', 'exclude paths matching GLOB (gitignore syntax; repeatable)', collect, [])
     .option('--time <iso>', 'record this time instead of now (ISO-8601)')
-    .action(async (path: string | undefined, opts: { message: string; mode?: string; type: string; exclude: string[]; time?: string }, cmd: Command) => {
+    .option('--tag <name>', 'tag the new snapshot (repeatable; names are checked before the snapshot is taken)', collect, [])
+    .action(async (path: string | undefined, opts: { message: string; mode?: string; type: string; exclude: string[]; time?: string; tag: string[] }, cmd: Command) => {
       const ctx = commandContext(cmd);
       await withRepo(ctx, async (repo) => {
         const s = await repo.snapshot({
@@ -52,6 +53,7 @@ export function registerSnapshot(program: Command): void {
           type: opts.type as SnapshotType,
           exclude: opts.exclude,
           ...(opts.time ? { time: opts.time } : {}),
+          tags: opts.tag,
           onProgress: (p) => ctx.out.progress(`${p.files} files, ${formatBytes(p.bytes)} ${p.path}`),
           onWarning: (p) => ctx.out.warn(`${p.path}: ${p.message}`),
           onError: (p) => ctx.out.warn(`${p.path}: ${p.message} (not stored)`),

@@ -32,7 +32,11 @@ export class ObjectSet {
     this.probe = this.db.prepare('SELECT 1 FROM ids WHERE id = ?').pluck();
   }
 
-  /** A new empty set in a temp file under `dir` (named `<prefix>-<pid>-<random>`). */
+  /**
+   * A new empty set in a temp file under `dir`, named `<prefix>-<pid>-<unique>.db`
+   * (prefix of letters and dots), so that once its process is dead
+   * RepoContext.cleanStaleTemp recognises and removes it.
+   */
   static create(dir: string, prefix = 'objset'): ObjectSet {
     return new ObjectSet(`${tempName(dir, prefix)}.db`);
   }

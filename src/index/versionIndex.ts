@@ -131,6 +131,36 @@ export class VersionIndex {
     }
   }
 
+  /**
+   * Opens a write transaction that may span awaits, for bulk inserts whose
+   * rows are produced as they are found (nothing else in this process may use
+   * the index until commit() or rollback()).
+   */
+  begin(): void {
+    this.db.exec('BEGIN');
+  }
+
+  commit(): void {
+    this.db.exec('COMMIT');
+  }
+
+  rollback(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+
+  /** One changed path of a snapshot (inside begin()/commit()). */
+  insertVersion(snapshot: ObjectId, v: FileVersionRow): void {
+    this.insertVersionStmt ??= this.db.prepare('INSERT OR REPLACE INTO file_versions(path, snapshot, status, type, content, size) VALUES (?,?,?,?,?,?)');
+    this.insertVersionStmt.run(v.path, snapshot, v.status, v.type, v.content, v.size);
+  }
+
+  private insertVersionStmt: Database.Statement | undefined;
+
+  /** Moves rows inserted under a placeholder to the snapshot id (inside begin()/commit()). */
+  renameVersions(from: ObjectId, to: ObjectId): void {
+    this.db.prepare('UPDATE file_versions SET snapshot = ? WHERE snapshot = ?').run(to, from);
+  }
+
   private sourceId(path: string): number {
     this.db.prepare('INSERT OR IGNORE INTO sources(path) VALUES (?)').run(path);
     return (this.db.prepare('SELECT id FROM sources WHERE path = ?').get(path) as { id: number }).id;

@@ -17,6 +17,14 @@ export function nameBytes(entry: NamedEntry): Buffer {
 
 /** Splits raw name bytes into the stored fields. */
 export function nameFields(bytes: Buffer): NamedEntry {
+  let ascii = true;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i]! >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return { name: bytes.toString('latin1') };
   const text = bytes.toString('utf8');
   if (Buffer.from(text, 'utf8').equals(bytes)) return { name: text };
   return { name: text, rawName: bytes.toString('base64') };

@@ -9,7 +9,6 @@
  */
 import { IntegrityError } from '../errors.js';
 import { isObjectId, type ObjectId } from '../store/objectId.js';
-import { canonicalJson } from '../util/canonicalJson.js';
 import { assertSafeName, nameBytes, type NamedEntry } from './entryName.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink';
@@ -46,30 +45,46 @@ export function compareEntries(a: NamedEntry, b: NamedEntry): number {
   return Buffer.compare(nameBytes(a), nameBytes(b));
 }
 
-/** Canonical bytes of a tree; sorts entries and rejects duplicates. */
-export function encodeTree(entries: readonly TreeEntry[]): Buffer {
-  const sorted = [...entries].sort(compareEntries);
-  for (let i = 1; i < sorted.length; i++) {
-    if (compareEntries(sorted[i - 1]!, sorted[i]!) === 0) throw new TypeError(`duplicate entry name ${sorted[i]!.name}`);
+/** Entries sorted by name bytes (each name converted once). */
+export function sortEntries(entries: readonly TreeEntry[]): TreeEntry[] {
+  const keyed = entries.map((e) => ({ e, k: nameBytes(e) }));
+  keyed.sort((a, b) => Buffer.compare(a.k, b.k));
+  for (let i = 1; i < keyed.length; i++) {
+    if (keyed[i - 1]!.k.equals(keyed[i]!.k)) throw new TypeError(`duplicate entry name ${keyed[i]!.e.name}`);
   }
-  return Buffer.from(canonicalJson({ entries: sorted.map(cleanEntry), v: TREE_VERSION }), 'utf8');
+  return keyed.map((x) => x.e);
 }
 
+/**
+ * Canonical bytes of a tree; sorts entries and rejects duplicates. Each entry
+ * is rebuilt with its keys in sorted order, so JSON.stringify emits exactly the
+ * canonical form (src/util/canonicalJson.ts) at native speed; a unit test
+ * holds the two equal.
+ */
+export function encodeTree(entries: readonly TreeEntry[]): Buffer {
+  return Buffer.from(JSON.stringify({ entries: sortEntries(entries).map(cleanEntry), v: TREE_VERSION }), 'utf8');
+}
+
+/** The canonical, key-sorted form of an entry. Key order here is alphabetical and must stay so. */
 function cleanEntry(e: TreeEntry): TreeEntry {
-  const out: TreeEntry = { name: e.name, type: e.type, mode: e.mode, mtime: e.mtime };
-  if (e.rawName !== undefined) out.rawName = e.rawName;
+  const file = e.type === 'file';
+  const symlink = e.type === 'symlink';
+  const out: Record<string, unknown> = {};
+  if (file) out.chunks = e.chunks ?? [];
   if (e.ctime !== undefined) out.ctime = e.ctime;
-  if (e.ino !== undefined) out.ino = e.ino;
-  if (e.uid !== undefined) out.uid = e.uid;
   if (e.gid !== undefined) out.gid = e.gid;
+  if (e.ino !== undefined) out.ino = e.ino;
+  out.mode = e.mode;
+  out.mtime = e.mtime;
+  out.name = e.name;
+  if (e.rawName !== undefined) out.rawName = e.rawName;
+  if (symlink && e.rawTarget !== undefined) out.rawTarget = e.rawTarget;
   if (e.size !== undefined) out.size = e.size;
-  if (e.type === 'file') out.chunks = e.chunks ?? [];
+  if (symlink) out.target = e.target;
   if (e.type === 'dir') out.tree = e.tree;
-  if (e.type === 'symlink') {
-    out.target = e.target;
-    if (e.rawTarget !== undefined) out.rawTarget = e.rawTarget;
-  }
-  return out;
+  out.type = e.type;
+  if (e.uid !== undefined) out.uid = e.uid;
+  return out as unknown as TreeEntry;
 }
 
 /** Parses and validates a tree: unsafe names, bad ids or unknown types are integrity errors. */

@@ -32,6 +32,8 @@ export interface TreeChange {
 export type TreeLoader = (id: ObjectId) => Promise<readonly TreeEntry[]>;
 
 export interface TreeDiffOptions {
+  /** Receive each change as found instead of collecting them (bounded memory on huge diffs); the result is then empty. */
+  onChange?: (change: TreeChange) => void;
   /** Report mode-only changes (off by default, as git ignores most of them). */
   includeMode?: boolean;
   /** Restrict to these paths (and what is under them). */
@@ -43,6 +45,13 @@ const SLASH = Buffer.from('/');
 function sortKey(e: TreeEntry): Buffer {
   const n = nameBytes(e);
   return e.type === 'dir' ? Buffer.concat([n, SLASH]) : n;
+}
+
+/** Entries with their git sort keys, sorted (each key computed once). */
+function keyed(entries: readonly TreeEntry[]): Array<{ e: TreeEntry; k: Buffer }> {
+  const out = entries.map((e) => ({ e, k: sortKey(e) }));
+  out.sort((a, b) => Buffer.compare(a.k, b.k));
+  return out;
 }
 
 function side(e: TreeEntry, hash: (s: string) => string): EntrySide {
@@ -73,10 +82,11 @@ export async function diffTrees(
   hash: (s: string) => string,
   options: TreeDiffOptions = {},
 ): Promise<TreeChange[]> {
-  const out: TreeChange[] = [];
+  const collected: TreeChange[] = [];
+  const out = { push: options.onChange ?? ((c: TreeChange) => void collected.push(c)) };
   const filter = pathFilter(options.paths);
   const emitAll = async (entries: readonly TreeEntry[], prefix: string, status: 'A' | 'D'): Promise<void> => {
-    for (const e of [...entries].sort((x, y) => Buffer.compare(sortKey(x), sortKey(y)))) {
+    for (const { e } of keyed(entries)) {
       const p = joinPath(prefix, e);
       if (e.type === 'dir') {
         if (filter.descends(p)) await emitAll(await load(e.tree!), p, status);
@@ -87,14 +97,14 @@ export async function diffTrees(
   };
   const walk = async (ta: ObjectId | null, tb: ObjectId | null, prefix: string): Promise<void> => {
     if (ta === tb) return;
-    const ea = ta ? [...(await load(ta))].sort((x, y) => Buffer.compare(sortKey(x), sortKey(y))) : [];
-    const eb = tb ? [...(await load(tb))].sort((x, y) => Buffer.compare(sortKey(x), sortKey(y))) : [];
+    const ea = ta ? keyed(await load(ta)) : [];
+    const eb = tb ? keyed(await load(tb)) : [];
     let i = 0;
     let j = 0;
     while (i < ea.length || j < eb.length) {
-      const x = ea[i];
-      const y = eb[j];
-      const c = x && y ? Buffer.compare(sortKey(x), sortKey(y)) : x ? -1 : 1;
+      const x = ea[i]?.e;
+      const y = eb[j]?.e;
+      const c = x && y ? Buffer.compare(ea[i]!.k, eb[j]!.k) : x ? -1 : 1;
       if (c < 0) {
         await emitAll([x!], prefix, 'D');
         i++;
@@ -119,5 +129,5 @@ export async function diffTrees(
     }
   };
   await walk(a, b, '');
-  return out;
+  return collected;
 }

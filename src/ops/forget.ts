@@ -18,6 +18,7 @@ import type { RepoContext } from '../repoContext.js';
 import { readHeads, readTags, removeHead, removeTag, snapshotMarker, writeHead } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir } from '../util/durableFs.js';
+import { pendingRestores } from './restoreInPlace.js';
 import { approvePrune, pruneUnlocked, type PruneProgress, type PruneSummary } from './prune.js';
 import { configPolicy, retentionFromConfig } from './retentionConfig.js';
 import { applyRetention, type RetentionKeep, type RetentionPolicy, type RetentionRules } from './retentionPolicy.js';
@@ -104,6 +105,11 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
     if (!list.includes(t.name)) list.push(t.name);
     refTags.set(t.snapshot, list);
   }
+  const pinned = new Map<string, string>();
+  for (const r of pendingRestores(ctx)) {
+    pinned.set(r.snapshot, `needed by the interrupted restore into ${r.target}`);
+    if (r.restorePoint) pinned.set(r.restorePoint, `restore point of the interrupted restore into ${r.target}`);
+  }
   const tagsOf = (r: SnapshotRow) => [...new Set([...r.tags, ...(refTags.get(r.id) ?? [])])].sort();
   const byId = new Map(rows.map((r) => [r.id, r]));
 
@@ -126,6 +132,11 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
           hint: 'delete the tag first, or pass --include-tagged to forget the snapshot and delete its tags',
         });
       }
+      if (pinned.has(id)) {
+        throw new RefusedError(`snapshot ${id.slice(0, 12)} is ${pinned.get(id)}`, {
+          hint: 'finish or undo that restore first: cairn restore --resume or cairn restore --rollback',
+        });
+      }
       named.add(id);
     }
     keep = rows.filter((r) => !named.has(r.id)).map((r) => ({ id: r.id, reasons: ['not named'] }));
@@ -141,7 +152,15 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
     if (o.timeZone !== undefined) policy.timeZone = o.timeZone;
     if (o.includeTagged) policy.includeTagged = true;
     const decision = applyRetention(
-      rows.map((r) => ({ id: r.id, time: r.time, type: r.type, source: r.source, tags: tagsOf(r), isHead: heads.has(r.id) })),
+      rows.map((r) => ({
+        id: r.id,
+        time: r.time,
+        type: r.type,
+        source: r.source,
+        tags: tagsOf(r),
+        isHead: heads.has(r.id),
+        ...(pinned.has(r.id) ? { pinned: pinned.get(r.id)! } : {}),
+      })),
       policy,
     );
     keep = decision.keep;

@@ -28,9 +28,17 @@ export interface MaterializeOptions {
   chown?: boolean;
 }
 
-function nsToSeconds(ns: string): number {
-  return Number(BigInt(ns) / 1000n) / 1e6;
+/**
+ * Seconds for utimes(), which takes a double: microsecond precision is what a
+ * double keeps at today's epoch. Half a microsecond is added so the kernel's
+ * truncation of the double lands inside the right microsecond, never just below.
+ */
+export function nsToSeconds(ns: string): number {
+  return (Number(BigInt(ns) / 1000n) + 0.5) / 1e6;
 }
+
+/** The metadata setMeta applies. */
+export type EntryMeta = Pick<TreeEntry, 'type' | 'mode' | 'mtime' | 'uid' | 'gid'>;
 
 export class Materializer {
   readonly counts: MaterializeCounts = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
@@ -111,7 +119,7 @@ export class Materializer {
     this.counts.bytes += written;
   }
 
-  async setMeta(e: TreeEntry, p: Buffer): Promise<void> {
+  async setMeta(e: EntryMeta, p: Buffer | string): Promise<void> {
     const t = nsToSeconds(e.mtime);
     if (this.chown && e.uid !== undefined && e.gid !== undefined) await fsp.lchown(p, e.uid, e.gid).catch(() => undefined);
     if (e.type === 'symlink') {

@@ -18,14 +18,13 @@
  * no object can be written while prune runs, and no grace period is needed.
  * Under that lock temp files in tmp/ left by dead processes are removed too.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { IntegrityError, isErrno } from '../errors.js';
+import { IntegrityError } from '../errors.js';
 import { ObjectSet } from '../index/objectSet.js';
 import { decodeTree, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
+import { pendingRestores } from './restoreInPlace.js';
 import { humanBytes } from '../util/humanBytes.js';
 import { mapLimit } from '../util/limiter.js';
 
@@ -83,50 +82,15 @@ export function approvePrune(ctx: RepoContext): (found: { objects: number; bytes
     });
 }
 
-/** `prefix-<pid>-<random>` as made by tempName: the pid that owns a temp file. */
-function ownerPid(name: string): number | undefined {
-  const m = /-(\d+)-[0-9a-f]{12}(?:\.|$)/.exec(name);
-  return m ? Number(m[1]) : undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, 'EPERM');
-  }
-}
-
-/** Removes temp files whose owning process is gone. The caller holds the exclusive lock. */
-export function removeStaleTemp(ctx: RepoContext, keep: ReadonlySet<string>, dryRun: boolean): number {
-  let removed = 0;
-  let names: string[];
-  try {
-    names = fs.readdirSync(ctx.tmpDir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return 0;
-    throw err;
-  }
-  for (const name of names) {
-    const p = path.join(ctx.tmpDir, name);
-    if (keep.has(p) || [...keep].some((k) => p.startsWith(k))) continue;
-    const pid = ownerPid(name);
-    if (pid !== undefined && (pid === process.pid || alive(pid))) continue;
-    if (!dryRun) fs.rmSync(p, { recursive: true, force: true });
-    removed++;
-  }
-  return removed;
-}
-
-/** The snapshots prune keeps: markers, plus what refs name (if their manifest exists). */
+/** The snapshots prune keeps: markers, plus what refs and interrupted restores name (if their manifest exists). */
 async function roots(ctx: RepoContext, forgotten: ReadonlySet<string>): Promise<ObjectId[]> {
   const ids = new Set<ObjectId>(listSnapshotMarkers(ctx.dir).filter((id) => !forgotten.has(id)));
-  for (const ref of [...readHeads(ctx.dir).map((h) => h.snapshot), ...readTags(ctx.dir).map((t) => t.snapshot)]) {
+  const restores = pendingRestores(ctx).flatMap((r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]));
+  for (const ref of [...readHeads(ctx.dir).map((h) => h.snapshot), ...readTags(ctx.dir).map((t) => t.snapshot), ...restores]) {
     if (ids.has(ref) || forgotten.has(ref)) continue;
     if (await ctx.store.has(ref)) {
       ids.add(ref);
-      ctx.warn(`snapshot ${ref.slice(0, 12)} is named by a ref but has no marker; its data is kept (run \`cairn verify\`)`);
+      ctx.warn(`snapshot ${ref.slice(0, 12)} is named by a ref or a restore journal but has no marker; its data is kept (run \`cairn verify\`)`);
     }
   }
   return [...ids].sort();
@@ -180,8 +144,8 @@ function stop(why: string, cause: unknown): IntegrityError {
 /** Mark and sweep. The caller holds the exclusive lock (and has approval, or passes `approve`). */
 export async function pruneUnlocked(ctx: RepoContext, options: PruneOptions = {}): Promise<PruneSummary> {
   const dryRun = options.dryRun ?? false;
-  const marked = ObjectSet.create(ctx.tmpDir, 'prune-mark');
-  const garbage = ObjectSet.create(ctx.tmpDir, 'prune-garbage');
+  const marked = ObjectSet.create(ctx.tmpDir, 'prune.mark');
+  const garbage = ObjectSet.create(ctx.tmpDir, 'prune.garbage');
   const p: PruneProgress = { phase: 'mark', snapshots: 0, snapshotsTotal: 0, marked: 0, scanned: 0, deleted: 0 };
   const report = () => options.onProgress?.({ ...p, marked: marked.size });
   try {
@@ -226,7 +190,8 @@ export async function pruneUnlocked(ctx: RepoContext, options: PruneOptions = {}
 
     p.phase = 'tmp';
     report();
-    const tmpFilesRemoved = removeStaleTemp(ctx, new Set([marked.file, garbage.file]), dryRun);
+    // Temp files of dead processes (a killed snapshot's unflushed objects, a killed prune's scratch sets).
+    const tmpFilesRemoved = dryRun ? 0 : ctx.cleanStaleTemp();
     let indexRowsRemoved = 0;
     const markers = new Set<string>(listSnapshotMarkers(ctx.dir));
     const stale = ctx.index.allIds().filter((id) => !markers.has(id));

@@ -76,3 +76,39 @@ export async function rebuildIndex(ctx: RepoContext): Promise<RebuildSummary> {
     throw err;
   }
 }
+
+/**
+ * Brings the index in line with the store after a crash between the steps of
+ * a write: snapshots whose marker exists but which the index lacks are added,
+ * and index rows whose marker is gone are dropped. Cheap when nothing differs
+ * (one directory listing and one query).
+ */
+export async function reconcileIndex(ctx: RepoContext): Promise<{ added: number; dropped: number }> {
+  const markers = new Set(listSnapshotMarkers(ctx.dir));
+  const indexed = new Set(ctx.index.allIds());
+  let added = 0;
+  let dropped = 0;
+  for (const id of indexed) {
+    if (!markers.has(id)) {
+      ctx.index.removeSnapshot(id);
+      dropped++;
+    }
+  }
+  const load = (id: ObjectId) => ctx.loadTree(id);
+  for (const id of markers) {
+    if (indexed.has(id)) continue;
+    let m: Manifest;
+    try {
+      m = await ctx.readManifest(id);
+    } catch (err) {
+      ctx.warn(`snapshot ${id.slice(0, 12)} cannot be read (${(err as Error).message}); run \`cairn verify\``);
+      continue;
+    }
+    const parent = m.parents[0] && markers.has(m.parents[0]) ? await ctx.readManifest(m.parents[0]).catch(() => undefined) : undefined;
+    const rows = await diffTrees(parent?.tree ?? null, m.tree, load, sha256Hex).then(versionRows, () => []);
+    ctx.index.addSnapshot(id, m, rows);
+    added++;
+  }
+  if (added || dropped) ctx.warn(`the index was behind the object store (an interrupted command): ${added} snapshots added, ${dropped} removed`);
+  return { added, dropped };
+}

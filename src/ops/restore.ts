@@ -1,38 +1,71 @@
 /**
- * Restore into a new or empty directory: everything is written into a staging
- * directory beside the target, made durable, and renamed into place only when
- * complete, so a failure never leaves a half-restored tree that looks whole.
+ * Restore, routed by what the target holds:
+ * - a new or empty directory: everything is written into a staging directory
+ *   beside the target, made durable, and renamed into place only when
+ *   complete, so a failure never leaves a half-restored tree that looks whole;
+ * - an existing directory (the snapshot's own source by default, or any other
+ *   with --force): the in-place engine (restoreInPlace.ts) with a restore
+ *   point, approval, staging, a journal and rollback.
+ * A whole-tree restore sets the target's HEAD to the restored snapshot, so
+ * the next snapshot of it has that one as its parent.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { CairnError, NotFoundError, RefusedError, UsageError, isErrno } from '../errors.js';
+import { CairnError, NotFoundError, RefusedError, UnsafePathError, UsageError, isErrno } from '../errors.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir, syncFileSystem } from '../util/durableFs.js';
 import { Materializer, type MaterializeCounts } from './materialize.js';
+import { restoreInPlace, setTargetHead } from './restoreInPlace.js';
+import { countChanges, describePlan, normalizeRestorePath, planRestore, type NameStatus, type PlanCounts } from './restorePlan.js';
+import { relativeInside } from './restoreScan.js';
 import { verifyRestoredTree } from './verifyRestored.js';
 
 export interface RestoreOptions {
-  target: string;
+  /** Directory to restore into; default: the snapshot's source directory (in place). */
+  target?: string;
+  /** Restore over a non-empty directory other than the snapshot's source (after approval). */
+  force?: boolean;
+  /** Report what would be created, replaced and deleted; change nothing. */
+  dryRun?: boolean;
+  /** Restore only these files or folders (relative to the target root). */
+  paths?: string[];
   /** Re-read what was written and compare content ids. */
   verify?: boolean;
+  /** Take a restore point before changing a non-empty target (default true). */
+  restorePoint?: boolean;
   onProgress?: (c: MaterializeCounts, path: string) => void;
+  /** Called as soon as the restore point is taken, before the target changes. */
+  onRestorePoint?: (id: ObjectId) => void;
 }
+
+/** new: into a new or empty directory; in-place: into the snapshot's source; force: over another non-empty directory. */
+export type RestoreKind = 'new' | 'in-place' | 'force';
 
 export interface RestoreSummary {
   snapshot: ObjectId;
   target: string;
+  kind: RestoreKind;
+  dryRun: boolean;
+  /** What was written (staged). */
   files: number;
   dirs: number;
   symlinks: number;
   bytes: number;
   verified: boolean;
+  restorePoint: ObjectId | null;
+  /** True when the target's HEAD now names this snapshot. */
+  head: boolean;
+  counts: PlanCounts;
+  /** Name-status of the change (with dryRun: of the change that would be made). */
+  changes: NameStatus[];
+  warnings: string[];
 }
 
-/** Checks the target is absent or an empty real directory. */
-export function checkFreshTarget(target: string): 'absent' | 'empty' {
+/** What a restore target holds now. */
+export function targetState(target: string): 'absent' | 'empty' | 'nonempty' {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(target);
@@ -42,26 +75,126 @@ export function checkFreshTarget(target: string): 'absent' | 'empty' {
   }
   if (st.isSymbolicLink()) throw new RefusedError(`restore target ${target} is a symlink; cairn never restores through one`, { hint: 'name the real directory' });
   if (!st.isDirectory()) throw new UsageError(`restore target ${target} exists and is not a directory`, { hint: 'choose a new or empty directory' });
-  if (fs.readdirSync(target).length > 0) {
+  return fs.readdirSync(target).length > 0 ? 'nonempty' : 'empty';
+}
+
+/** Checks the target is absent or an empty real directory. */
+export function checkFreshTarget(target: string): 'absent' | 'empty' {
+  const state = targetState(target);
+  if (state === 'nonempty') {
     throw new CairnError('TARGET_NOT_EMPTY', `restore target ${target} is not empty`, {
       hint: 'restore into a new or empty directory, or pass --force (restores over it after approval)',
     });
   }
-  return 'empty';
+  return state;
 }
 
-export async function restoreToNewTarget(ctx: RepoContext, id: ObjectId, options: RestoreOptions): Promise<RestoreSummary> {
+/** Restores snapshot `id` as `options` say (see the module comment). */
+export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: RestoreOptions = {}): Promise<RestoreSummary> {
   const manifest = await ctx.readManifest(id);
-  const target = path.resolve(options.target);
-  const state = checkFreshTarget(target);
+  const inPlace = options.target === undefined;
+  if (inPlace) {
+    if (manifest.kind !== 'dir') {
+      throw new UsageError(`snapshot ${id.slice(0, 12)} holds a ${manifest.kind} source; restoring it in place is not supported`, { hint: 'restore it with --target DIR' });
+    }
+    if (typeof manifest.source !== 'string' || !path.isAbsolute(manifest.source)) {
+      throw new UnsafePathError(`snapshot ${id.slice(0, 12)} names no absolute source directory`, { hint: 'restore it with --target DIR' });
+    }
+  }
+  const target = path.resolve(options.target ?? manifest.source);
+  if (target === ctx.dir || relativeInside(ctx.dir, target) !== null) {
+    throw new UsageError(`cannot restore into the repository ${ctx.dir}`, { hint: 'choose a target outside the repository' });
+  }
+  const state = targetState(target);
+  const real = state === 'absent' ? target : fs.realpathSync(target);
+  const kind: RestoreKind = real === manifest.source ? 'in-place' : state === 'nonempty' ? 'force' : 'new';
+  const paths = (options.paths ?? []).map(normalizeRestorePath).filter((p) => p !== '');
+  const base: RestoreSummary = {
+    snapshot: id,
+    target: real,
+    kind,
+    dryRun: options.dryRun ?? false,
+    files: 0,
+    dirs: 0,
+    symlinks: 0,
+    bytes: 0,
+    verified: false,
+    restorePoint: null,
+    head: false,
+    counts: { created: 0, replaced: 0, deleted: 0, metadata: 0 },
+    changes: [],
+    warnings: [],
+  };
+
+  if (state === 'nonempty') {
+    if (kind === 'force' && !options.force) {
+      throw new CairnError('TARGET_NOT_EMPTY', `restore target ${real} is not empty`, {
+        hint: 'restore into a new or empty directory, or pass --force (restores over it after approval)',
+      });
+    }
+    const r = await restoreInPlace(ctx, id, manifest, real, {
+      paths,
+      verify: options.verify ?? false,
+      dryRun: options.dryRun ?? false,
+      restorePoint: options.restorePoint ?? true,
+      approval: { operation: kind === 'force' ? 'restore --force' : 'restore in place', risk: 'high' },
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.onRestorePoint ? { onRestorePoint: options.onRestorePoint } : {}),
+    });
+    return { ...base, ...r.written, verified: r.verified, restorePoint: r.restorePoint, head: r.head, counts: r.counts, changes: r.changes, warnings: r.warnings };
+  }
+
+  // A new or empty target: nothing there to lose, so no restore point and no approval.
+  const load = (t: ObjectId) => ctx.loadTree(t);
+  if (options.dryRun) {
+    const changes = await describePlan(await planRestore(load, null, manifest.tree, { paths }), load, load);
+    return { ...base, counts: countChanges(changes), changes };
+  }
+  if (paths.length > 0) {
+    const created = state === 'absent';
+    if (created) await fsp.mkdir(target, { mode: 0o755 });
+    try {
+      const r = await restoreInPlace(ctx, id, manifest, fs.realpathSync(target), {
+        paths,
+        verify: options.verify ?? false,
+        restorePoint: false,
+        approval: null,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+      return { ...base, target: fs.realpathSync(target), ...r.written, verified: r.verified, head: r.head, counts: r.counts, changes: r.changes, warnings: r.warnings };
+    } catch (err) {
+      if (created) await fsp.rm(target, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+  const written = await writeNewTarget(ctx, manifest.tree, target, state, options);
+  const final = fs.realpathSync(target);
+  setTargetHead(ctx, final, id);
+  return { ...base, target: final, ...written, verified: options.verify ?? false, head: true, counts: { created: written.files + written.symlinks, replaced: 0, deleted: 0, metadata: 0 } };
+}
+
+/** Restores snapshot `id` into a new or empty directory only (TARGET_NOT_EMPTY otherwise). */
+export async function restoreToNewTarget(ctx: RepoContext, id: ObjectId, options: RestoreOptions & { target: string }): Promise<RestoreSummary> {
+  checkFreshTarget(path.resolve(options.target));
+  return restoreSnapshot(ctx, id, { ...options, force: false });
+}
+
+/** Writes tree `tree` into a staging directory beside `target` and renames it into place. */
+async function writeNewTarget(
+  ctx: RepoContext,
+  tree: ObjectId,
+  target: string,
+  state: 'absent' | 'empty',
+  options: RestoreOptions,
+): Promise<MaterializeCounts> {
   const parent = path.dirname(target);
   if (!fs.existsSync(parent)) throw new NotFoundError(`the parent of restore target ${target} does not exist`, { hint: 'create it first' });
   const staging = path.join(parent, `.${path.basename(target)}.cairn-restore-${randomBytes(4).toString('hex')}`);
   await fsp.mkdir(staging, { mode: 0o700 });
   const m = new Materializer(ctx, options.onProgress ? { onProgress: options.onProgress } : {});
   try {
-    await m.writeTree(manifest.tree, Buffer.from(staging));
-    if (options.verify) await verifyRestoredTree(ctx, manifest.tree, staging);
+    await m.writeTree(tree, Buffer.from(staging));
+    if (options.verify) await verifyRestoredTree(ctx, tree, staging);
     if (!syncFileSystem(staging)) await fsyncDir(staging);
     await fsp.chmod(staging, 0o755);
     if (state === 'empty') await fsp.rmdir(target);
@@ -71,5 +204,5 @@ export async function restoreToNewTarget(ctx: RepoContext, id: ObjectId, options
     await fsp.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     throw err;
   }
-  return { snapshot: id, target, ...m.counts, verified: options.verify ?? false };
+  return m.counts;
 }

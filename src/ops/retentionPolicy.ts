@@ -14,7 +14,8 @@
  *   all snapshots of a source. With per-type rules (the config): the
  *   snapshots of one type of one source.
  * - floors applied after the rules, per source: a tagged snapshot is kept
- *   (unless includeTagged), the source's HEAD is kept, and at least
+ *   (unless includeTagged), the source's HEAD is kept, a pinned snapshot
+ *   (one an interrupted restore needs) is kept, and at least
  *   keepMinimum snapshots (the newest ones) are kept.
  *
  * applyRetention is a pure function: same input, same answer, whatever the
@@ -32,6 +33,8 @@ export interface RetentionCandidate {
   tags: readonly string[];
   /** True when this snapshot is its source's HEAD. */
   isHead: boolean;
+  /** Set when something else needs the snapshot (an interrupted restore): always kept, with this reason. */
+  pinned?: string;
 }
 
 /** Count rules take N >= 0, or -1 for unlimited (as restic). */
@@ -318,6 +321,7 @@ export function applyRetention(snapshots: readonly RetentionCandidate[], policy:
     for (const it of group) {
       if (it.c.tags.length > 0 && !policy.includeTagged) it.reasons.push(`tagged ${[...it.c.tags].sort().join(', ')}`);
       if (it.c.isHead) it.reasons.push('HEAD of its source');
+      if (it.c.pinned) it.reasons.push(it.c.pinned);
     }
     let kept = group.filter((it) => it.reasons.length > 0).length;
     for (const it of group) {

@@ -157,8 +157,8 @@ export async function repositoryStats(ctx: RepoContext): Promise<RepositoryStats
     if (Date.parse(r.time) > Date.parse(s.newest)) s.newest = r.time;
   }
 
-  const seenChunks = ObjectSet.create(ctx.tmpDir, 'stats-chunks');
-  const seenMeta = ObjectSet.create(ctx.tmpDir, 'stats-meta');
+  const seenChunks = ObjectSet.create(ctx.tmpDir, 'stats.chunks');
+  const seenMeta = ObjectSet.create(ctx.tmpDir, 'stats.meta');
   try {
     const tally = new ChunkTally(ctx, seenChunks, true);
     let metadataStoredBytes = 0;
@@ -272,7 +272,7 @@ export async function snapshotStats(ctx: RepoContext, ref: string): Promise<Snap
       else if (c.status === 'D') deleted++;
       else modified++;
     }
-    const seen = ObjectSet.create(ctx.tmpDir, 'stats-parent');
+    const seen = ObjectSet.create(ctx.tmpDir, 'stats.parent');
     try {
       const markAll = async (tree: ObjectId): Promise<void> => {
         if (!seen.add(tree)) return;

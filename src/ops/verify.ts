@@ -155,8 +155,8 @@ export function sampler(spec: string | undefined, readAll: boolean, seed?: strin
 
 export async function verifyRepository(ctx: RepoContext, options: VerifyOptions = {}): Promise<VerifyReport> {
   const { sample, selected } = sampler(options.readDataSubset, options.readData === true, options.seed);
-  const cleanTrees = ObjectSet.create(ctx.tmpDir, 'verify-trees');
-  const okChunks = ObjectSet.create(ctx.tmpDir, 'verify-chunks');
+  const cleanTrees = ObjectSet.create(ctx.tmpDir, 'verify.trees');
+  const okChunks = ObjectSet.create(ctx.tmpDir, 'verify.chunks');
   try {
     return await new Verifier(ctx, options, sample, selected, cleanTrees, okChunks).run();
   } finally {

@@ -16,7 +16,7 @@ import { snapshotMarker, writeHead } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir, tempName, writeFileAtomic } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
-import { loadExcludes } from './excludes.js';
+import { compileExcludes, noExcludeRules, readExcludeRules, type ExcludeRules } from './excludes.js';
 import { TreeBuilder, type WalkProgress } from './treeBuilder.js';
 
 export interface SnapshotOptions {
@@ -26,6 +26,11 @@ export interface SnapshotOptions {
   mode?: SnapshotMode;
   type?: SnapshotType;
   exclude?: readonly string[];
+  /**
+   * Use these rules instead of the source's .cairnignore and `exclude` (a
+   * restore point is taken with the rules of the snapshot being restored).
+   */
+  excludeRules?: ExcludeRules;
   /** Record this time instead of now (ISO-8601). */
   time?: string;
   onProgress?: (p: WalkProgress) => void;
@@ -82,30 +87,29 @@ export function parseSnapshotTime(time: string | undefined): Date {
   return d;
 }
 
-/** Changed paths as index rows (for `log -- PATH`). */
+/** A changed path as an index row (for `log -- PATH`). */
+export function versionRow(c: TreeChange): FileVersionRow {
+  return { path: c.path, status: c.status, type: (c.new ?? c.old)?.type ?? null, content: c.new ? c.new.id : null, size: c.new ? c.new.size : null };
+}
+
+/** Changed paths as index rows. */
 export function versionRows(changes: readonly TreeChange[]): FileVersionRow[] {
-  return changes.map((c) => ({
-    path: c.path,
-    status: c.status,
-    type: (c.new ?? c.old)?.type ?? null,
-    content: c.new ? c.new.id : null,
-    size: c.new ? c.new.size : null,
-  }));
+  return changes.map(versionRow);
+}
+
+/** Adds one change to the added/modified/deleted file counts (symlink-only changes are not counted). */
+export function countChange(counts: { added: number; modified: number; deleted: number }, c: TreeChange): void {
+  if (c.old?.type !== 'file' && c.new?.type !== 'file') return;
+  if (c.status === 'A') counts.added++;
+  else if (c.status === 'D') counts.deleted++;
+  else counts.modified++;
 }
 
 /** Counts of added/modified/deleted files between two trees. */
 export function changeCounts(changes: readonly TreeChange[]): { added: number; modified: number; deleted: number } {
-  let added = 0;
-  let modified = 0;
-  let deleted = 0;
-  for (const c of changes) {
-    // Counts are of files: a symlink is counted only when it replaces or is replaced by a file.
-    if (c.old?.type !== 'file' && c.new?.type !== 'file') continue;
-    if (c.status === 'A') added++;
-    else if (c.status === 'D') deleted++;
-    else modified++;
-  }
-  return { added, modified, deleted };
+  const counts = { added: 0, modified: 0, deleted: 0 };
+  for (const c of changes) countChange(counts, c);
+  return counts;
 }
 
 export interface CommitInput {
@@ -128,14 +132,42 @@ export interface CommitInput {
 /** Writes the manifest after its objects and records it; shared by every kind of source. */
 export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Promise<SnapshotSummary> {
   await ctx.store.flush();
+  ctx.logger.debug({ phase: 'objects-durable' }, 'snapshot objects are durable');
   const parent = ctx.index.head(input.source);
   const compareWith = input.base ?? parent;
   const load = (id: ObjectId) => ctx.loadTree(id);
   const compareTree = compareWith ? (await ctx.readManifest(compareWith)).tree : null;
-  const summaryChanges = await diffTrees(compareTree, input.tree, load, sha256Hex);
+  // Changes are counted and turned into compact index rows as they are found: a first snapshot of
+  // a huge tree has one change per file, which must not all be held as objects at once.
+  // The rows go straight into an open index transaction under a placeholder id, renamed to the
+  // snapshot id once the manifest exists; a crash before the commit leaves no rows behind.
+  const counts = { added: 0, modified: 0, deleted: 0 };
+  const placeholder = `pending-${process.pid}-${Date.now()}` as ObjectId;
+  const index = ctx.index;
   const parentTree = parent === compareWith ? compareTree : parent ? (await ctx.readManifest(parent)).tree : null;
-  const historyChanges = parent === compareWith ? summaryChanges : await diffTrees(parentTree, input.tree, load, sha256Hex);
-  const counts = changeCounts(summaryChanges);
+  index.begin();
+  try {
+    await diffTrees(compareTree, input.tree, load, sha256Hex, {
+      onChange: (c) => {
+        countChange(counts, c);
+        if (parent === compareWith) index.insertVersion(placeholder, versionRow(c));
+      },
+    });
+    if (parent !== compareWith) await diffTrees(parentTree, input.tree, load, sha256Hex, { onChange: (c) => index.insertVersion(placeholder, versionRow(c)) });
+    return await writeManifest(ctx, input, parent, counts, placeholder);
+  } catch (err) {
+    index.rollback();
+    throw err;
+  }
+}
+
+async function writeManifest(
+  ctx: RepoContext,
+  input: CommitInput,
+  parent: ObjectId | null,
+  counts: { added: number; modified: number; deleted: number },
+  placeholder: ObjectId,
+): Promise<SnapshotSummary> {
   const { host, user } = RepoContext.identity();
   const manifest: Manifest = {
     v: 1,
@@ -167,11 +199,16 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
   const put = await ctx.store.put(bytes);
   await ctx.store.flush();
   const id = put.id;
+  ctx.logger.debug({ phase: 'manifest-durable', id }, 'manifest is durable');
   const marker = snapshotMarker(ctx.dir, id);
   await fsp.mkdir(path.dirname(marker), { recursive: true });
   await writeFileAtomic(marker, '', { tempDir: ctx.tmpDir });
   await fsyncDir(path.dirname(marker));
-  ctx.index.addSnapshot(id, manifest, versionRows(historyChanges));
+  ctx.logger.debug({ phase: 'marker-durable', id }, 'snapshot marker is durable');
+  ctx.index.addSnapshot(id, manifest);
+  ctx.index.renameVersions(placeholder, id);
+  ctx.index.commit();
+  ctx.logger.debug({ phase: 'indexed', id }, 'snapshot is in the index');
   writeHead(ctx.dir, { source: input.source, snapshot: id });
   ctx.index.setHead(input.source, id);
   return { id, manifest };
@@ -184,6 +221,7 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
   const source = resolveSourcePath(ctx, options.path);
   const time = parseSnapshotTime(options.time);
   return ctx.withLock('snapshot', false, async () => {
+    ctx.cleanStaleTemp();
     const latest = ctx.index.latest(source);
     let mode: SnapshotMode = options.mode ?? (latest ? 'incremental' : 'full');
     let baseId: ObjectId | null = null;
@@ -197,12 +235,14 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
     const errors: SnapshotProblem[] = [];
     const warnings: SnapshotProblem[] = [];
     const scanStart = await fileSystemNow(ctx.tmpDir);
+    const rules = options.excludeRules ?? readExcludeRules(source, options.exclude ?? []);
     const builder = new TreeBuilder({
       store: ctx.store,
       chunker: ctx.config.chunker,
-      excludes: loadExcludes(source, options.exclude ?? []),
+      excludes: compileExcludes(rules),
       skipPaths: new Set([ctx.dir]),
       loadTree: (id) => ctx.loadTree(id),
+      onTree: (id, entries) => ctx.cacheTree(id, entries),
       reuse: mode !== 'full',
       baseScanStart: base ? BigInt(base.scanStart) : null,
       onWarning: (p) => {
@@ -246,6 +286,8 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
       started,
       errors,
       warnings,
+      // Recorded so that restoring this snapshot leaves alone exactly what it left out.
+      ...(noExcludeRules(rules) ? {} : { extra: { excludeRules: rules } }),
     });
   });
 }

@@ -1,22 +1,30 @@
 /**
  * Walks a source directory and stores it as trees and file chunks.
  *
- * Change detection: when a base tree is given, a file whose size, mtime (ns),
- * ctime (ns), inode and mode equal the base entry's reuses the base's chunk
- * list unread, unless its mtime or ctime is at or after the base scan's start
- * (a "racily clean" file, changed within the same tick the base saw it).
+ * Change detection: against a base tree, an entry whose lstat matches the base
+ * entry (size, mtime and ctime to the microsecond, inode, mode, owner) is
+ * taken over unchanged — a file keeps its chunk list unread, a symlink its
+ * target — unless a file's mtime or ctime is at or after the base scan's start
+ * (a "racily clean" file, changed within the same tick the base saw it). A
+ * directory whose entries all match its base keeps the base tree id without
+ * re-encoding, so an unchanged tree costs one lstat per entry.
+ *
+ * Small files are read, hashed and stored synchronously: for them the cost of
+ * a promise per system call exceeds the work. Large files stream through the
+ * chunker asynchronously, hashing and compressing on the thread pool.
  */
-import type { BigIntStats } from 'node:fs';
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { ChunkerParams } from '../chunk/chunkerParams.js';
 import { describeError, isErrno, SourceError } from '../errors.js';
-import { nameBytes, nameFields } from '../model/entryName.js';
+import { nameFields } from '../model/entryName.js';
 import { encodeTree, type TreeEntry } from '../model/tree.js';
 import type { SnapshotProblem } from '../model/manifest.js';
 import type { ObjectId } from '../store/objectId.js';
-import type { ObjectWriter } from '../store/objectStore.js';
+import type { SyncObjectWriter } from '../store/objectStore.js';
+import { sha256Hex } from '../util/hash.js';
 import { Limiter } from '../util/limiter.js';
-import { storeBuffer, storeStream, type ContentResult } from './contentWriter.js';
+import { storeStream } from './contentWriter.js';
 import type { ExcludeMatcher } from './excludes.js';
 
 export interface WalkProgress {
@@ -27,13 +35,15 @@ export interface WalkProgress {
 }
 
 export interface TreeBuilderOptions {
-  store: ObjectWriter;
+  store: SyncObjectWriter;
   chunker: ChunkerParams;
   excludes: ExcludeMatcher;
   /** Absolute paths never to enter (the repository itself). */
   skipPaths: ReadonlySet<string>;
   /** Loads a base tree's entries (cached by the caller). */
   loadTree: (id: ObjectId) => Promise<readonly TreeEntry[]>;
+  /** Called with every tree written, so the caller can cache it. */
+  onTree?: (id: ObjectId, entries: readonly TreeEntry[]) => void;
   /** Reuse unchanged files' chunks from the base (incremental/differential). */
   reuse: boolean;
   /** ns: the base scan's start; entries modified at or after it are re-read. */
@@ -41,8 +51,6 @@ export interface TreeBuilderOptions {
   onWarning?: (p: SnapshotProblem) => void;
   onError?: (p: SnapshotProblem) => void;
   onProgress?: (p: WalkProgress) => void;
-  /** Concurrent file reads. */
-  readConcurrency?: number;
 }
 
 export interface WalkCounts {
@@ -57,28 +65,96 @@ export interface WalkCounts {
 }
 
 const SLASH = Buffer.from('/');
-const SMALL_FILE = 1024 * 1024;
 const MAX_READ_ATTEMPTS = 3;
+const MAX_ACTIVE_DIRS = 8;
 
-function sameStat(a: BigIntStats, b: BigIntStats): boolean {
-  return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino;
+/** Files up to this size are stored as one blob: the chunker's average size, at most 1 MiB. */
+export function smallFileLimit(p: ChunkerParams): number {
+  return Math.min(p.kind === 'cdc' ? p.avg : p.size, 1024 * 1024);
+}
+
+/**
+ * The millisecond double that lstat reports for a time of `ns` nanoseconds,
+ * computed exactly as Node computes it (sec * 1e3 + nsec / 1e6), so a stored
+ * ns time and a fresh lstat compare bit for bit. (Number-form lstat is about
+ * four times cheaper than bigint-form; its double resolves ~0.25 µs.)
+ */
+export function nsToStatMs(ns: string | bigint | undefined): number {
+  if (ns === undefined) return Number.NaN;
+  const n = typeof ns === 'bigint' ? ns : BigInt(ns);
+  return Number(n / 1_000_000_000n) * 1000 + Number(n % 1_000_000_000n) / 1e6;
+}
+
+/** Whether an lstat matches an entry's recorded stat (times compared to the microsecond). */
+export function sameStat(st: fs.Stats, e: TreeEntry): boolean {
+  return (
+    e.ino === st.ino &&
+    e.mode === (st.mode & 0o7777) &&
+    e.uid === st.uid &&
+    e.gid === st.gid &&
+    (e.size ?? 0) === (st.isDirectory() ? 0 : st.size) &&
+    e.ctime !== undefined &&
+    nsToStatMs(e.mtime) === st.mtimeMs &&
+    nsToStatMs(e.ctime) === st.ctimeMs
+  );
+}
+
+/**
+ * May a file reuse its base entry's chunks unread? Only when its stat matches
+ * and neither time reaches the base scan's start (racy clean: a same-tick
+ * change could hide behind equal stats).
+ */
+export function canReuseEntry(st: fs.Stats, base: TreeEntry | undefined, baseScanStart: bigint | null): boolean {
+  if (!base || base.type !== 'file' || baseScanStart === null || !sameStat(st, base)) return false;
+  const start = nsToStatMs(baseScanStart);
+  return st.mtimeMs < start && st.ctimeMs < start;
+}
+
+/** The exact (ns) stat fields of a path, for entries that changed. */
+function exactStat(st: fs.BigIntStats): Pick<TreeEntry, 'mode' | 'mtime' | 'ctime' | 'ino' | 'uid' | 'gid'> {
+  return {
+    mode: Number(st.mode & 0o7777n),
+    mtime: st.mtimeNs.toString(),
+    ctime: st.ctimeNs.toString(),
+    ino: Number(st.ino),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+  };
+}
+
+/** The key of a name in a base tree map: its UTF-8 text, or for other bytes their base64 (as `rawName` holds). */
+function nameKeyOfBytes(name: Buffer): string {
+  const s = name.toString('utf8');
+  if (!s.includes('\uFFFD') || Buffer.from(s, 'utf8').equals(name)) return s;
+  return `\0${name.toString('base64')}`;
+}
+
+function nameKeyOfEntry(e: TreeEntry): string {
+  return e.rawName !== undefined ? `\0${e.rawName}` : e.name;
 }
 
 export class TreeBuilder {
   readonly counts: WalkCounts = { files: 0, dirs: 0, symlinks: 0, bytes: 0, bytesRead: 0, filesRead: 0, newObjects: 0, newBytes: 0 };
-  private readonly reads: Limiter;
-  /** Large files hold a chunking buffer and chunks in flight: fewer at once bounds memory. */
+  /** Large files hold a chunking buffer and chunks in flight: few at once bounds memory. */
   private readonly bigReads = new Limiter(2);
+  private readonly smallFile: number;
+  private readonly skipNames: Set<string>;
   private activeDirs = 0;
-  private lastPath = '';
 
   constructor(private readonly o: TreeBuilderOptions) {
-    this.reads = new Limiter(o.readConcurrency ?? 4);
+    this.smallFile = smallFileLimit(o.chunker);
+    this.skipNames = new Set([...o.skipPaths].map((p) => p.slice(p.lastIndexOf('/') + 1)));
   }
 
   /** Stores the directory `root` and returns its tree id. */
   async build(root: string, baseTree: ObjectId | null): Promise<ObjectId> {
     return this.dir(Buffer.from(root), '', baseTree, true);
+  }
+
+  /** A file that could not be read: gone meanwhile is a warning; anything else an error (a partial snapshot). */
+  private unreadable(path: string, err: unknown): void {
+    if (isErrno(err, 'ENOENT')) this.problem('warning', path, new Error('vanished while being read; not stored'));
+    else this.problem('error', path, err);
   }
 
   private problem(kind: 'warning' | 'error', path: string, err: unknown): void {
@@ -88,164 +164,195 @@ export class TreeBuilder {
   }
 
   private async dir(abs: Buffer, rel: string, baseTree: ObjectId | null, isRoot = false): Promise<ObjectId> {
-    let dirents;
+    let names: Buffer[];
     try {
-      dirents = await fsp.readdir(abs, { withFileTypes: true, encoding: 'buffer' });
+      names = (await fsp.readdir(abs, { encoding: 'buffer' })) as Buffer[];
     } catch (err) {
       if (isRoot) throw new SourceError(`cannot read source directory ${abs.toString()}: ${describeError(err)}`, { cause: err });
       throw err;
     }
-    const baseEntries = new Map<string, TreeEntry>();
-    if (baseTree) for (const e of await this.o.loadTree(baseTree)) baseEntries.set(nameBytes(e).toString('latin1'), e);
+    const base = new Map<string, TreeEntry>();
+    if (baseTree) for (const e of await this.o.loadTree(baseTree)) base.set(nameKeyOfEntry(e), e);
 
-    const children: Array<{ name: Buffer; abs: Buffer; rel: string }> = [];
-    for (const d of dirents) {
-      const name = d.name as unknown as Buffer;
-      const childAbs = Buffer.concat([abs, SLASH, name]);
-      const childRel = rel === '' ? name.toString('utf8') : `${rel}/${name.toString('utf8')}`;
-      if (this.o.skipPaths.has(childAbs.toString('utf8'))) continue;
-      if (this.o.excludes.excludes(childRel, d.isDirectory())) continue;
-      children.push({ name, abs: childAbs, rel: childRel });
-    }
-    const stats = await Promise.all(
-      children.map((c) =>
-        fsp.lstat(c.abs, { bigint: true }).catch((err: unknown) => {
-          if (isErrno(err, 'ENOENT')) this.problem('warning', c.rel, new Error('vanished while being read; not stored'));
-          else this.problem('error', c.rel, err);
-          return undefined;
-        }),
-      ),
-    );
-
-    const entries: Array<TreeEntry | undefined> = new Array(children.length);
+    const entries: Array<TreeEntry | undefined> = new Array(names.length);
+    let same = baseTree !== null;
     const work: Array<Promise<void>> = [];
-    for (let i = 0; i < children.length; i++) {
-      const c = children[i]!;
-      const st = stats[i];
-      if (!st) continue;
-      const base = baseEntries.get(c.name.toString('latin1'));
-      const common = {
-        ...nameFields(c.name),
-        mode: Number(st.mode & 0o7777n),
-        mtime: st.mtimeNs.toString(),
-        ctime: st.ctimeNs.toString(),
-        ino: Number(st.ino),
-        uid: Number(st.uid),
-        gid: Number(st.gid),
-      };
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const childAbs = Buffer.concat([abs, SLASH, name]);
+      const relOf = () => (rel === '' ? name.toString('utf8') : `${rel}/${name.toString('utf8')}`);
+      if (this.skipNames.has(name.toString('utf8')) && this.o.skipPaths.has(childAbs.toString('utf8'))) {
+        continue;
+      }
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(childAbs);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) this.problem('warning', relOf(), new Error('vanished while being read; not stored'));
+        else this.problem('error', relOf(), err);
+        same = false;
+        continue;
+      }
+      if (this.o.excludes.active && this.o.excludes.excludes(relOf(), st.isDirectory())) continue;
+      const key = nameKeyOfBytes(name);
+      const b = base.get(key);
       if (st.isFile()) {
-        work.push(
-          this.file(c.abs, c.rel, st, base).then(
-            (r) => {
-              if (r) entries[i] = { ...common, ...r.stat, type: 'file', size: r.size, chunks: r.chunks };
-            },
-            (err: unknown) => this.problem('error', c.rel, err),
-          ),
-        );
+        if (this.o.reuse && canReuseEntry(st, b, this.o.baseScanStart)) {
+          entries[i] = b;
+          this.counts.files++;
+          this.counts.bytes += st.size;
+          this.progress(rel);
+          continue;
+        }
+        same = false;
+        if (st.size <= this.smallFile) {
+          try {
+            entries[i] = this.smallFileSync(childAbs, name, relOf(), st);
+          } catch (err) {
+            this.unreadable(relOf(), err);
+          }
+        } else {
+          work.push(
+            this.bigReads.run(() => this.bigFile(childAbs, name, relOf(), st!)).then(
+              (e) => {
+                entries[i] = e;
+              },
+              (err: unknown) => this.unreadable(relOf(), err),
+            ),
+          );
+        }
       } else if (st.isDirectory()) {
         const task = async (): Promise<void> => {
           try {
-            const tree = await this.dir(c.abs, c.rel, base?.type === 'dir' ? (base.tree ?? null) : null);
-            entries[i] = { ...common, type: 'dir', tree };
+            const tree = await this.dir(childAbs, relOf(), b?.type === 'dir' ? (b.tree ?? null) : null);
             this.counts.dirs++;
+            if (b?.type === 'dir' && b.tree === tree && sameStat(st!, b)) {
+              entries[i] = b;
+            } else {
+              same = false;
+              entries[i] = { ...nameFields(name), type: 'dir', tree, ...exactStat(fs.lstatSync(childAbs, { bigint: true })) };
+            }
           } catch (err) {
-            this.problem('error', c.rel, err);
+            same = false;
+            this.problem('error', relOf(), err);
           }
         };
         // Walk a few directories concurrently; beyond that, inline (never waits on a permit, so never deadlocks).
-        if (this.activeDirs < 8) {
+        if (this.activeDirs < MAX_ACTIVE_DIRS) {
           this.activeDirs++;
           work.push(task().finally(() => this.activeDirs--));
         } else {
           await task();
         }
       } else if (st.isSymbolicLink()) {
-        work.push(
-          fsp.readlink(c.abs, { encoding: 'buffer' }).then(
-            (target) => {
-              const t = nameFields(target);
-              entries[i] = { ...common, type: 'symlink', size: target.length, target: t.name, ...(t.rawName ? { rawTarget: t.rawName } : {}) };
-              this.counts.symlinks++;
-            },
-            (err: unknown) => this.problem('error', c.rel, err),
-          ),
-        );
+        this.counts.symlinks++;
+        if (b?.type === 'symlink' && sameStat(st, b)) {
+          entries[i] = b; // a symlink cannot change in place: equal inode and times mean equal target
+          continue;
+        }
+        same = false;
+        try {
+          const target = fs.readlinkSync(childAbs, { encoding: 'buffer' });
+          const t = nameFields(target);
+          entries[i] = {
+            ...nameFields(name),
+            type: 'symlink',
+            size: target.length,
+            target: t.name,
+            ...(t.rawName ? { rawTarget: t.rawName } : {}),
+            ...exactStat(fs.lstatSync(childAbs, { bigint: true })),
+          };
+        } catch (err) {
+          this.problem('error', relOf(), err);
+        }
       } else {
-        this.problem('warning', c.rel, new Error('is a socket, FIFO or device; skipped'));
+        this.problem('warning', relOf(), new Error('is a socket, FIFO or device; skipped'));
       }
     }
     await Promise.all(work);
-    const tree = encodeTree(entries.filter((e): e is TreeEntry => e !== undefined));
-    const put = await this.o.store.put(tree);
+    if (this.o.store.needsFlush) await this.o.store.flush();
+    const kept = entries.filter((e): e is TreeEntry => e !== undefined);
+    if (same && kept.length === base.size && baseTree) return baseTree;
+    const tree = encodeTree(kept);
+    const id = sha256Hex(tree) as ObjectId;
+    const put = this.o.store.putSync(tree, id);
     if (put.written) {
       this.counts.newObjects++;
       this.counts.newBytes += put.storedBytes;
     }
-    return put.id;
+    this.o.onTree?.(id, kept);
+    return id;
   }
 
-  private canReuse(st: BigIntStats, base: TreeEntry | undefined): boolean {
-    if (!this.o.reuse || !base || base.type !== 'file' || this.o.baseScanStart === null) return false;
-    if (base.size !== Number(st.size) || base.mtime !== st.mtimeNs.toString() || base.ctime !== st.ctimeNs.toString()) return false;
-    if (base.ino !== Number(st.ino) || base.mode !== Number(st.mode & 0o7777n)) return false;
-    // Racy clean: a change within the tick the base scan started could leave size and times equal.
-    if (st.mtimeNs >= this.o.baseScanStart || st.ctimeNs >= this.o.baseScanStart) return false;
-    return true;
-  }
-
-  private async file(
-    abs: Buffer,
-    rel: string,
-    st: BigIntStats,
-    base: TreeEntry | undefined,
-  ): Promise<{ chunks: ObjectId[]; size: number; stat?: Partial<TreeEntry> } | undefined> {
-    if (this.canReuse(st, base)) {
-      this.counts.files++;
-      this.counts.bytes += Number(st.size);
-      this.progress(rel);
-      return { chunks: base!.chunks ?? [], size: Number(st.size) };
-    }
-    const small = st.size <= BigInt(SMALL_FILE);
-    return (small ? this.reads : this.bigReads).run(async () => {
-      let before = st;
-      for (let attempt = 1; ; attempt++) {
-        const fh = await fsp.open(abs, 'r');
-        let r: ContentResult;
-        let after: BigIntStats;
-        try {
-          r =
-            before.size <= BigInt(SMALL_FILE)
-              ? await storeBuffer(this.o.store, await fh.readFile())
-              : await storeStream(this.o.store, async (buf, off, len) => (await fh.read(buf, off, len, null)).bytesRead, this.o.chunker);
-          after = await fh.stat({ bigint: true });
-        } finally {
-          await fh.close();
-        }
-        this.counts.bytesRead += r.size;
-        this.counts.newObjects += r.newObjects;
-        this.counts.newBytes += r.newBytes;
-        const changed = !sameStat(before, after) || BigInt(r.size) !== after.size;
-        if (!changed || attempt >= MAX_READ_ATTEMPTS) {
-          if (changed) this.problem('warning', rel, new Error(`changed while being read (${attempt} attempts); the stored copy may be inconsistent`));
-          this.counts.files++;
-          this.counts.filesRead++;
-          this.counts.bytes += r.size;
-          this.progress(rel);
-          // Record the stat seen after reading so the next snapshot compares against what was stored.
-          return {
-            chunks: r.chunks,
-            size: r.size,
-            // A file that kept changing gets a ctime that never matches, so the next snapshot reads it again.
-            stat: { mtime: after.mtimeNs.toString(), ctime: changed ? '0' : after.ctimeNs.toString(), ino: Number(after.ino), mode: Number(after.mode & 0o7777n) },
-          };
-        }
-        before = after;
+  /** Reads, hashes and stores a small file in one go; re-reads it if it changed meanwhile. */
+  private smallFileSync(abs: Buffer, name: Buffer, rel: string, st: fs.Stats): TreeEntry {
+    let before = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+    for (let attempt = 1; ; attempt++) {
+      const fd = fs.openSync(abs, 'r');
+      let data: Buffer;
+      let after: fs.BigIntStats;
+      try {
+        data = fs.readFileSync(fd);
+        after = fs.fstatSync(fd, { bigint: true });
+      } finally {
+        fs.closeSync(fd);
       }
-    });
+      this.counts.bytesRead += data.length;
+      const now = { size: Number(after.size), mtimeMs: nsToStatMs(after.mtimeNs), ctimeMs: nsToStatMs(after.ctimeNs) };
+      const changed = now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.ctimeMs !== before.ctimeMs || data.length !== now.size;
+      if (!changed || attempt >= MAX_READ_ATTEMPTS) {
+        const chunks: ObjectId[] = [];
+        if (data.length > 0) {
+          const id = sha256Hex(data) as ObjectId;
+          const put = this.o.store.putSync(data, id);
+          if (put.written) {
+            this.counts.newObjects++;
+            this.counts.newBytes += put.storedBytes;
+          }
+          chunks.push(id);
+        }
+        return this.readEntry(name, rel, after, data.length, chunks, changed, attempt);
+      }
+      before = now;
+    }
+  }
+
+  /** Streams a large file through the chunker; re-reads it if it changed meanwhile. */
+  private async bigFile(abs: Buffer, name: Buffer, rel: string, st: fs.Stats): Promise<TreeEntry> {
+    let before = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+    for (let attempt = 1; ; attempt++) {
+      const fh = await fsp.open(abs, 'r');
+      let r;
+      let after: fs.BigIntStats;
+      try {
+        r = await storeStream(this.o.store, async (buf, off, len) => (await fh.read(buf, off, len, null)).bytesRead, this.o.chunker);
+        after = await fh.stat({ bigint: true });
+      } finally {
+        await fh.close();
+      }
+      this.counts.bytesRead += r.size;
+      this.counts.newObjects += r.newObjects;
+      this.counts.newBytes += r.newBytes;
+      const now = { size: Number(after.size), mtimeMs: nsToStatMs(after.mtimeNs), ctimeMs: nsToStatMs(after.ctimeNs) };
+      const changed = now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.ctimeMs !== before.ctimeMs || r.size !== now.size;
+      if (!changed || attempt >= MAX_READ_ATTEMPTS) return this.readEntry(name, rel, after, r.size, r.chunks, changed, attempt);
+      before = now;
+    }
+  }
+
+  private readEntry(name: Buffer, rel: string, after: fs.BigIntStats, size: number, chunks: ObjectId[], changed: boolean, attempts: number): TreeEntry {
+    if (changed) this.problem('warning', rel, new Error(`changed while being read (${attempts} attempts); the stored copy may be inconsistent`));
+    this.counts.files++;
+    this.counts.filesRead++;
+    this.counts.bytes += size;
+    this.progress(rel);
+    const stat = exactStat(after);
+    // A file that kept changing gets a ctime that never matches, so the next snapshot reads it again.
+    if (changed) stat.ctime = '0';
+    return { ...nameFields(name), type: 'file', size, chunks, ...stat };
   }
 
   private progress(rel: string): void {
-    this.lastPath = rel;
-    this.o.onProgress?.({ files: this.counts.files, bytes: this.counts.bytes, bytesRead: this.counts.bytesRead, path: this.lastPath });
+    this.o.onProgress?.({ files: this.counts.files, bytes: this.counts.bytes, bytesRead: this.counts.bytesRead, path: rel });
   }
 }

@@ -5,10 +5,10 @@ import { IntegrityError, IoError, isErrno } from '../errors.js';
 import { syncFileSystem, tempName, fsyncDir } from '../util/durableFs.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 import { mapLimit } from '../util/limiter.js';
-import { decodeObject, encodeObject } from './objectCodec.js';
+import { decodeObject, encodeObject, encodeObjectSync } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
 import { objectPath, objectShardDir } from './objectPath.js';
-import type { ObjectWriter, PutResult } from './objectStore.js';
+import type { PutResult, SyncObjectWriter } from './objectStore.js';
 
 export interface FsObjectStoreOptions {
   /** Directory for temp files: must be on the same file system as objectsRoot. */
@@ -26,7 +26,7 @@ interface Pending {
 }
 
 /** The object store on a local file system, sharded as objects/ab/cd/<id>. */
-export class FsObjectStore implements ObjectWriter {
+export class FsObjectStore implements SyncObjectWriter {
   private pending: Pending[] = [];
   /** id → temp file, for objects put but not yet flushed. */
   private pendingIds = new Map<string, string>();
@@ -107,12 +107,38 @@ export class FsObjectStore implements ObjectWriter {
     this.pendingBytes += stored.length;
     if (
       this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024) ||
-      this.pending.length >= (this.options.flushCount ?? 50_000)
+      this.pending.length >= (this.options.flushCount ?? 16_384)
     ) {
       await this.flush();
     }
     return { id, written: true, storedBytes: stored.length };
   }
+
+  /**
+   * Synchronous put of a small object (a small file, a tree): same staging and
+   * durability as put(), without a thread-pool round trip per system call.
+   */
+  putSync(content: Buffer, id: ObjectId): PutResult {
+    if (this.pendingIds.has(id) || fs.existsSync(objectPath(this.root, id))) return { id, written: false, storedBytes: 0 };
+    const stored = encodeObjectSync(content, this.options.compress);
+    const tmp = tempName(this.options.tempDir, 'obj');
+    try {
+      fs.writeFileSync(tmp, stored, { flag: 'wx' });
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw new IoError(`cannot write object ${id}: ${(err as Error).message}`, { cause: err });
+    }
+    this.pendingIds.set(id, tmp);
+    this.pending.push({ tmp, id });
+    this.pendingBytes += stored.length;
+    if (this.pending.length >= (this.options.flushCount ?? 16_384) || this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024)) {
+      this.needsFlush = true;
+    }
+    return { id, written: true, storedBytes: stored.length };
+  }
+
+  /** Set by putSync when the batch is full; the writer calls flush() at its next await point. */
+  needsFlush = false;
 
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
@@ -129,6 +155,7 @@ export class FsObjectStore implements ObjectWriter {
     const batch = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
+    this.needsFlush = false;
     // 1. content durable (one syncfs, or an fsync per file where syncfs is missing)
     const synced = syncFileSystem(this.options.tempDir);
     if (!synced) {
@@ -141,18 +168,23 @@ export class FsObjectStore implements ObjectWriter {
         }
       });
     }
-    // 2. rename into place
+    // 2. rename into place (synchronously: a rename is cheaper than a promise round trip)
     const dirs = new Set<string>();
-    await mapLimit(batch, 16, async (p) => {
+    for (const p of batch) {
       const dir = objectShardDir(this.root, p.id);
       if (!this.madeDirs.has(dir)) {
-        await fsp.mkdir(dir, { recursive: true });
+        try {
+          fs.mkdirSync(dir);
+        } catch (err) {
+          if (isErrno(err, 'ENOENT')) fs.mkdirSync(dir, { recursive: true });
+          else if (!isErrno(err, 'EEXIST')) throw err;
+        }
         this.madeDirs.add(dir);
       }
       dirs.add(dir);
-      await fsp.rename(p.tmp, objectPath(this.root, p.id));
+      fs.renameSync(p.tmp, objectPath(this.root, p.id));
       this.pendingIds.delete(p.id);
-    });
+    }
     // 3. names durable
     if (!syncFileSystem(this.root)) await mapLimit([...dirs], 16, (d) => fsyncDir(d));
   }

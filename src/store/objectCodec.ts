@@ -15,8 +15,11 @@ const deflateRawAsync = promisify(zlib.deflateRaw);
 const inflateRawAsync = promisify(zlib.inflateRaw);
 const DEFLATE_OPTS: zlib.ZlibOptions = { level: 1, memLevel: 9 };
 
-/** Below this size compression is not worth a call. */
-const MIN_COMPRESS = 128;
+/**
+ * Objects up to one file-system block are stored raw: compressing them costs a
+ * zlib set-up per object and saves no disk space (a file takes a whole block).
+ */
+const MIN_COMPRESS = 4096;
 /** Above this size, compress on the libuv thread pool (both cores). */
 const ASYNC_THRESHOLD = 64 * 1024;
 /** A sample of this many bytes predicts whether the whole compresses. */
@@ -31,7 +34,7 @@ function frame(codec: number, payload: Uint8Array): Buffer {
 
 /** Encodes content to its stored form, compressing only when it saves space. */
 export async function encodeObject(content: Buffer, compress: boolean): Promise<Buffer> {
-  if (!compress || content.length < MIN_COMPRESS) return frame(CODEC_RAW, content);
+  if (!compress || content.length <= MIN_COMPRESS) return frame(CODEC_RAW, content);
   if (content.length > SAMPLE * 4) {
     // Incompressible data (media, archives, random) is detected on a sample, so it costs little.
     const sample = zlib.deflateRawSync(content.subarray(0, SAMPLE), DEFLATE_OPTS);
@@ -39,6 +42,17 @@ export async function encodeObject(content: Buffer, compress: boolean): Promise<
   }
   const packed =
     content.length >= ASYNC_THRESHOLD ? await deflateRawAsync(content, DEFLATE_OPTS) : zlib.deflateRawSync(content, DEFLATE_OPTS);
+  return packed.length < content.length ? frame(CODEC_DEFLATE, packed) : frame(CODEC_RAW, content);
+}
+
+/** Synchronous encodeObject, for small objects where a thread-pool round trip costs more than the work. */
+export function encodeObjectSync(content: Buffer, compress: boolean): Buffer {
+  if (!compress || content.length <= MIN_COMPRESS) return frame(CODEC_RAW, content);
+  if (content.length > SAMPLE * 4) {
+    const sample = zlib.deflateRawSync(content.subarray(0, SAMPLE), DEFLATE_OPTS);
+    if (sample.length > SAMPLE * 0.95) return frame(CODEC_RAW, content);
+  }
+  const packed = zlib.deflateRawSync(content, DEFLATE_OPTS);
   return packed.length < content.length ? frame(CODEC_DEFLATE, packed) : frame(CODEC_RAW, content);
 }
 

@@ -5,9 +5,9 @@ import type { ObjectId } from './objectId.js';
 export const OBJECTS_DIR = 'objects';
 
 export function objectShardDir(objectsRoot: string, id: ObjectId): string {
-  return path.join(objectsRoot, id.slice(0, 2), id.slice(2, 4));
+  return `${objectsRoot}${path.sep}${id.slice(0, 2)}${path.sep}${id.slice(2, 4)}`;
 }
 
 export function objectPath(objectsRoot: string, id: ObjectId): string {
-  return path.join(objectsRoot, id.slice(0, 2), id.slice(2, 4), id);
+  return `${objectsRoot}${path.sep}${id.slice(0, 2)}${path.sep}${id.slice(2, 4)}${path.sep}${id}`;
 }

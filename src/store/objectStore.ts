@@ -33,3 +33,10 @@ export interface ObjectWriter extends ObjectReader {
   flush(): Promise<void>;
   delete(id: ObjectId): Promise<void>;
 }
+
+/** A writer that can also store small objects synchronously (the snapshot walk's hot path). */
+export interface SyncObjectWriter extends ObjectWriter {
+  putSync(content: Buffer, id: ObjectId): PutResult;
+  /** True when the pending batch is full and flush() should run at the next await point. */
+  readonly needsFlush: boolean;
+}

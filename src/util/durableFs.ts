@@ -8,9 +8,15 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
-/** A unique temporary file name in `dir`. */
+const session = randomBytes(4).toString('hex');
+let counter = 0;
+
+/**
+ * A unique temporary file name in `dir`: `<prefix>-<pid>-<session><counter>`.
+ * The pid lets a later process tell a dead writer's leftovers from a live one's.
+ */
 export function tempName(dir: string, prefix = 'tmp'): string {
-  return path.join(dir, `${prefix}-${process.pid}-${randomBytes(6).toString('hex')}`);
+  return `${dir}${path.sep}${prefix}-${process.pid}-${session}${(counter++).toString(16)}`;
 }
 
 /** fsync a directory so that renames and creations inside it are durable. */

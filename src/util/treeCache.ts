@@ -1,20 +1,35 @@
-/** A small LRU cache. */
+/** A small LRU cache whose capacity is a total weight (e.g. tree entries), so memory stays bounded whatever the item sizes. */
 export class LruCache<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(private readonly capacity: number) {}
+  private readonly map = new Map<K, { v: V; w: number }>();
+  private total = 0;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly weigh: (value: V) => number = () => 1,
+  ) {}
 
   get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
+    const hit = this.map.get(key);
+    if (hit !== undefined) {
       this.map.delete(key);
-      this.map.set(key, v);
+      this.map.set(key, hit);
     }
-    return v;
+    return hit?.v;
   }
 
   set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+    const old = this.map.get(key);
+    if (old) {
+      this.total -= old.w;
+      this.map.delete(key);
+    }
+    const w = this.weigh(value);
+    this.map.set(key, { v: value, w });
+    this.total += w;
+    while (this.total > this.capacity && this.map.size > 1) {
+      const [k, oldest] = this.map.entries().next().value as [K, { v: V; w: number }];
+      this.map.delete(k);
+      this.total -= oldest.w;
+    }
   }
 }

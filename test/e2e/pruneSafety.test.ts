@@ -150,7 +150,7 @@ process.stdout.write('finished\\n');
     }
     expect(last).toBeLessThan(start);
     // Killed processes left their lock files and scratch mark databases; the next prune cleans up and finishes.
-    expect(fs.readdirSync(path.join(repo, 'tmp')).some((n) => n.startsWith('prune-mark-'))).toBe(true);
+    expect(fs.readdirSync(path.join(repo, 'tmp')).some((n) => n.startsWith('prune.mark-'))).toBe(true);
     const done = parseJson<{ deletedObjects: number; tmpFilesRemoved: number }>(cairnOk([...R, '--yes', 'prune', '--json']));
     expect(done.deletedObjects).toBeGreaterThan(0);
     expect(done.tmpFilesRemoved).toBeGreaterThanOrEqual(5);

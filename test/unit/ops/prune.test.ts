@@ -107,7 +107,7 @@ describe('prune', () => {
     await f.snap('2026-01-01T00:00:00Z');
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     const stale = path.join(f.repo.tmpDir, `obj-${dead}-0123456789ab`);
-    const staleDb = path.join(f.repo.tmpDir, `prune-mark-${dead}-0123456789ab.db`);
+    const staleDb = path.join(f.repo.tmpDir, `prune.mark-${dead}-0123456789ab.db`);
     const live = path.join(f.repo.tmpDir, `obj-${process.pid}-0123456789ab`);
     for (const p of [stale, staleDb, live]) fs.writeFileSync(p, 'x');
     const r = await f.repo.prune();
@@ -135,7 +135,7 @@ describe('prune', () => {
     const { Repository } = await import('../../../src/repository.js');
     f.repo = await Repository.open({ repo: f.repoDir, approve: () => true, onWarning: (m) => warnings.push(m) });
     await f.repo.prune();
-    expect(warnings.join('\n')).toMatch(/named by a ref but has no marker/);
+    expect(warnings.join('\n')).toMatch(/named by a ref or a restore journal but has no marker/);
     const objects = await allObjects(f.repo);
     for (const o of await reachable(f.repo, ids[4] as never)) expect(objects.has(o)).toBe(true);
   });
@@ -184,5 +184,37 @@ describe('forget', () => {
     expect(r.policy).toBe('config');
     expect(r.keep.map((k) => k.id)).toEqual([ids[4], ids[3]]);
     expect(r.keep[0]!.reasons).toEqual(['daily policy: keep-within 2d', 'HEAD of its source']);
+  });
+
+  it('keeps, and prune keeps the data of, the snapshots an interrupted restore needs', async () => {
+    const { f, ids } = await history();
+    const { writeJournal } = await import('../../../src/ops/restoreJournal.js');
+    const os = await import('node:os');
+    await writeJournal(f.repoDir, f.repo.tmpDir, {
+      v: 1,
+      target: path.join(f.root, 'target'),
+      snapshot: ids[0] as never,
+      restorePoint: ids[1] as never,
+      staging: path.join(f.root, 'target', '.staging'),
+      phase: 'staging',
+      setHead: true,
+      paths: [],
+      verify: false,
+      chown: false,
+      pid: spawnSync(process.execPath, ['-e', '0']).pid!,
+      host: os.hostname(),
+      started: '2026-02-06T00:00:00Z',
+      actions: [],
+    });
+    const dry = await f.repo.forget({ rules: { keepLast: 1 }, keepMinimum: 0, dryRun: true });
+    const reasons = Object.fromEntries(dry.keep.map((k) => [k.id, k.reasons]));
+    expect(reasons[ids[0]!]).toEqual([`needed by the interrupted restore into ${path.join(f.root, 'target')}`]);
+    expect(reasons[ids[1]!]).toEqual([`restore point of the interrupted restore into ${path.join(f.root, 'target')}`]);
+    await expect(f.repo.forget({ refs: [ids[0]!] })).rejects.toThrow(/interrupted restore/);
+    // Even with its marker gone, the data an interrupted restore needs survives prune.
+    fs.rmSync(snapshotMarker(f.repoDir, ids[0] as never));
+    await f.repo.prune();
+    const objects = await allObjects(f.repo);
+    for (const o of await reachable(f.repo, ids[0] as never)) expect(objects.has(o)).toBe(true);
   });
 });

@@ -1,0 +1,644 @@
+/**
+ * Restore over an existing directory (in place, or --force into another
+ * one), so that it matches the snapshot exactly, without ever making things
+ * worse:
+ *
+ * 1. scan the target's current state (restoreScan.ts) and plan the change
+ *    (restorePlan.ts); --dry-run stops here;
+ * 2. ask for approval, stating the consequence;
+ * 3. take a restore point: a snapshot of the target as it is (type
+ *    restore-point), the one-command undo;
+ * 4. stage: write every new entry into a staging directory inside the target
+ *    (same file system, so renames are atomic), each chunk verified against
+ *    its id as it is read, --verify re-reading the files; make it durable;
+ * 5. apply: for each action, move the old entry aside into the staging
+ *    directory and the new one into place (renames only), checking first that
+ *    the target still holds what the plan expects and that no parent
+ *    directory has become a symlink;
+ * 6. finish: make the renames durable, set HEAD, delete the staging directory
+ *    (with the displaced entries) and the journal.
+ *
+ * The journal (restoreJournal.ts) is written before step 4 and at each phase
+ * change. A failure in step 4 leaves the target untouched; a failure in step
+ * 5 is rolled back at once (every displaced entry moved back); a killed
+ * process leaves the journal, and `cairn restore --rollback` (or `--resume`,
+ * or any later restore into the same target) completes the recovery.
+ */
+import { randomBytes } from 'node:crypto';
+import { realpathSync, type Stats } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ApprovalRequest } from '../approval.js';
+import { BusyError, CairnError, IntegrityError, IoError, NotFoundError, RefusedError, SourceError, UnsafePathError, UsageError, describeError, isErrno } from '../errors.js';
+import type { Manifest, SnapshotProblem } from '../model/manifest.js';
+import type { EntryType } from '../model/tree.js';
+import type { RepoContext } from '../repoContext.js';
+import { writeHead } from '../refs.js';
+import { IGNORE_FILE, type ExcludeRules } from '../snapshot/excludes.js';
+import { takeSnapshot } from '../snapshot/snapshotter.js';
+import type { ObjectId } from '../store/objectId.js';
+import { fsyncDir, syncFileSystem } from '../util/durableFs.js';
+import { faultPoint } from '../util/faults.js';
+import { Materializer, type MaterializeCounts } from './materialize.js';
+import { journalOwnerAlive, listJournals, readJournal, removeJournal, writeJournal, type RestoreJournal } from './restoreJournal.js';
+import { countChanges, describePlan, normalizeRestorePath, planRestore, type NameStatus, type PlanCounts, type RestorePlan } from './restorePlan.js';
+import { scanTarget } from './restoreScan.js';
+import { verifyRestoredEntry, verifyRestoredTree } from './verifyRestored.js';
+
+export const STAGING_PREFIX = '.cairn-restore-';
+
+export interface InPlaceOptions {
+  /** Restore only these paths (relative to the target root). */
+  paths?: readonly string[];
+  /** Re-read staged files and compare them with the snapshot before anything is replaced. */
+  verify?: boolean;
+  /** Plan and report, change nothing. */
+  dryRun?: boolean;
+  /** Take a restore point first (default true). */
+  restorePoint?: boolean;
+  /** The approval to ask for before changing anything (null: none needed, e.g. an empty target). */
+  approval?: Pick<ApprovalRequest, 'operation' | 'risk'> | null;
+  onProgress?: (c: MaterializeCounts, path: string) => void;
+  /** Called as soon as the restore point is taken (before the target changes). */
+  onRestorePoint?: (id: ObjectId) => void;
+}
+
+export interface InPlaceResult {
+  /** The change as name-status (what was, or with dryRun would be, created, replaced, deleted). */
+  changes: NameStatus[];
+  counts: PlanCounts;
+  restorePoint: ObjectId | null;
+  written: MaterializeCounts;
+  verified: boolean;
+  /** True when the target's HEAD now names the restored snapshot. */
+  head: boolean;
+  warnings: string[];
+}
+
+const SLASH = Buffer.from('/');
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+// ---------------------------------------------------------------- helpers
+
+async function lstatOrNull(p: Buffer | string): Promise<Stats | null> {
+  try {
+    return await fsp.lstat(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return null;
+    throw err;
+  }
+}
+
+function typeOf(st: Stats): EntryType | 'other' {
+  return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+}
+
+function absPath(target: string, rel: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(target), SLASH, rel]);
+}
+
+function newPath(j: RestoreJournal, i: number): string {
+  return path.join(j.staging, 'new', String(i));
+}
+
+function oldPath(j: RestoreJournal, i: number): string {
+  return path.join(j.staging, 'old', String(i));
+}
+
+function changedError(rel: string, expected: string, found: Stats | null): IoError {
+  const what = found ? `a ${typeOf(found)}` : 'nothing';
+  return new IoError(`${rel} changed while restoring: expected ${expected}, found ${what}`, {
+    hint: 'do not write into the target while cairn restores it; run the restore again',
+    details: { path: rel },
+  });
+}
+
+function expectType(found: Stats | null, type: EntryType, rel: string): void {
+  if (!found || typeOf(found) !== type) throw changedError(rel, `a ${type}`, found);
+}
+
+/**
+ * Moving a directory to another parent needs write permission on it (its
+ * ".." changes): give a read-only one u+w first (chmod leaves its mtime
+ * alone). Its mode is set back where it lands (apply or rollback).
+ */
+async function makeMovable(p: Buffer | string, st: Stats | null): Promise<void> {
+  if (st?.isDirectory() && (st.mode & 0o200) === 0 && !isRoot()) await fsp.chmod(p, (st.mode & 0o7777) | 0o200);
+}
+
+/** Checks every parent directory of `rel` is a real directory (never a symlink), once per directory. */
+async function checkParents(target: string, rel: Buffer, checked: Set<string>): Promise<void> {
+  let at = rel.indexOf(0x2f);
+  while (at !== -1) {
+    const parent = rel.subarray(0, at);
+    const key = parent.toString('latin1');
+    if (!checked.has(key)) {
+      const st = await lstatOrNull(absPath(target, parent));
+      if (!st || !st.isDirectory()) {
+        throw new UnsafePathError(`${parent.toString('utf8')} in ${target} is ${st ? `a ${typeOf(st)}` : 'missing'}, not a directory; restore never writes through a symlink`, {
+          hint: 'the target changed while restoring; run the restore again',
+        });
+      }
+      checked.add(key);
+    }
+    at = rel.indexOf(0x2f, at + 1);
+  }
+}
+
+/** Runs `fn` over `items`, at most `limit` at once; after a failure starts no more, waits for those running, throws the first error. */
+async function runPool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (!failure && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.err;
+}
+
+/** Removes a staging directory, making read-only directories inside it writable first if need be. */
+async function removeTree(dir: string): Promise<void> {
+  try {
+    await fsp.rm(dir, { recursive: true, force: true });
+    return;
+  } catch (err) {
+    if (!isErrno(err, 'EACCES') && !isErrno(err, 'EPERM') && !isErrno(err, 'ENOTEMPTY')) throw err;
+  }
+  const unlock = async (d: string): Promise<void> => {
+    await fsp.chmod(d, 0o700).catch(() => undefined);
+    for (const e of await fsp.readdir(d, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await unlock(path.join(d, e.name));
+  };
+  await unlock(dir);
+  await fsp.rm(dir, { recursive: true, force: true });
+}
+
+async function fsyncTree(dir: string): Promise<void> {
+  for (const d of await fsp.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, d.name);
+    if (d.isDirectory()) await fsyncTree(p);
+    else if (d.isFile()) {
+      const fh = await fsp.open(p, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+  await fsyncDir(dir);
+}
+
+function asCairnError(err: unknown, what: string): CairnError {
+  if (err instanceof CairnError) return err;
+  return new IoError(`${what}: ${describeError(err)}`, { cause: err });
+}
+
+/** The exclude rules of a snapshot: recorded in its manifest, else its own .cairnignore. */
+export async function restoreRulesOf(ctx: RepoContext, m: Manifest): Promise<ExcludeRules> {
+  const r = m.extra?.excludeRules as Partial<ExcludeRules> | undefined;
+  if (r && (r.ignoreFile === null || typeof r.ignoreFile === 'string') && Array.isArray(r.patterns) && r.patterns.every((p) => typeof p === 'string')) {
+    return { ignoreFile: r.ignoreFile, patterns: r.patterns };
+  }
+  const e = (await ctx.loadTree(m.tree)).find((x) => x.name === IGNORE_FILE && x.rawName === undefined && x.type === 'file');
+  if (!e) return { ignoreFile: null, patterns: [] };
+  const parts: Buffer[] = [];
+  for (const c of e.chunks ?? []) parts.push(await ctx.store.get(c));
+  return { ignoreFile: Buffer.concat(parts).toString('utf8'), patterns: [] };
+}
+
+function unreadable(target: string, errors: readonly SnapshotProblem[]): SourceError {
+  const first = errors[0]!;
+  return new SourceError(`cannot read ${errors.length} entr${errors.length === 1 ? 'y' : 'ies'} of ${target} (first: ${first.path}: ${first.message}); cairn will not replace what it cannot save`, {
+    hint: 'fix the permissions, or restore into a new directory with --target',
+    details: { errors: errors.slice(0, 20) },
+  });
+}
+
+/** "this will create 2 files, replace 12 files and delete 3 files in /srv/app". */
+export function describeConsequence(counts: PlanCounts, target: string): string {
+  const n = (k: number) => `${k} file${k === 1 ? '' : 's'}`;
+  const parts = [
+    counts.created ? `create ${n(counts.created)}` : '',
+    counts.replaced ? `replace ${n(counts.replaced)}` : '',
+    counts.deleted ? `delete ${n(counts.deleted)}` : '',
+    counts.metadata ? `reset the metadata of ${n(counts.metadata)}` : '',
+  ].filter((p) => p !== '');
+  const list = parts.length === 0 ? 'change only directories' : parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)!}`;
+  return `this will ${list} in ${target}`;
+}
+
+export function setTargetHead(ctx: RepoContext, target: string, snapshot: ObjectId): void {
+  writeHead(ctx.dir, { source: target, snapshot });
+  ctx.index.setHead(target, snapshot);
+}
+
+// ---------------------------------------------------------------- the phases
+
+/** Writes every new entry into staging/new/<i>; returns what was written. */
+async function stage(ctx: RepoContext, j: RestoreJournal, onProgress?: InPlaceOptions['onProgress']): Promise<MaterializeCounts> {
+  const newDir = path.join(j.staging, 'new');
+  await removeTree(newDir);
+  await fsp.mkdir(newDir, { mode: 0o700 });
+  await fsp.mkdir(path.join(j.staging, 'old'), { mode: 0o700, recursive: true });
+  const m = new Materializer(ctx, { chown: j.chown, ...(onProgress ? { onProgress } : {}) });
+  const puts = j.actions.flatMap((a, i) => (a.op === 'put' ? [{ a, i }] : []));
+  let n = 0;
+  await runPool(puts, 4, async ({ a, i }) => {
+    try {
+      await faultPoint('restore-stage', ++n);
+      const p = Buffer.from(newPath(j, i));
+      if (a.entry.type === 'dir') {
+        await fsp.mkdir(p, { mode: 0o700 });
+        if (!a.shallow) await m.writeTree(a.entry.tree!, p, a.path);
+        await m.setMeta(a.entry, p);
+        await makeMovable(p, await fsp.lstat(p));
+        m.counts.dirs++;
+      } else {
+        await m.writeEntry(a.entry, p, a.path);
+      }
+    } catch (err) {
+      throw asCairnError(err, `cannot write ${a.path}`);
+    }
+  });
+  if (j.verify) {
+    await runPool(puts, 4, async ({ a, i }) => {
+      if (a.entry.type === 'dir') {
+        if (!a.shallow) await verifyRestoredTree(ctx, a.entry.tree!, newPath(j, i), a.path);
+      } else {
+        await verifyRestoredEntry(ctx, a.entry, newPath(j, i), a.path);
+      }
+    });
+  }
+  if (!syncFileSystem(j.staging)) await fsyncTree(j.staging);
+  return m.counts;
+}
+
+/** Performs the actions in order; safe to run again after an interruption (each checks where its entries are). */
+async function apply(ctx: RepoContext, j: RestoreJournal): Promise<void> {
+  const m = new Materializer(ctx, { chown: j.chown });
+  const checked = new Set<string>();
+  let renames = 0;
+  const move = async (from: string | Buffer, to: string | Buffer): Promise<void> => {
+    await fsp.rename(from, to);
+    await faultPoint('restore-apply', ++renames);
+  };
+  for (let i = 0; i < j.actions.length; i++) {
+    const a = j.actions[i]!;
+    try {
+      await checkParents(j.target, a.rel, checked);
+      const abs = absPath(j.target, a.rel);
+      if (a.op === 'put') {
+        const np = newPath(j, i);
+        if (!(await lstatOrNull(np))) continue; // already in place
+        const found = await lstatOrNull(abs);
+        if (a.old) {
+          const op = oldPath(j, i);
+          if (await lstatOrNull(op)) {
+            if (found) throw changedError(a.path, 'nothing (its old entry was moved aside)', found);
+          } else {
+            expectType(found, a.old.type, a.path);
+            await makeMovable(abs, found);
+            await move(abs, op);
+          }
+        } else if (found) {
+          throw changedError(a.path, 'nothing', found);
+        }
+        await move(np, abs);
+        if (a.entry.type === 'dir' && (a.entry.mode & 0o200) === 0) await fsp.chmod(abs, a.entry.mode & 0o7777); // staged with u+w
+      } else if (a.op === 'delete') {
+        const op = oldPath(j, i);
+        if (await lstatOrNull(op)) continue; // already moved aside
+        const found = await lstatOrNull(abs);
+        expectType(found, a.old.type, a.path);
+        await makeMovable(abs, found);
+        await move(abs, op);
+      } else {
+        expectType(await lstatOrNull(abs), a.type, a.path);
+        await m.setMeta(a.to, abs);
+      }
+    } catch (err) {
+      throw asCairnError(err, `cannot restore ${a.path}`);
+    }
+  }
+}
+
+/** Makes the target's renames durable. */
+async function syncTarget(j: RestoreJournal): Promise<void> {
+  if (syncFileSystem(j.target)) return;
+  const dirs = new Set<string>([j.target, path.join(j.staging, 'old'), path.join(j.staging, 'new')]);
+  for (const a of j.actions) dirs.add(path.dirname(absPath(j.target, a.rel).toString('utf8')));
+  for (const d of dirs) await fsyncDir(d).catch(() => undefined);
+}
+
+async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
+  await syncTarget(j);
+  if (j.phase !== 'applied') {
+    j.phase = 'applied';
+    await writeJournal(ctx.dir, ctx.tmpDir, j);
+  }
+  if (j.setHead) setTargetHead(ctx, j.target, j.snapshot);
+  await faultPoint('restore-finish', 1);
+  try {
+    await removeTree(j.staging);
+  } catch (err) {
+    // The restore is complete; only the cleanup is left, which --resume (or the next restore) retries.
+    ctx.warn(`restored, but could not remove the staging directory ${j.staging}: ${describeError(err)}; run \`cairn restore --resume\` to clean up`);
+    return;
+  }
+  removeJournal(ctx.dir, j.target);
+}
+
+/**
+ * Undoes whatever part of a journal's actions was done, moving every
+ * displaced entry back; then removes the staging directory and the journal.
+ * Safe to run again after an interruption.
+ */
+export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Promise<void> {
+  if (!(await lstatOrNull(j.staging))) {
+    removeJournal(ctx.dir, j.target);
+    if (j.phase === 'staging') return;
+    throw new IntegrityError(`the staging directory ${j.staging} of an interrupted restore is gone; cairn cannot undo that restore itself`, {
+      hint: j.restorePoint ? `restore the restore point: cairn restore ${j.restorePoint.slice(0, 12)}` : 'restore the snapshot you want into the target again',
+    });
+  }
+  if (j.phase !== 'staging') {
+    const m = new Materializer(ctx, { chown: j.chown });
+    const checked = new Set<string>();
+    let step = 0;
+    for (let i = j.actions.length - 1; i >= 0; i--) {
+      const a = j.actions[i]!;
+      if (a.op === 'meta') continue;
+      await faultPoint('restore-rollback', ++step);
+      try {
+        await checkParents(j.target, a.rel, checked);
+        const abs = absPath(j.target, a.rel);
+        const op = oldPath(j, i);
+        if (a.op === 'put') {
+          const np = newPath(j, i);
+          // Moved into place: move it back to staging (so running this again does not touch the old entry).
+          const placed = (await lstatOrNull(np)) ? null : await lstatOrNull(abs);
+          if (placed) {
+            await makeMovable(abs, placed);
+            await fsp.rename(abs, np);
+          }
+        }
+        if (await lstatOrNull(op)) {
+          await fsp.rename(op, abs);
+          if (a.old?.type === 'dir' && (a.old.mode & 0o200) === 0) await fsp.chmod(abs, a.old.mode & 0o7777); // made movable on the way out
+        }
+      } catch (err) {
+        throw asCairnError(err, `cannot move ${a.path} back`);
+      }
+    }
+    // Metadata last, children before parents (moving entries back changed the directories' times).
+    for (const a of j.actions) {
+      if (a.op !== 'meta' || !a.from) continue;
+      const abs = absPath(j.target, a.rel);
+      const found = await lstatOrNull(abs);
+      if (found && typeOf(found) === a.from.type) {
+        await m.setMeta(a.from, abs).catch((err: unknown) => ctx.warn(`rollback: could not reset the mode and times of ${a.path}: ${describeError(err)}`));
+      }
+    }
+    await syncTarget(j);
+  }
+  await removeTree(j.staging);
+  removeJournal(ctx.dir, j.target);
+}
+
+/** Stages (if needed), applies and finishes a journal, rolling back if applying fails. */
+async function run(ctx: RepoContext, j: RestoreJournal, options: { onProgress?: InPlaceOptions['onProgress'] }): Promise<MaterializeCounts> {
+  let written: MaterializeCounts = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
+  if (j.phase === 'staging') {
+    try {
+      written = await stage(ctx, j, options.onProgress);
+      j.phase = 'applying';
+      await writeJournal(ctx.dir, ctx.tmpDir, j);
+    } catch (err) {
+      // Nothing in the target was touched: drop the staging directory and the journal.
+      await removeTree(j.staging).catch(() => undefined);
+      removeJournal(ctx.dir, j.target);
+      throw annotate(err, `${j.target} was not changed`, j);
+    }
+  }
+  if (j.phase === 'applying') {
+    try {
+      await apply(ctx, j);
+    } catch (err) {
+      try {
+        await rollbackJournal(ctx, j);
+      } catch (rollbackErr) {
+        throw annotate(err, `the automatic rollback failed too (${describeError(rollbackErr)})`, j, true);
+      }
+      throw annotate(err, `the restore was rolled back: ${j.target} is as it was`, j);
+    }
+  }
+  await finish(ctx, j);
+  return written;
+}
+
+function annotate(err: unknown, note: string, j: RestoreJournal, recoveryNeeded = false): CairnError {
+  const e = asCairnError(err, 'restore failed');
+  const rp = j.restorePoint ? j.restorePoint.slice(0, 12) : null;
+  const hint = recoveryNeeded
+    ? `once the cause is fixed run \`cairn restore --rollback --target ${j.target}\`${rp ? `, or undo with \`cairn restore ${rp}\`` : ''}`
+    : (e.hint ?? (rp ? `the restore point ${rp} holds the target's state from before` : undefined));
+  return new CairnError(e.code, `${e.message}; ${note}`, {
+    ...(hint ? { hint } : {}),
+    details: { ...e.details, target: j.target, ...(j.restorePoint ? { restorePoint: j.restorePoint } : {}), recoveryNeeded },
+    cause: err,
+  });
+}
+
+// ---------------------------------------------------------------- entry points
+
+/** Deals with an interrupted restore of `target` before a new one starts: rolls it back (or refuses when busy or dry). */
+async function settlePending(ctx: RepoContext, target: string, dryRun: boolean): Promise<void> {
+  const j = readJournal(ctx.dir, target);
+  if (!j) return;
+  if (journalOwnerAlive(j)) {
+    throw new BusyError(`another restore into ${target} is running (pid ${j.pid} on ${j.host})`, { hint: 'wait for it to finish' });
+  }
+  if (dryRun) {
+    throw new RefusedError(`an interrupted restore into ${target} is pending`, {
+      hint: 'undo it with `cairn restore --rollback`, or finish it with `cairn restore --resume`',
+    });
+  }
+  if (j.phase === 'applied') {
+    // It had completed; only its cleanup was left.
+    await finish(ctx, j);
+    return;
+  }
+  ctx.warn(`an interrupted restore of ${j.snapshot.slice(0, 12)} into ${target} was found; rolling it back first`);
+  await rollbackJournal(ctx, j);
+}
+
+/** Restores snapshot `id` over the existing directory `target` (an absolute real path). */
+export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: Manifest, target: string, options: InPlaceOptions = {}): Promise<InPlaceResult> {
+  const started = Date.now();
+  await settlePending(ctx, target, options.dryRun ?? false);
+  const rules = await restoreRulesOf(ctx, manifest);
+  const chown = isRoot();
+  const paths = (options.paths ?? []).map(normalizeRestorePath);
+  const whole = paths.length === 0 || paths.includes('');
+  const base = ctx.index.head(target) ?? ctx.index.latest(target)?.id ?? null;
+  const scan = await scanTarget(ctx, target, rules, base);
+  if (scan.errors.length > 0) throw unreadable(target, scan.errors);
+  const load = (t: ObjectId) => ctx.loadTree(t);
+  const planOptions = { paths: whole ? [] : paths, keep: scan.keep, chown };
+  let plan: RestorePlan = await planRestore(scan.load, scan.tree, manifest.tree, planOptions);
+  let changes = await describePlan(plan, scan.load, load);
+  const result: InPlaceResult = {
+    changes,
+    counts: countChanges(changes),
+    restorePoint: null,
+    written: { files: 0, dirs: 0, symlinks: 0, bytes: 0 },
+    verified: false,
+    head: false,
+    warnings: plan.warnings,
+  };
+  if (options.dryRun) return result;
+  if (plan.actions.length === 0) {
+    if (whole) setTargetHead(ctx, target, id);
+    return { ...result, head: whole };
+  }
+  const takeRestorePoint = options.restorePoint ?? true;
+  if (options.approval) {
+    await ctx.requestApproval({
+      ...options.approval,
+      summary: `${describeConsequence(result.counts, target)}; ${takeRestorePoint ? 'a restore point of its current state will be taken first' : 'NO restore point will be taken'}`,
+      details: { target, snapshot: id, ...result.counts, restorePoint: takeRestorePoint },
+    });
+  }
+  if (takeRestorePoint) {
+    const rp = await takeSnapshot(ctx, { path: target, type: 'restore-point', message: `before restoring ${id.slice(0, 12)}`, excludeRules: rules });
+    ctx.record('restore-point', { target, restoring: id }, 'ok', { started, snapshots: [rp.id] });
+    result.restorePoint = rp.id;
+    options.onRestorePoint?.(rp.id);
+    if (rp.manifest.errors.length > 0) throw unreadable(target, rp.manifest.errors);
+    // Plan again from what the restore point holds: that is what the undo brings back.
+    plan = await planRestore(load, rp.manifest.tree, manifest.tree, planOptions);
+    changes = await describePlan(plan, load, load);
+    result.changes = changes;
+    result.counts = countChanges(changes);
+    result.warnings = plan.warnings;
+    if (plan.actions.length === 0) {
+      if (whole) setTargetHead(ctx, target, id);
+      return { ...result, head: whole };
+    }
+  }
+  const journal: RestoreJournal = {
+    v: 1,
+    target,
+    snapshot: id,
+    restorePoint: result.restorePoint,
+    staging: path.join(target, `${STAGING_PREFIX}${randomBytes(4).toString('hex')}`),
+    phase: 'staging',
+    setHead: whole,
+    paths,
+    verify: options.verify ?? false,
+    chown,
+    pid: process.pid,
+    host: os.hostname(),
+    started: new Date().toISOString(),
+    actions: plan.actions,
+  };
+  if (readJournal(ctx.dir, target)) {
+    throw new BusyError(`another restore into ${target} started meanwhile`, { hint: 'wait for it to finish, then run the restore again' });
+  }
+  try {
+    await fsp.mkdir(journal.staging, { mode: 0o700 });
+  } catch (err) {
+    throw new IoError(`cannot create the staging directory in ${target}: ${describeError(err)}; ${target} was not changed`, {
+      cause: err,
+      hint: 'cairn stages new content inside the target (same file system); check its permissions and free space',
+    });
+  }
+  try {
+    await writeJournal(ctx.dir, ctx.tmpDir, journal);
+  } catch (err) {
+    await removeTree(journal.staging).catch(() => undefined);
+    throw asCairnError(err, 'cannot write the restore journal');
+  }
+  result.written = await run(ctx, journal, options.onProgress ? { onProgress: options.onProgress } : {});
+  result.verified = options.verify ?? false;
+  result.head = whole;
+  return result;
+}
+
+export interface RecoverySummary {
+  action: 'rollback' | 'resume';
+  target: string;
+  snapshot: ObjectId;
+  restorePoint: ObjectId | null;
+  /** The phase the interrupted restore had reached. */
+  phase: RestoreJournal['phase'];
+  actions: number;
+}
+
+/** The interrupted restores in this repository (journals whose process is gone or still running). */
+export function pendingRestores(ctx: RepoContext): Array<{ target: string; snapshot: ObjectId; restorePoint: ObjectId | null; phase: string; started: string; running: boolean }> {
+  const out = [];
+  for (const r of listJournals(ctx.dir)) {
+    if (!r.journal) continue;
+    const j = r.journal;
+    out.push({ target: j.target, snapshot: j.snapshot, restorePoint: j.restorePoint, phase: j.phase, started: j.started, running: journalOwnerAlive(j) });
+  }
+  return out;
+}
+
+/** Finishes (resume) or undoes (rollback) an interrupted restore; `target` picks one when several are pending. */
+export async function recoverRestore(ctx: RepoContext, action: 'rollback' | 'resume', target?: string): Promise<RecoverySummary> {
+  const all = listJournals(ctx.dir);
+  for (const r of all) if (r.error) ctx.warn(`unreadable restore journal ${r.file}: ${r.error}`);
+  let journals = all.flatMap((r) => (r.journal ? [r.journal] : []));
+  if (target !== undefined) {
+    const abs = path.resolve(target);
+    journals = journals.filter((j) => j.target === abs || j.target === realpathOr(abs));
+  }
+  if (journals.length === 0) {
+    throw new NotFoundError(target !== undefined ? `no interrupted restore into ${path.resolve(target)}` : 'no interrupted restore in this repository', {
+      hint: 'nothing to recover',
+    });
+  }
+  if (journals.length > 1) {
+    throw new UsageError(`${journals.length} interrupted restores are pending: ${journals.map((j) => j.target).join(', ')}`, { hint: 'name one with --target DIR' });
+  }
+  const j = journals[0]!;
+  if (journalOwnerAlive(j)) throw new BusyError(`the restore into ${j.target} is still running (pid ${j.pid} on ${j.host})`, { hint: 'wait for it to finish' });
+  const summary: RecoverySummary = { action, target: j.target, snapshot: j.snapshot, restorePoint: j.restorePoint, phase: j.phase, actions: j.actions.length };
+  if (action === 'rollback') {
+    await rollbackJournal(ctx, j);
+    return summary;
+  }
+  if (!(await lstatOrNull(j.staging))) {
+    if (j.phase === 'staging') {
+      await fsp.mkdir(j.staging, { mode: 0o700 });
+    } else {
+      await rollbackJournal(ctx, j); // throws: the staging directory is gone
+    }
+  }
+  j.pid = process.pid;
+  j.host = os.hostname();
+  await writeJournal(ctx.dir, ctx.tmpDir, j);
+  await run(ctx, j, {});
+  return summary;
+}
+
+function realpathOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Tags: unique names for snapshots. The ref file refs/tags/<name>.json is the
+ * source of truth (rebuild-index reads it back); the index's tags table is
+ * the cache that ref resolution and `log` use. Both are written, file first.
+ *
+ * Creating a tag is low risk. Moving one (--force) or deleting one is high
+ * risk: it changes what a name that people and scripts rely on points to, so
+ * it asks for approval first, and the audit trail records it.
+ */
+import { NotFoundError, RefusedError, UsageError } from '../errors.js';
+import { tagNameProblem } from '../model/tagName.js';
+import type { RepoContext } from '../repoContext.js';
+import { createTagExclusive, readTag, removeTag, writeTag, type TagRef } from '../refs.js';
+import type { ObjectId } from '../store/objectId.js';
+
+export interface TagOptions {
+  /** Move the tag if it exists (asks for approval). */
+  force?: boolean;
+  message?: string;
+  /** Record this time instead of now (ISO-8601). */
+  time?: string;
+}
+
+export interface TagSummary {
+  name: string;
+  snapshot: ObjectId;
+  /** Where the tag pointed before (null when it is new). */
+  previous: ObjectId | null;
+  /** unchanged: --force onto the snapshot it already names (only the message may change). */
+  action: 'created' | 'moved' | 'unchanged' | 'deleted';
+}
+
+export interface TagListEntry {
+  name: string;
+  snapshot: ObjectId;
+  /** When the tag was set. */
+  time: string;
+  message: string;
+  /** The tagged snapshot's own time and source (null if the snapshot is gone from the index). */
+  snapshotTime: string | null;
+  source: string | null;
+}
+
+/** Throws a UsageError unless `name` is a valid tag name. */
+export function assertTagName(name: string): void {
+  const problem = tagNameProblem(name);
+  if (problem) {
+    throw new UsageError(`"${name}" is not a valid tag name: ${problem}`, {
+      hint: 'use letters, digits and . _ - / (e.g. v1.0 or release/2026-01); see `cairn tag --help`',
+    });
+  }
+}
+
+function existing(ctx: RepoContext, name: string): TagRef | undefined {
+  // The ref file is the truth; the index answers when the file is missing but the index is stale.
+  return readTag(ctx.dir, name) ?? ctx.index.tag(name);
+}
+
+/** Checks names for `snapshot --tag` before any work is done: valid and not in use. */
+export function checkNewTags(ctx: RepoContext, names: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    assertTagName(name);
+    if (seen.has(name)) throw new UsageError(`tag ${name} is given twice`);
+    seen.add(name);
+    const t = existing(ctx, name);
+    if (t) {
+      throw new RefusedError(`tag ${name} already exists (on ${t.snapshot.slice(0, 8)})`, {
+        hint: `choose another name, or move it afterwards with \`cairn tag --force ${name}\``,
+      });
+    }
+  }
+}
+
+/** Tags a snapshot. An existing name fails unless `force`, which moves it after approval. */
+export async function createTag(ctx: RepoContext, name: string, snapshot: ObjectId, options: TagOptions = {}): Promise<TagSummary> {
+  assertTagName(name);
+  const time = options.time ?? new Date().toISOString();
+  if (Number.isNaN(Date.parse(time))) throw new UsageError(`--time "${time}" is not an ISO-8601 time`);
+  return ctx.withLock('tag', false, async () => {
+    const prev = existing(ctx, name);
+    if (prev && !options.force) {
+      throw new RefusedError(`tag ${name} already exists (on ${prev.snapshot.slice(0, 8)})`, {
+        hint: prev.snapshot === snapshot ? 'it already names this snapshot' : `pass --force to move it to ${snapshot.slice(0, 8)}`,
+      });
+    }
+    if (prev && prev.snapshot === snapshot && options.message === undefined) {
+      return { name, snapshot, previous: prev.snapshot, action: 'unchanged' as const };
+    }
+    if (prev && prev.snapshot !== snapshot) {
+      await ctx.requestApproval({
+        operation: 'tag --force',
+        risk: 'high',
+        summary: `this will move tag ${name} from snapshot ${prev.snapshot.slice(0, 8)} to ${snapshot.slice(0, 8)}`,
+        details: { tag: name, from: prev.snapshot, to: snapshot },
+      });
+    }
+    const ref: TagRef = { name, snapshot, time, message: options.message ?? prev?.message ?? '' };
+    if (prev) writeTag(ctx.dir, ref);
+    else if (!createTagExclusive(ctx.dir, ref)) {
+      // Another process created it since we looked.
+      throw new RefusedError(`tag ${name} already exists`, { hint: `see \`cairn tags\`; pass --force to move it to ${snapshot.slice(0, 8)}` });
+    }
+    ctx.index.setTag(ref);
+    const action = !prev ? 'created' : prev.snapshot === snapshot ? 'unchanged' : 'moved';
+    return { name, snapshot, previous: prev?.snapshot ?? null, action };
+  });
+}
+
+/** Deletes a tag after approval; the snapshot stays. */
+export async function deleteTag(ctx: RepoContext, name: string): Promise<TagSummary> {
+  return ctx.withLock('tag', false, async () => {
+    const prev = existing(ctx, name);
+    if (!prev) throw new NotFoundError(`there is no tag ${name}`, { hint: 'see `cairn tags`' });
+    await ctx.requestApproval({
+      operation: 'tag --delete',
+      risk: 'high',
+      summary: `this will delete tag ${name} (on snapshot ${prev.snapshot.slice(0, 8)}); the snapshot stays`,
+      details: { tag: name, snapshot: prev.snapshot },
+    });
+    removeTag(ctx.dir, name);
+    ctx.index.deleteTag(name);
+    return { name, snapshot: prev.snapshot, previous: prev.snapshot, action: 'deleted' as const };
+  });
+}
+
+/** Every tag, by name. */
+export function listTags(ctx: RepoContext): TagListEntry[] {
+  return ctx.index.tags().map((t) => {
+    const row = ctx.index.get(t.snapshot);
+    return { name: t.name, snapshot: t.snapshot, time: t.time, message: t.message, snapshotTime: row?.time ?? null, source: row?.source ?? null };
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * Test-only fault injection, so that safety claims are tested rather than
+ * hoped. Driven by the environment variable CAIRN_TEST_FAULTS, a comma list of
+ * `point:action:n` rules: at the n-th time `point` is reached (1-based),
+ * `action` happens. Actions: an errno code (ENOSPC, EACCES, EIO, ...) throws a
+ * system error with that code; `stall` writes `cairn-test-fault: stalled at
+ * <point> <n>` on stderr and then never returns (a test kills the process on
+ * that line, with no dependence on wall time). Unset, every call is a no-op.
+ *
+ * Points used by the restore engine: `restore-stage` (before each staged
+ * entry), `restore-apply` (after each rename into the target),
+ * `restore-rollback` (before each undone action), `restore-finish` (all done,
+ * before the staging directory is removed).
+ */
+
+interface FaultRule {
+  point: string;
+  action: string;
+  n: number;
+}
+
+let parsed: { source: string; rules: FaultRule[] } | undefined;
+
+function rules(): FaultRule[] {
+  const source = process.env.CAIRN_TEST_FAULTS ?? '';
+  if (parsed?.source !== source) {
+    const list: FaultRule[] = [];
+    for (const part of source.split(',')) {
+      const [point, action, n] = part.trim().split(':');
+      if (point && action && n && /^\d+$/.test(n)) list.push({ point, action, n: Number(n) });
+    }
+    parsed = { source, rules: list };
+  }
+  return parsed.rules;
+}
+
+/** An Error shaped like the one Node's fs throws for `code`. */
+export function systemError(code: string, what: string): NodeJS.ErrnoException {
+  const err = new Error(`${code}: ${what}`) as NodeJS.ErrnoException; // shaped like Node's: 'EIO: ...'
+  err.code = code;
+  err.syscall = 'write';
+  return err;
+}
+
+/** Reaches fault point `point` for the `count`-th time. */
+export async function faultPoint(point: string, count: number): Promise<void> {
+  const list = rules();
+  if (list.length === 0) return;
+  for (const r of list) {
+    if (r.point !== point || r.n !== count) continue;
+    if (r.action === 'stall') {
+      process.stderr.write(`cairn-test-fault: stalled at ${point} ${count}\n`);
+      const keepAlive = setInterval(() => undefined, 1 << 30);
+      await new Promise<void>(() => undefined);
+      clearInterval(keepAlive);
+    }
+    throw systemError(r.action, `injected fault at ${point} ${count}`);
+  }
+}

@@ -1,0 +1,252 @@
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, cairn, cairnOk, describeTree, parseJson, tempDir, writeTree } from '../helpers.js';
+import { content } from '../property/treeArb.js';
+
+const root = tempDir('cairn-faults-');
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+function objectFiles(repo: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else out.push(path.join(d, e.name));
+    }
+  };
+  walk(path.join(repo, 'objects'));
+  return out;
+}
+
+/** Runs `cairn snapshot` with debug logs and SIGKILLs it when `when(line)` first matches a stderr line. */
+function snapshotKilledAt(repo: string, src: string, when: (line: string) => boolean): Promise<{ killed: boolean }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'snapshot', src, '--repo', repo], { env: { ...process.env, CAIRN_LOG_LEVEL: 'debug' } });
+    let buf = '';
+    let killed = false;
+    child.stderr.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const line of buf.split('\n')) {
+        if (!killed && when(line)) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      }
+      buf = buf.slice(buf.lastIndexOf('\n') + 1);
+    });
+    child.on('exit', () => resolve({ killed }));
+  });
+}
+
+describe('kill -9 during a snapshot', () => {
+  const src = path.join(root, 'kill-src');
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < 40; i++) files[`f${i}.bin`] = content(150_000 + i, i);
+  files['big.bin'] = content(6 * 1024 * 1024, 99);
+  writeTree(src, { data: files, 'note.txt': 'hello' });
+
+  for (const phase of ['objects-durable', 'manifest-durable', 'marker-durable', 'indexed']) {
+    it(`leaves the repository consistent when killed at ${phase}, and the next snapshot and restore are clean`, async () => {
+      const repo = path.join(root, `kill-${phase}`);
+      cairnOk(['init', '--repo', repo]);
+      const r = await snapshotKilledAt(repo, src, (l) => l.includes(`"phase":"${phase}"`));
+      expect(r.killed).toBe(true);
+      // every snapshot the repository lists restores completely
+      const listed = parseJson<Array<{ id: string }>>(cairnOk(['log', '--json', '--repo', repo]));
+      for (const s of listed) {
+        const out = path.join(root, `kill-${phase}-listed-${s.id.slice(0, 6)}`);
+        cairnOk(['restore', s.id, '--repo', repo, '--target', out]);
+        expect(describeTree(out)).toEqual(describeTree(src));
+      }
+      const next = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--json']));
+      const out = path.join(root, `kill-${phase}-out`);
+      cairnOk(['restore', next.id, '--repo', repo, '--target', out, '--verify']);
+      expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
+      expect(fs.readdirSync(path.join(repo, 'tmp')).filter((n) => n.startsWith('obj-'))).toEqual([]);
+    });
+  }
+
+  it('leaves no object under its final name before it is durable, when killed while writing', async () => {
+    const repo = path.join(root, 'kill-early');
+    cairnOk(['init', '--repo', repo]);
+    // kill on the first debug line of the walk (before any flush)
+    const child = spawn(process.execPath, [CLI, 'snapshot', src, '--repo', repo]);
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const tmp = fs.readdirSync(path.join(repo, 'tmp')).filter((n) => n.startsWith('obj-'));
+        if (tmp.length >= 3) {
+          child.kill('SIGKILL');
+          clearInterval(timer);
+        }
+      }, 2);
+      child.on('exit', () => {
+        clearInterval(timer);
+        resolve();
+      });
+    });
+    expect(parseJson<unknown[]>(cairnOk(['log', '--json', '--repo', repo]))).toEqual([]);
+    // whatever reached objects/ is whole: every object re-hashes to its name
+    for (const f of objectFiles(repo)) {
+      const id = path.basename(f);
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+        import { FsObjectStore } from ${JSON.stringify(path.resolve(path.dirname(CLI), '../src/store/fsObjectStore.js'))};
+        const s = new FsObjectStore(${JSON.stringify(path.join(repo, 'objects'))}, { tempDir: ${JSON.stringify(path.join(repo, 'tmp'))}, compress: true });
+        await s.get(${JSON.stringify(id)});`]);
+      expect(r.status).toBe(0);
+    }
+    cairnOk(['snapshot', src, '--repo', repo]);
+    expect(fs.readdirSync(path.join(repo, 'tmp')).filter((n) => n.startsWith('obj-'))).toEqual([]);
+  });
+});
+
+describe('damaged objects', () => {
+  it('a corrupted or missing object fails the restore naming the file and the object, and leaves no target behind', () => {
+    const src = path.join(root, 'dmg-src');
+    writeTree(src, { 'a.txt': 'alpha '.repeat(1000), 'b.txt': 'beta' });
+    const repo = path.join(root, 'dmg-repo');
+    cairnOk(['init', '--repo', repo]);
+    const s = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--json']));
+    const ls = parseJson<{ entries: Array<{ path: string; id: string }> }>(cairnOk(['ls', s.id, '--repo', repo, '--json']));
+    const a = ls.entries.find((e) => e.path === 'a.txt')!.id;
+    const file = path.join(repo, 'objects', a.slice(0, 2), a.slice(2, 4), a);
+    const orig = fs.readFileSync(file);
+    const bad = Buffer.from(orig);
+    bad[bad.length - 1]! ^= 0xff;
+    fs.writeFileSync(file, bad);
+    const target = path.join(root, 'dmg-out');
+    const r = cairn(['restore', s.id, '--repo', repo, '--target', target]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('a.txt');
+    expect(r.stderr).toContain(a.slice(0, 12));
+    expect(fs.existsSync(target)).toBe(false);
+    expect(fs.readdirSync(root).filter((n) => n.includes('cairn-restore'))).toEqual([]);
+    const cat = cairn(['cat', `${s.id}:a.txt`, '--repo', repo]);
+    expect(cat.code).toBe(4);
+    fs.rmSync(file);
+    const missing = cairn(['restore', s.id, '--repo', repo, '--target', target]);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toMatch(/missing/);
+    expect(fs.existsSync(target)).toBe(false);
+  });
+});
+
+describe('hostile input', () => {
+  it('refuses a snapshot whose tree names .. or a path with a slash, writing nothing outside the target', async () => {
+    const repo = path.join(root, 'evil-repo');
+    cairnOk(['init', '--repo', repo]);
+    const src = path.join(root, 'evil-src');
+    writeTree(src, { innocent: 'x' });
+    const s = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--json']));
+    const { Repository } = await import('../../src/index.js');
+    for (const evil of ['..', 'a/../../escaped', '.']) {
+      const r = await Repository.open({ repo });
+      const blob = await r.store.put(Buffer.from('pwned'));
+      const tree = Buffer.from(JSON.stringify({ entries: [{ chunks: [blob.id], mode: 420, mtime: '0', name: evil, size: 5, type: 'file' }], v: 1 }));
+      const t = await r.store.put(tree);
+      const m = await r.readManifest(s.id as never);
+      const evilManifest = Buffer.from(JSON.stringify({ ...m, tree: t.id, message: `evil ${evil}` }));
+      const mid = await r.store.put(evilManifest);
+      await r.store.flush();
+      fs.writeFileSync(path.join(repo, 'snapshots', mid.id), '');
+      r.close();
+      const target = path.join(root, 'evil-out', 'deep');
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      const res = cairn(['restore', mid.id, '--repo', repo, '--target', target]);
+      expect(res.code).toBe(4);
+      expect(res.stderr).toMatch(/unsafe entry name/);
+      expect(fs.existsSync(path.join(root, 'escaped'))).toBe(false);
+      expect(fs.existsSync(target)).toBe(false);
+      expect(fs.readdirSync(path.dirname(target))).toEqual([]);
+    }
+  });
+
+  it('refuses to restore through a target that is a symlink', () => {
+    const repo = path.join(root, 'link-repo');
+    cairnOk(['init', '--repo', repo]);
+    const src = path.join(root, 'link-src');
+    writeTree(src, { f: 'x' });
+    cairnOk(['snapshot', src, '--repo', repo]);
+    const elsewhere = path.join(root, 'link-elsewhere');
+    fs.mkdirSync(elsewhere);
+    const link = path.join(root, 'link-target');
+    fs.symlinkSync(elsewhere, link);
+    const r = cairn(['restore', 'latest', '--repo', repo, '--target', link]);
+    expect(r.code).toBe(12);
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
+  });
+});
+
+describe('odd sources', () => {
+  it('round-trips names that are not UTF-8, and skips sockets and FIFOs with a warning', async () => {
+    const src = path.join(root, 'odd-src');
+    fs.mkdirSync(src);
+    const odd = Buffer.concat([Buffer.from(src), Buffer.from('/'), Buffer.from([0x66, 0xff, 0x80, 0x2e, 0x74])]);
+    fs.writeFileSync(odd, 'latin-1 name');
+    fs.mkdirSync(Buffer.concat([Buffer.from(src), Buffer.from('/'), Buffer.from([0xe9, 0x74, 0xe9])]));
+    spawnSync('mkfifo', [path.join(src, 'fifo')]);
+    const server = net.createServer().listen(path.join(src, 'sock'));
+    await new Promise((r) => server.once('listening', r));
+    const repo = path.join(root, 'odd-repo');
+    cairnOk(['init', '--repo', repo]);
+    const snap = cairnOk(['snapshot', src, '--repo', repo]);
+    server.close();
+    expect(snap.stderr).toMatch(/fifo: is a socket, FIFO or device; skipped/);
+    expect(snap.stderr).toMatch(/sock: is a socket, FIFO or device; skipped/);
+    const out = path.join(root, 'odd-out');
+    cairnOk(['restore', 'latest', '--repo', repo, '--target', out]);
+    const want = describeTree(src);
+    delete want.fifo;
+    delete want.sock;
+    expect(describeTree(out)).toEqual(want);
+  });
+
+  it('a file it cannot read is warned about, listed, and the exit code says partial', () => {
+    const src = path.join(root, 'unreadable-src');
+    writeTree(src, { 'ok.txt': 'fine', 'secret.txt': 'hidden' });
+    fs.chmodSync(path.join(src, 'secret.txt'), 0o000);
+    const repo = path.join(root, 'unreadable-repo');
+    cairnOk(['init', '--repo', repo]);
+    // root reads anything: run the CLI as an unprivileged user then
+    const asUser = process.getuid?.() === 0;
+    if (asUser) {
+      spawnSync('chown', ['-R', 'nobody', repo, src]);
+      spawnSync('chmod', ['o+rx', root]);
+    }
+    const args = [CLI, 'snapshot', src, '--repo', repo, '--json'];
+    const r = asUser
+      ? spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...args], { encoding: 'utf8' })
+      : spawnSync(process.execPath, args, { encoding: 'utf8' });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/secret\.txt: .*EACCES.*not stored/);
+    const json = JSON.parse(r.stdout) as { errors: Array<{ path: string }>; stats: { files: number } };
+    expect(json.errors.map((e) => e.path)).toEqual(['secret.txt']);
+    expect(json.stats.files).toBe(1);
+  });
+});
+
+describe('a file that changes while it is read', () => {
+  it('is read again, then stored with a warning, never silently torn', async () => {
+    const src = path.join(root, 'busy-src');
+    writeTree(src, { 'growing.log': content(20 * 1024 * 1024, 5), 'calm.txt': 'calm' });
+    const repo = path.join(root, 'busy-repo');
+    cairnOk(['init', '--repo', repo]);
+    const writer = spawn(process.execPath, ['-e', `
+      const fs = require('fs');
+      const fd = fs.openSync(${JSON.stringify(path.join(src, 'growing.log'))}, 'a');
+      setInterval(() => fs.writeSync(fd, Buffer.alloc(512, 120)), 1);
+      process.stdout.write('started\\n');`]);
+    await new Promise((r) => writer.stdout.once('data', r));
+    try {
+      const r = spawnSync(process.execPath, [CLI, 'snapshot', src, '--repo', repo, '--json'], { encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(/growing\.log: changed while being read/);
+      const json = JSON.parse(r.stdout) as { warnings: Array<{ path: string; message: string }> };
+      expect(json.warnings.map((w) => w.path)).toEqual(['growing.log']);
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  });
+});

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { IntegrityError } from '../../../src/errors.js';
+import { FsObjectStore } from '../../../src/store/fsObjectStore.js';
+import { decodeObject, encodeObject, CODEC_DEFLATE, CODEC_RAW } from '../../../src/store/objectCodec.js';
+import type { ObjectId } from '../../../src/store/objectId.js';
+import { sha256Hex } from '../../../src/util/hash.js';
+import { tempDir } from '../../helpers.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+function newStore(compress = true): FsObjectStore {
+  const d = tempDir('cairn-store-');
+  dirs.push(d);
+  fs.mkdirSync(path.join(d, 'tmp'));
+  return new FsObjectStore(path.join(d, 'objects'), { tempDir: path.join(d, 'tmp'), compress });
+}
+
+describe('object codec', () => {
+  it('round-trips and compresses only when it saves space', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 70000 }), fc.boolean(), async (data, compress) => {
+        const buf = Buffer.from(data);
+        const stored = await encodeObject(buf, compress);
+        expect(stored.length).toBeLessThanOrEqual(buf.length + 1);
+        expect((await decodeObject(stored, 'x')).equals(buf)).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+    const text = Buffer.from('abc'.repeat(10000));
+    expect((await encodeObject(text, true))[0]).toBe(CODEC_DEFLATE);
+    expect((await encodeObject(randomBytes(100000), true))[0]).toBe(CODEC_RAW);
+  });
+
+  it('rejects an unknown codec byte and an empty object', async () => {
+    await expect(decodeObject(Buffer.from([7, 1, 2]), 'x')).rejects.toBeInstanceOf(IntegrityError);
+    await expect(decodeObject(Buffer.alloc(0), 'x')).rejects.toBeInstanceOf(IntegrityError);
+  });
+});
+
+describe('FsObjectStore', () => {
+  it('puts and gets by SHA-256 of the content, at objects/ab/cd/<id>', async () => {
+    const s = newStore();
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 5000 }), async (data) => {
+        const buf = Buffer.from(data);
+        const r = await s.put(buf);
+        expect(r.id).toBe(sha256Hex(buf));
+        await s.flush();
+        expect(fs.existsSync(path.join(s.root, r.id.slice(0, 2), r.id.slice(2, 4), r.id))).toBe(true);
+        expect((await s.get(r.id)).equals(buf)).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('stores the same content once', async () => {
+    const s = newStore();
+    const data = Buffer.from('same content');
+    const [a, b] = await Promise.all([s.put(data), s.put(data)]);
+    expect(a.id).toBe(b.id);
+    expect([a.written, b.written].filter(Boolean)).toHaveLength(1);
+    await s.flush();
+    expect((await s.put(data)).written).toBe(false);
+    const all: string[] = [];
+    for await (const id of s.list()) all.push(id);
+    expect(all).toEqual([a.id]);
+  });
+
+  it('keeps unflushed objects out of objects/ (a crash leaves only temp files)', async () => {
+    const s = newStore();
+    const r = await s.put(Buffer.from('pending'));
+    expect(fs.existsSync(s.pathOf(r.id))).toBe(false);
+    expect((await s.get(r.id)).toString()).toBe('pending');
+    await s.flush();
+    expect(fs.existsSync(s.pathOf(r.id))).toBe(true);
+  });
+
+  it('detects a flipped bit, truncation and a missing object on read', async () => {
+    const s = newStore(false);
+    const r = await s.put(Buffer.from('precious data '.repeat(100)));
+    await s.flush();
+    const file = s.pathOf(r.id);
+    const orig = fs.readFileSync(file);
+    const flipped = Buffer.from(orig);
+    flipped[50]! ^= 0x01;
+    fs.writeFileSync(file, flipped);
+    await expect(s.get(r.id)).rejects.toThrow(/corrupted/);
+    fs.writeFileSync(file, orig.subarray(0, 10));
+    await expect(s.get(r.id)).rejects.toBeInstanceOf(IntegrityError);
+    fs.rmSync(file);
+    await expect(s.get(r.id)).rejects.toThrow(/missing/);
+    await expect(s.get('0'.repeat(64) as ObjectId)).rejects.toBeInstanceOf(IntegrityError);
+  });
+});
