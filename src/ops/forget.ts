@@ -98,18 +98,35 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
     rows = rows.filter((r) => r.source === src);
     if (rows.length === 0) throw new NotFoundError(`no snapshots of source ${src}`, { hint: 'see `cairn log` for the sources' });
   }
-  const heads = new Set<string>([...ctx.index.heads().map((h) => h.head), ...readHeads(ctx.dir).map((h) => h.snapshot)]);
+  // HEADs: a snapshot that is its own source's HEAD is always kept. A restore also makes a snapshot the
+  // HEAD of its target directory; that keeps it while the directory exists (its next snapshot builds on
+  // it), and is dropped with the snapshot once the directory is gone.
+  const allRows = new Map(ctx.index.list().map((r) => [r.id, r]));
+  const headPairs = [...readHeads(ctx.dir).map((h) => ({ source: h.source, head: h.snapshot })), ...ctx.index.heads()];
+  const heads = new Set<string>();
+  const pins = new Map<string, string[]>();
+  const pin = (id: string, why: string) => {
+    const list = pins.get(id) ?? [];
+    if (!list.includes(why)) list.push(why);
+    pins.set(id, list);
+  };
+  for (const { source, head } of headPairs) {
+    const own = allRows.get(head)?.source;
+    if (own === undefined || own === source) heads.add(head);
+    else if (fs.existsSync(source)) pin(head, `HEAD of ${source} (restored there)`);
+  }
   const refTags = new Map<string, string[]>();
   for (const t of [...ctx.index.tags(), ...readTags(ctx.dir)]) {
     const list = refTags.get(t.snapshot) ?? [];
     if (!list.includes(t.name)) list.push(t.name);
     refTags.set(t.snapshot, list);
   }
-  const pinned = new Map<string, string>();
+  const inRestore = new Map<string, string>();
   for (const r of pendingRestores(ctx)) {
-    pinned.set(r.snapshot, `needed by the interrupted restore into ${r.target}`);
-    if (r.restorePoint) pinned.set(r.restorePoint, `restore point of the interrupted restore into ${r.target}`);
+    inRestore.set(r.snapshot, `needed by the interrupted restore into ${r.target}`);
+    if (r.restorePoint) inRestore.set(r.restorePoint, `restore point of the interrupted restore into ${r.target}`);
   }
+  for (const [id, why] of inRestore) pin(id, why);
   const tagsOf = (r: SnapshotRow) => [...new Set([...r.tags, ...(refTags.get(r.id) ?? [])])].sort();
   const byId = new Map(rows.map((r) => [r.id, r]));
 
@@ -132,8 +149,8 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
           hint: 'delete the tag first, or pass --include-tagged to forget the snapshot and delete its tags',
         });
       }
-      if (pinned.has(id)) {
-        throw new RefusedError(`snapshot ${id.slice(0, 12)} is ${pinned.get(id)}`, {
+      if (inRestore.has(id)) {
+        throw new RefusedError(`snapshot ${id.slice(0, 12)} is ${inRestore.get(id)}`, {
           hint: 'finish or undo that restore first: cairn restore --resume or cairn restore --rollback',
         });
       }
@@ -159,7 +176,7 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
         source: r.source,
         tags: tagsOf(r),
         isHead: heads.has(r.id),
-        ...(pinned.has(r.id) ? { pinned: pinned.get(r.id)! } : {}),
+        ...(pins.has(r.id) ? { pins: pins.get(r.id)! } : {}),
       })),
       policy,
     );

@@ -33,8 +33,11 @@ export interface RetentionCandidate {
   tags: readonly string[];
   /** True when this snapshot is its source's HEAD. */
   isHead: boolean;
-  /** Set when something else needs the snapshot (an interrupted restore): always kept, with this reason. */
-  pinned?: string;
+  /**
+   * Reasons something else needs the snapshot (an interrupted restore, a
+   * restore target whose HEAD it is): such a snapshot is always kept, with these reasons.
+   */
+  pins?: readonly string[];
 }
 
 /** Count rules take N >= 0, or -1 for unlimited (as restic). */
@@ -321,7 +324,7 @@ export function applyRetention(snapshots: readonly RetentionCandidate[], policy:
     for (const it of group) {
       if (it.c.tags.length > 0 && !policy.includeTagged) it.reasons.push(`tagged ${[...it.c.tags].sort().join(', ')}`);
       if (it.c.isHead) it.reasons.push('HEAD of its source');
-      if (it.c.pinned) it.reasons.push(it.c.pinned);
+      for (const pin of it.c.pins ?? []) it.reasons.push(pin);
     }
     let kept = group.filter((it) => it.reasons.length > 0).length;
     for (const it of group) {

@@ -106,6 +106,7 @@ describe('forget with the config policy', () => {
       const target = path.join(root, `restore-${row.id.slice(0, 8)}`);
       cairnOk([...R, 'restore', row.id, '--target', target]);
       expect(describeTree(target), row.id).toEqual(trees.get(row.id));
+      fs.rmSync(target, { recursive: true }); // inspected and thrown away (see the restore-target test below)
     }
     const after = parseJson<{ objects: number; snapshots: number; unreferencedObjects: number }>(cairnOk([...R, 'stats', '--json']));
     expect(after.snapshots).toBe(14);
@@ -143,6 +144,27 @@ describe('forget with the config policy', () => {
     expect(cairn([...R, 'forget', '--keep-daily', 'two', '--dry-run']).code).toBe(2);
     expect(cairn([...R, 'forget', '--keep-within', '7 days', '--dry-run']).code).toBe(2);
     expect(cairn([...R, 'forget', '--source', path.join(root, 'elsewhere'), '--dry-run']).code).toBe(5);
+  });
+
+  it('a restore target whose HEAD a snapshot is keeps it while the directory exists', () => {
+    const daily9 = byLabel.get('daily9')!;
+    const target = path.join(root, 'inspect');
+    cairnOk([...R, 'restore', daily9, '--target', target]);
+    const flags = [...R, 'forget', '--keep-last', '1', '--keep-minimum', '0', '--dry-run', '--json'];
+    const kept = parseJson<ForgetJson>(cairnOk(flags)).keep;
+    expect(kept.find((k) => k.id === daily9)!.reasons).toEqual([`HEAD of ${target} (restored there)`]);
+    fs.rmSync(target, { recursive: true });
+    expect(parseJson<ForgetJson>(cairnOk(flags)).keep.some((k) => k.id === daily9)).toBe(false);
+    // Forgetting it drops the HEADs of both directories it was restored into (the one above and the one
+    // of the forget --prune test), so no ref is left naming a snapshot that is gone.
+    const r = parseJson<ForgetJson & { headsMoved: Array<{ source: string; from: string; to: string | null }> }>(
+      cairnOk([...R, '--yes', 'forget', daily9, '--json']),
+    );
+    expect(r.headsMoved.sort((a, b) => (a.source < b.source ? -1 : 1))).toEqual([
+      { source: target, from: daily9, to: null },
+      { source: path.join(root, `restore-${daily9.slice(0, 8)}`), from: daily9, to: null },
+    ]);
+    expect(cairn([...R, 'verify']).code).toBe(0);
   });
 });
 
@@ -259,7 +281,7 @@ describe('cairn stats from the CLI', () => {
     expect(text).toMatch(/journal_entries\/\s+19 files/);
     expect(text).toMatch(/\.json\s+20 files/);
     const repoText = cairnOk([...R, 'stats']).stdout;
-    expect(repoText).toMatch(/snapshots: +12 \(/);
+    expect(repoText).toMatch(/snapshots: +11 \(/);
     expect(repoText).toMatch(/dedup ratio/);
   });
 });

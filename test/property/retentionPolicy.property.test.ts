@@ -30,7 +30,7 @@ const arbSnapshots = fc
       isHead: false,
     }));
     // A few pinned by an interrupted restore.
-    for (const s of snaps) if (Number(s.id.slice(2)) % 11 === 5) s.pinned = 'needed by the interrupted restore into /t';
+    for (const s of snaps) if (Number(s.id.slice(2)) % 11 === 5) s.pins = ['needed by the interrupted restore into /t'];
     // One HEAD per source, anywhere in its history (a restore can move it back).
     for (const s of snaps) if (!heads.has(s.source) && Number(s.id.slice(2)) % 3 === 0) (heads.add(s.source), (s.isHead = true));
     return snaps;
@@ -65,7 +65,7 @@ describe('retention properties', () => {
   it('keep-last N keeps exactly the newest N of each source (no tags, no HEAD, no minimum)', () => {
     fc.assert(
       fc.property(arbSnapshots, fc.integer({ min: 0, max: 20 }), (snaps, n) => {
-        const plain = snaps.map((s) => ({ ...s, tags: [], isHead: false, pinned: undefined }));
+        const plain = snaps.map((s) => ({ ...s, tags: [], isHead: false, pins: [] }));
         const got = new Set(keptIds(plain, { rules: { keepLast: n }, keepMinimum: 0 }));
         const want = new Set<string>();
         for (const src of SOURCES) for (const s of plain.filter((x) => x.source === src).sort(newestFirst).slice(0, n)) want.add(s.id);
@@ -79,7 +79,7 @@ describe('retention properties', () => {
       fc.property(arbSnapshots, arbPolicy, (snaps, policy) => {
         const removed = new Set(applyRetention(snaps, policy).remove.map((r) => r.id));
         for (const s of snaps) {
-          if (s.isHead || s.pinned) expect(removed.has(s.id)).toBe(false);
+          if (s.isHead || (s.pins?.length ?? 0) > 0) expect(removed.has(s.id)).toBe(false);
           if (s.tags.length > 0 && !policy.includeTagged) expect(removed.has(s.id)).toBe(false);
         }
       }),
@@ -140,7 +140,7 @@ describe('retention properties', () => {
   it('keep-daily N keeps at most N per source, each the newest of its own UTC day', () => {
     fc.assert(
       fc.property(arbSnapshots, fc.integer({ min: 1, max: 15 }), (snaps, n) => {
-        const plain = snaps.map((s) => ({ ...s, tags: [], isHead: false, pinned: undefined }));
+        const plain = snaps.map((s) => ({ ...s, tags: [], isHead: false, pins: [] }));
         const kept = new Set(keptIds(plain, { rules: { keepDaily: n }, keepMinimum: 0 }));
         for (const src of SOURCES) {
           const mine = plain.filter((s) => s.source === src).sort(newestFirst);
