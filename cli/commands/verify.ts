@@ -10,7 +10,7 @@ function damageNote(problem: string, object: string, isDir: boolean): string {
 
 export function renderVerify(r: VerifyReport): string[] {
   const lines = [
-    `checked ${r.snapshots} snapshots: ${r.trees} trees, ${r.objects} objects` +
+    `checked ${r.snapshots} snapshot${r.snapshots === 1 ? '' : 's'}: ${r.trees} trees, ${r.objects} objects` +
       (r.readData.mode === 'none' ? ' (existence; --read-data re-hashes them)' : `, ${r.readData.objectsRead} read and re-hashed (${formatBytes(r.readData.bytesRead)})`) +
       (r.readData.spec ? ` sample ${r.readData.spec}${r.readData.seed ? ` seed ${r.readData.seed}` : ''}` : ''),
   ];
