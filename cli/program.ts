@@ -2,14 +2,19 @@
 import { Command } from 'commander';
 import { registerAudit } from './commands/audit.js';
 import { registerCat } from './commands/cat.js';
+import { registerConfig } from './commands/config.js';
+import { registerForget } from './commands/forget.js';
 import { registerDiff } from './commands/diff.js';
 import { registerInit } from './commands/init.js';
 import { registerLog } from './commands/log.js';
 import { registerLs } from './commands/ls.js';
+import { registerPrune } from './commands/prune.js';
 import { registerRebuildIndex } from './commands/rebuildIndex.js';
 import { registerRestore } from './commands/restore.js';
 import { registerShow } from './commands/show.js';
 import { registerSnapshot } from './commands/snapshot.js';
+import { registerStats } from './commands/stats.js';
+import { registerVerify } from './commands/verify.js';
 import { registerTag } from './commands/tag.js';
 import { registerTags } from './commands/tags.js';
 
@@ -25,7 +30,7 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'approve high-risk and critical operations without asking')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerSnapshot, registerLog, registerLs, registerCat, registerShow, registerRestore, registerRebuildIndex, registerDiff, registerTag, registerTags, registerAudit]) {
+  for (const register of [registerInit, registerSnapshot, registerLog, registerLs, registerCat, registerShow, registerRestore, registerRebuildIndex, registerDiff, registerTag, registerTags, registerAudit, registerForget, registerPrune, registerVerify, registerStats, registerConfig]) {
     register(program);
   }
   for (const c of program.commands) c.exitOverride();

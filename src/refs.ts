@@ -32,6 +32,11 @@ export function writeHead(repoDir: string, ref: HeadRef): void {
   writeFileAtomicSync(file, JSON.stringify(ref));
 }
 
+/** Removes a source's HEAD ref (when its last snapshot is forgotten). */
+export function removeHead(repoDir: string, source: string): void {
+  fs.rmSync(headFile(repoDir, source), { force: true });
+}
+
 function readJsonDir<T>(dir: string): T[] {
   let names: string[];
   try {

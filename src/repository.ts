@@ -8,6 +8,12 @@ import * as path from 'node:path';
 import { CairnError, UsageError } from './errors.js';
 import type { LogQuery, SnapshotRow } from './index/versionIndex.js';
 import { catFile, listSnapshot, logSnapshots, showSnapshot, type LsEntry, type ShowResult } from './ops/browse.js';
+import { getConfigValue, setConfigValue, showConfig, unsetConfigValue, type ConfigChange, type ConfigView } from './ops/configure.js';
+import { forgetDryRun, forgetUnlocked, type ForgetOptions, type ForgetSummary } from './ops/forget.js';
+import { approvePrune, pruneUnlocked, type PruneOptions, type PruneSummary } from './ops/prune.js';
+import { defaultRetention, retentionToJson } from './ops/retentionConfig.js';
+import { repositoryStats, snapshotStats, type RepositoryStats, type SnapshotStatsReport } from './ops/stats.js';
+import { verifyRepository, type VerifyOptions, type VerifyReport } from './ops/verify.js';
 import { diff, normalizeDiffPaths, type DiffOptions, type DiffResult } from './ops/diff.js';
 import { pathHistory, type HistoryOptions, type PathVersion } from './ops/history.js';
 import { drawHistory, type DrawnRow } from './ops/logGraph.js';
@@ -61,7 +67,7 @@ export class Repository extends RepoContext {
     for (const sub of ['', 'objects', 'snapshots', 'refs/heads', 'refs/tags', 'tmp', 'locks', 'audit']) {
       fs.mkdirSync(path.join(loc.dir, sub), { recursive: true });
     }
-    writeConfig(loc.dir, defaultConfig());
+    writeConfig(loc.dir, { ...defaultConfig(), retention: retentionToJson(defaultRetention()) });
     await fsyncDir(loc.dir);
     const repo = new Repository(loc, options);
     repo.index; // create the index now
@@ -348,5 +354,87 @@ export class Repository extends RepoContext {
    */
   rebuildIndex(): Promise<RebuildSummary> {
     return this.audited('rebuild-index', {}, () => this.withLock('rebuild-index', false, () => rebuildIndex(this)));
+  }
+
+  /**
+   * Forgets snapshots: those a retention policy does not keep (the rules
+   * given, else the per-type policy in config.json), or those named in
+   * `refs`. A real run holds the exclusive lock, needs approval (critical)
+   * and is audited; a dry run changes nothing.
+   * @example const plan = await repo.forget({ rules: { keepDaily: 7 }, dryRun: true });
+   */
+  async forget(options: ForgetOptions = {}): Promise<ForgetSummary> {
+    // A dry run with prune counts objects, so it needs the store to stand still: exclusive then.
+    if (options.dryRun) return this.withLock('forget', options.prune === true, () => forgetDryRun(this, options));
+    const { onPruneProgress: _p, ...args } = options;
+    return this.audited('forget', { ...args }, () => this.withLock('forget', true, () => forgetUnlocked(this, options)), (r) => r.removed);
+  }
+
+  /**
+   * Deletes every object no remaining snapshot uses (mark and sweep), under
+   * the exclusive lock, after approval (critical); audited.
+   * @example const { deletedObjects, deletedBytes } = await repo.prune();
+   */
+  async prune(options: Omit<PruneOptions, 'approve' | 'assumeForgotten'> = {}): Promise<PruneSummary> {
+    if (options.dryRun) return this.withLock('prune', true, () => pruneUnlocked(this, options));
+    const { onProgress: _p, ...args } = options;
+    return this.audited('prune', { ...args }, () => this.withLock('prune', true, () => pruneUnlocked(this, { ...options, approve: approvePrune(this) })));
+  }
+
+  /**
+   * Checks every snapshot can be restored and the index agrees with the
+   * store; `report.ok` is false when anything is damaged.
+   * @example const report = await repo.verify({ readDataSubset: '10%' });
+   */
+  verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    return this.withLock('verify', false, () => verifyRepository(this, options));
+  }
+
+  /**
+   * Repository statistics: snapshots by source and type, logical, unique and stored sizes, ratios.
+   * @example const { dedupRatio } = await repo.stats();
+   */
+  stats(): Promise<RepositoryStats> {
+    return this.withLock('stats', false, () => repositoryStats(this));
+  }
+
+  /**
+   * One snapshot's totals, what it added over its parent, and breakdowns by top-level folder and extension.
+   * @example const { folders } = await repo.snapshotStats('latest');
+   */
+  snapshotStats(ref: string): Promise<SnapshotStatsReport> {
+    return this.withLock('stats', false, () => snapshotStats(this, ref));
+  }
+
+  /**
+   * The config as dotted keys (retention filled in with its defaults).
+   * @example for (const e of repo.showConfig().entries) console.log(e.key, e.value);
+   */
+  showConfig(): ConfigView {
+    return showConfig(this);
+  }
+
+  /**
+   * One config value (an object for a prefix such as retention.daily).
+   * @example repo.getConfig('retention.daily.keepWithin').value // '7d'
+   */
+  getConfig(key: string): { key: string; value: unknown } {
+    return getConfigValue(this, key);
+  }
+
+  /**
+   * Sets a retention key from its text form; audited.
+   * @example await repo.setConfig('retention.daily.keepWithin', '14d');
+   */
+  setConfig(key: string, value: string): Promise<ConfigChange> {
+    return this.audited('config', { key, value }, async () => setConfigValue(this, key, value));
+  }
+
+  /**
+   * Removes a retention key (keepMinimum and timeZone return to their defaults); audited.
+   * @example await repo.unsetConfig('retention.hourly');
+   */
+  unsetConfig(key: string): Promise<ConfigChange> {
+    return this.audited('config', { key, unset: true }, async () => unsetConfigValue(this, key));
   }
 }

@@ -1,0 +1,100 @@
+/**
+ * A set of object ids on disk, for mark and sweep over stores too large for
+ * a JavaScript Set: a scratch SQLite table of 32-byte keys (WITHOUT ROWID, so
+ * the B-tree holds only the keys), written in batched transactions, no
+ * journal and no fsync (a crash just leaves a stale temp file that the next
+ * prune removes). Memory stays at SQLite's page cache (16 MiB) whatever the
+ * number of ids; a million ids take about 45 MB on disk.
+ */
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import { tempName } from '../util/durableFs.js';
+
+const BATCH = 20_000;
+const CACHE_KIB = 16 * 1024;
+
+export class ObjectSet {
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement;
+  private readonly probe: Database.Statement;
+  private pendingWrites = 0;
+  private inTransaction = false;
+  private count = 0;
+
+  private constructor(readonly file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = OFF');
+    this.db.pragma('synchronous = OFF');
+    this.db.pragma(`cache_size = -${CACHE_KIB}`);
+    this.db.pragma('temp_store = FILE');
+    this.db.exec('CREATE TABLE ids (id BLOB PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID');
+    this.insert = this.db.prepare('INSERT OR IGNORE INTO ids(id, v) VALUES (?, ?)');
+    this.probe = this.db.prepare('SELECT 1 FROM ids WHERE id = ?').pluck();
+  }
+
+  /**
+   * A new empty set in a temp file under `dir`, named `<prefix>-<pid>-<unique>.db`
+   * (prefix of letters and dots), so that once its process is dead
+   * RepoContext.cleanStaleTemp recognises and removes it.
+   */
+  static create(dir: string, prefix = 'objset'): ObjectSet {
+    return new ObjectSet(`${tempName(dir, prefix)}.db`);
+  }
+
+  private begin(): void {
+    if (!this.inTransaction) {
+      this.db.exec('BEGIN');
+      this.inTransaction = true;
+    }
+  }
+
+  /** Adds an id (with a number carried along, such as its size); true when it was not in the set before. */
+  add(id: string, value = 0): boolean {
+    this.begin();
+    const added = this.insert.run(Buffer.from(id, 'hex'), value).changes > 0;
+    if (added) {
+      this.count++;
+      if (++this.pendingWrites >= BATCH) this.commit();
+    }
+    return added;
+  }
+
+  has(id: string): boolean {
+    return this.probe.get(Buffer.from(id, 'hex')) !== undefined;
+  }
+
+  /** Every id and its value, in id order, streamed `batch` at a time (bounded memory). */
+  *entries(batch = 1000): Generator<Array<{ id: string; value: number }>> {
+    this.commit();
+    const page = this.db.prepare('SELECT id, v FROM ids WHERE id > ? ORDER BY id LIMIT ?');
+    let after: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const rows = page.all(after, batch) as Array<{ id: Buffer; v: number }>;
+      if (rows.length === 0) return;
+      yield rows.map((r) => ({ id: r.id.toString('hex'), value: r.v }));
+      after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  private commit(): void {
+    if (this.inTransaction) {
+      this.db.exec('COMMIT');
+      this.inTransaction = false;
+    }
+    this.pendingWrites = 0;
+  }
+
+  /** Closes the database and deletes its file. */
+  dispose(): void {
+    try {
+      this.commit();
+      this.db.close();
+    } finally {
+      for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(this.file + suffix, { force: true });
+    }
+  }
+}

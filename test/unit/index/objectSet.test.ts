@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ObjectSet } from '../../../src/index/objectSet.js';
+import { tempDir } from '../../helpers.js';
+
+const id = (n: number) => createHash('sha256').update(String(n)).digest('hex');
+
+describe('ObjectSet', () => {
+  it('behaves as a set of ids', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 400 }), fc.array(fc.integer({ min: 0, max: 300 })), (adds, probes) => {
+        const dir = tempDir();
+        const s = ObjectSet.create(dir);
+        const model = new Set<string>();
+        try {
+          for (const n of adds) expect(s.add(id(n))).toBe(!model.has(id(n)) && (model.add(id(n)), true));
+          for (const n of probes) expect(s.has(id(n))).toBe(model.has(id(n)));
+          expect(s.size).toBe(model.size);
+        } finally {
+          s.dispose();
+        }
+        expect(fs.readdirSync(dir)).toEqual([]);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('holds more ids than a batch and sees them across commits', () => {
+    const s = ObjectSet.create(tempDir());
+    try {
+      for (let i = 0; i < 50_000; i++) s.add(id(i));
+      expect(s.size).toBe(50_000);
+      expect(s.has(id(0)) && s.has(id(25_000)) && s.has(id(49_999))).toBe(true);
+      expect(s.has(id(50_000))).toBe(false);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('streams its ids and values in id order, in batches', () => {
+    const s = ObjectSet.create(tempDir());
+    try {
+      const want = new Map<string, number>();
+      for (let i = 0; i < 2500; i++) {
+        s.add(id(i), i);
+        want.set(id(i), i);
+      }
+      s.add(id(7), 999); // already there: the first value stays
+      const batches = [...s.entries(1000)];
+      expect(batches.map((b) => b.length)).toEqual([1000, 1000, 500]);
+      const got = batches.flat();
+      expect(got.map((e) => e.id)).toEqual([...want.keys()].sort());
+      for (const e of got) expect(e.value).toBe(want.get(e.id));
+    } finally {
+      s.dispose();
+    }
+  });
+});
