@@ -69,7 +69,7 @@ export function registerForget(program: Command): void {
     .option('--keep-minimum <n>', 'never keep fewer than N snapshots per source (default: retention.keepMinimum, 3)', parseCount('--keep-minimum', false))
     .option('--include-tagged', 'tagged snapshots may be removed too (their tags are deleted)')
     .option('--time-zone <zone>', 'where days and weeks begin: UTC, local or an IANA zone (default: retention.timeZone, UTC)')
-    .option('--source <path>', 'only snapshots of this source directory')
+    .option('--source <path>', 'only snapshots of this source (a directory, a database file, or stream:NAME)')
     .option('--dry-run', 'show every snapshot with keep/remove and the rule that decided; change nothing')
     .option('--prune', 'then delete the data no remaining snapshot uses')
     .action(async (refs: string[], opts: ForgetFlags, cmd: Command) => {

@@ -73,6 +73,7 @@ function hasRuleFlags(o: ForgetOptions): boolean {
 }
 
 function resolveSource(p: string): string {
+  if (p.startsWith('stream:')) return p; // a --stdin / --from-command source is a name, not a path
   const abs = path.resolve(p);
   try {
     return fs.realpathSync(abs);
