@@ -1,3 +1,4 @@
+import { humanBytes } from '../src/index.js';
 /** Rendering: compute once, print as JSON (one document on stdout) or as text. Progress and warnings go to stderr. */
 
 export interface Output {
@@ -44,16 +45,8 @@ export function createOutput(json: boolean): Output {
   };
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
-}
+/** Bytes for people (the library's formatter, so messages and output agree). */
+export const formatBytes = humanBytes;
 
 export function formatTime(iso: string): string {
   const d = new Date(iso);

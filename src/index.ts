@@ -51,3 +51,4 @@ export { tagNameProblem, MAX_TAG_NAME_BYTES } from './model/tagName.js';
 export { pathHistory, type HistoryOptions, type PathVersion } from './ops/history.js';
 export { renderGraph, topoOrder, drawHistory, type GraphNode, type GraphRow, type DrawnRow } from './ops/logGraph.js';
 export type { EntrySide } from './model/treeDiff.js';
+export { humanBytes } from './util/humanBytes.js';

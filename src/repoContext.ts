@@ -4,6 +4,7 @@
  * Operations (src/snapshot, src/ops) take a RepoContext; the public facade
  * (repository.ts) adds one method per operation.
  */
+import { processAlive } from './util/processAlive.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -155,7 +156,7 @@ export class RepoContext {
       const m = /^[a-z.]+-(\d+)-[0-9a-f]+/.exec(name);
       if (!m) continue;
       const pid = Number(m[1]);
-      if (pid === process.pid || pidAlive(pid)) continue;
+      if (pid === process.pid || processAlive(pid)) continue;
       fs.rmSync(path.join(this.tmpDir, name), { recursive: true, force: true });
       removed++;
     }
@@ -295,14 +296,6 @@ export class RepoContext {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function isCairnError(err: unknown): err is CairnError {
   return err instanceof CairnError;

@@ -3,11 +3,12 @@
  * restore, tag) coexist; an exclusive lock (prune, forget) excludes all. A
  * lock whose process is gone (same host, dead pid) is stale and removed.
  */
+import { processAlive } from './util/processAlive.js';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BusyError, isErrno } from './errors.js';
+import { BusyError } from './errors.js';
 import { writeFileAtomicSync } from './util/durableFs.js';
 
 export interface LockInfo {
@@ -18,14 +19,6 @@ export interface LockInfo {
   operation: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, 'EPERM');
-  }
-}
 
 export class RepositoryLock {
   private constructor(private readonly file: string) {}
@@ -45,7 +38,7 @@ export class RepositoryLock {
       } catch {
         continue; // vanished or half-written by a process that died: not a holder
       }
-      if (o.host === info.host && !alive(o.pid)) {
+      if (o.host === info.host && !processAlive(o.pid)) {
         fs.rmSync(other, { force: true });
         continue;
       }

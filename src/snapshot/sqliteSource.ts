@@ -10,6 +10,7 @@
  * - sidecars: the `-wal`, `-shm` and `-journal` files beside a database.
  *   A stale one beside a restored database would be replayed into it.
  */
+import { processAlive } from '../util/processAlive.js';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -222,14 +223,6 @@ export async function withTempDatabase<T>(file: string, fn: () => Promise<T>): P
 
 const TEMP_COPY = /^sqlite-(\d+)-[0-9a-f]+\.db(?:-wal|-shm|-journal)?$/;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, 'EPERM');
-  }
-}
 
 /** The name of a temp copy in `tmpDir` (its pid lets a later run tell a dead process's leftovers). */
 export function tempCopyName(tmpDir: string): string {
@@ -251,7 +244,7 @@ export async function removeStaleCopies(tmpDir: string, olderThanMs = 60 * 60 * 
   }
   for (const name of names) {
     const m = TEMP_COPY.exec(name);
-    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     const p = path.join(tmpDir, name);
     try {
       const st = await fsp.stat(p);
