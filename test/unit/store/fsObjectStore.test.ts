@@ -96,4 +96,20 @@ describe('FsObjectStore', () => {
     await expect(s.get(r.id)).rejects.toThrow(/missing/);
     await expect(s.get('0'.repeat(64) as ObjectId)).rejects.toBeInstanceOf(IntegrityError);
   });
+
+  it('reads objects of every size, on both sides of the synchronous-read limit, pending or flushed', async () => {
+    const s = newStore();
+    for (const size of [0, 1, 4096, 256 * 1024 - 1, 256 * 1024 + 7, 3 * 1024 * 1024]) {
+      const buf = randomBytes(size);
+      const r = await s.put(buf);
+      expect((await s.get(r.id)).equals(buf)).toBe(true); // from its temp file
+      await s.flush();
+      expect((await s.get(r.id)).equals(buf)).toBe(true);
+      if (size > 0) {
+        const file = path.join(s.root, r.id.slice(0, 2), r.id.slice(2, 4), r.id);
+        fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
+        await expect(s.get(r.id)).rejects.toBeInstanceOf(IntegrityError);
+      }
+    }
+  });
 });
