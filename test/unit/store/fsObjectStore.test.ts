@@ -112,4 +112,21 @@ describe('FsObjectStore', () => {
       }
     }
   });
+
+  it('flushes a small batch (fsync per file) and a large one (syncfs) into place, leaving no temp files', async () => {
+    for (const count of [1, 5, 32, 33, 200]) {
+      const s = newStore();
+      const tmp = path.join(path.dirname(s.root), 'tmp');
+      const ids: ObjectId[] = [];
+      for (let i = 0; i < count; i++) ids.push((await s.put(Buffer.from(`object ${count}/${i}`))).id);
+      expect(fs.readdirSync(tmp)).toHaveLength(count);
+      await s.flush();
+      expect(fs.readdirSync(tmp)).toHaveLength(0);
+      for (const id of ids) expect(fs.existsSync(path.join(s.root, id.slice(0, 2), id.slice(2, 4), id))).toBe(true);
+      // A second batch lands in directories that may already exist.
+      const more = await s.put(Buffer.from(`more ${count}`));
+      await s.flush();
+      expect((await s.get(more.id)).toString()).toBe(`more ${count}`);
+    }
+  });
 });
