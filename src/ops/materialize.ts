@@ -14,6 +14,13 @@ import type { ObjectId } from '../store/objectId.js';
 import { Limiter } from '../util/limiter.js';
 
 const SLASH = Buffer.from('/');
+const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+/**
+ * Files up to this size are written synchronously, metadata through the open
+ * descriptor: for small files a promise round trip per system call (open,
+ * read the blob, write, close, chmod, utimes) costs more than the work.
+ */
+const SYNC_FILE = 256 * 1024;
 
 export interface MaterializeCounts {
   files: number;
@@ -64,6 +71,8 @@ export class Materializer {
         await this.writeTree(e.tree!, p, r);
         dirs.push({ e, path: p });
         this.counts.dirs++;
+      } else if (e.type === 'file' && (e.size ?? 0) <= SYNC_FILE) {
+        this.writeSmallFileSync(e, p, r);
       } else {
         pending.push(this.writes.run(() => this.writeEntry(e, p, r)));
       }
@@ -114,6 +123,54 @@ export class Materializer {
       throw new IntegrityError(`cannot restore ${rel}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });
     }
     this.counts.bytes += written;
+  }
+
+  /** Writes a small file and its metadata synchronously (see SYNC_FILE); same checks and errors as writeFile. */
+  writeSmallFileSync(e: TreeEntry, p: Buffer, rel: string): void {
+    let fd: number;
+    try {
+      fd = fs.openSync(p, CREATE_FLAGS, 0o600);
+    } catch (err) {
+      throw new IoError(`cannot write ${rel}: ${describeError(err)}`, { cause: err, details: { path: rel } });
+    }
+    let written = 0;
+    try {
+      for (const id of e.chunks ?? []) {
+        let data: Buffer;
+        try {
+          data = this.ctx.store.getSync(id);
+        } catch (err) {
+          if (err instanceof CairnError) {
+            throw new IntegrityError(`cannot restore ${rel}: ${err.message}`, { cause: err, hint: err.hint, details: { path: rel, object: id } });
+          }
+          throw err;
+        }
+        for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
+        written += data.length;
+      }
+      if (e.size !== undefined && written !== e.size) {
+        throw new IntegrityError(`cannot restore ${rel}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });
+      }
+      // Metadata as setMeta sets it, through the descriptor (no path lookups): owner, then mode, then times.
+      if (this.chown && e.uid !== undefined && e.gid !== undefined) {
+        try {
+          fs.fchownSync(fd, e.uid, e.gid);
+        } catch {
+          /* as setMeta: an owner we cannot set is not an error */
+        }
+      }
+      fs.fchmodSync(fd, e.mode & 0o7777);
+      const t = nsToSeconds(e.mtime);
+      fs.futimesSync(fd, t, t);
+    } catch (err) {
+      if (err instanceof CairnError) throw err;
+      throw new IoError(`cannot write ${rel}: ${describeError(err)}`, { cause: err, details: { path: rel } });
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.counts.bytes += written;
+    this.counts.files++;
+    this.options.onProgress?.(this.counts, rel);
   }
 
   async setMeta(e: TreeEntry, p: Buffer): Promise<void> {

@@ -3,9 +3,10 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { IntegrityError, IoError, isErrno } from '../errors.js';
 import { syncFileSystem, tempName, fsyncDir } from '../util/durableFs.js';
+import { sha256Hex } from '../util/hash.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 import { mapLimit } from '../util/limiter.js';
-import { decodeObject, encodeObject, encodeObjectSync } from './objectCodec.js';
+import { decodeObject, decodeObjectSync, encodeObject, encodeObjectSync } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
 import { objectPath, objectShardDir } from './objectPath.js';
 import type { PutResult, SyncObjectWriter } from './objectStore.js';
@@ -18,6 +19,43 @@ export interface FsObjectStoreOptions {
   flushBytes?: number;
   /** Flush automatically when this many objects are pending. */
   flushCount?: number;
+}
+
+function readError(id: ObjectId, err: unknown): Error {
+  if (isErrno(err, 'ENOENT')) {
+    return new IntegrityError(`object ${id} is missing from the store`, {
+      hint: 'run `cairn verify` to see which snapshots are affected',
+      details: { object: id },
+    });
+  }
+  return new IoError(`cannot read object ${id}: ${(err as Error).message}`, { cause: err, details: { object: id } });
+}
+
+function verifyContent(id: ObjectId, actual: string): void {
+  if (actual !== id) {
+    throw new IntegrityError(`object ${id} is corrupted (its content hashes to ${actual.slice(0, 12)}…)`, {
+      hint: 'run `cairn verify` to see which snapshots are affected',
+      details: { object: id, actual },
+    });
+  }
+}
+
+/** Reads a whole object file on the calling thread. */
+function readStoredSync(p: string): Buffer {
+  const fd = fs.openSync(p, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.allocUnsafe(size);
+    let n = 0;
+    while (n < size) {
+      const got = fs.readSync(fd, buf, n, size - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    return n === size ? buf : buf.subarray(0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Batches of up to this many objects are made durable with an fsync per file instead of syncfs. */
@@ -111,26 +149,30 @@ export class FsObjectStore implements SyncObjectWriter {
 
   async get(id: ObjectId): Promise<Buffer> {
     let stored: Buffer;
-    const pendingTmp = this.pendingIds.get(id);
     try {
-      stored = await readStored(pendingTmp ?? objectPath(this.root, id));
+      stored = await readStored(this.pendingIds.get(id) ?? objectPath(this.root, id));
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) {
-        throw new IntegrityError(`object ${id} is missing from the store`, {
-          hint: 'run `cairn verify` to see which snapshots are affected',
-          details: { object: id },
-        });
-      }
-      throw new IoError(`cannot read object ${id}: ${(err as Error).message}`, { cause: err, details: { object: id } });
+      throw readError(id, err);
     }
     const content = await decodeObject(stored, `object ${id}`);
-    const actual = await sha256HexAsync(content);
-    if (actual !== id) {
-      throw new IntegrityError(`object ${id} is corrupted (its content hashes to ${actual.slice(0, 12)}…)`, {
-        hint: 'run `cairn verify` to see which snapshots are affected',
-        details: { object: id, actual },
-      });
+    verifyContent(id, await sha256HexAsync(content));
+    return content;
+  }
+
+  /**
+   * get() on the calling thread: for small objects (a small file's blob when
+   * restoring), where thread-pool round trips cost more than the work.
+   * Verifies like get().
+   */
+  getSync(id: ObjectId): Buffer {
+    let stored: Buffer;
+    try {
+      stored = readStoredSync(this.pendingIds.get(id) ?? objectPath(this.root, id));
+    } catch (err) {
+      throw readError(id, err);
     }
+    const content = decodeObjectSync(stored, `object ${id}`);
+    verifyContent(id, sha256Hex(content));
     return content;
   }
 

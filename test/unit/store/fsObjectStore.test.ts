@@ -129,4 +129,24 @@ describe('FsObjectStore', () => {
       expect((await s.get(more.id)).toString()).toBe(`more ${count}`);
     }
   });
+
+  it('getSync returns what get returns and verifies the same way', async () => {
+    const s = newStore();
+    const text = Buffer.from('compressible '.repeat(2000));
+    for (const buf of [Buffer.alloc(0), randomBytes(100), text]) {
+      const r = await s.put(buf);
+      expect(s.getSync(r.id).equals(buf)).toBe(true); // pending
+      await s.flush();
+      expect(s.getSync(r.id).equals(await s.get(r.id))).toBe(true);
+    }
+    const r = await s.put(text.subarray(1));
+    await s.flush();
+    const file = path.join(s.root, r.id.slice(0, 2), r.id.slice(2, 4), r.id);
+    const stored = fs.readFileSync(file);
+    stored[stored.length - 3] ^= 0x40;
+    fs.writeFileSync(file, stored);
+    expect(() => s.getSync(r.id)).toThrow(IntegrityError);
+    fs.rmSync(file);
+    expect(() => s.getSync(r.id)).toThrow(/missing/);
+  });
 });
