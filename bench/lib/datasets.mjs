@@ -102,7 +102,7 @@ function orderRow(rng, id, customers) {
     status: rng.pick(STATUS),
     total_cents: items.reduce((s, it) => s + it.qty * it.price, 0),
     items: JSON.stringify(items),
-    note: rng.int(3) === 0 ? '' : words(rng, rng.range(4, 30)),
+    note: words(rng, rng.range(60, 250)),
   };
 }
 
@@ -110,7 +110,7 @@ async function dbDataset(scale) {
   const target = Math.round(512 * MiB * scale);
   return {
     name: 'db',
-    description: `SQLite database of ${Math.round(target / MiB)} MiB (customers, orders with JSON items and notes, two indexes; 4 KiB pages, rollback journal)`,
+    description: `SQLite database of ${Math.round(target / MiB)} MiB (customers; orders of ~1 KiB with JSON items and a note; two indexes; 4 KiB pages, rollback journal); change: 1% of orders and customers updated at random, 0.2% orders appended`,
     file: 'app.db',
     async generate(dir) {
       const { default: Database } = await import('better-sqlite3');
@@ -157,7 +157,7 @@ async function dbDataset(scale) {
       const updC = db.prepare('UPDATE customers SET balance_cents = balance_cents + ? WHERE id = ?');
       const insO = db.prepare('INSERT INTO orders VALUES (@id, @customer_id, @created_at, @status, @total_cents, @items, @note)');
       db.transaction(() => {
-        for (const i of rng.sample(orders, nUpdate)) upd.run(rng.pick(STATUS), rng.range(-500, 500), words(rng, rng.range(2, 20)), i + 1);
+        for (const i of rng.sample(orders, nUpdate)) upd.run(rng.pick(STATUS), rng.range(-500, 500), words(rng, rng.range(60, 250)), i + 1);
         for (const i of rng.sample(customers, Math.round(customers * 0.01))) updC.run(rng.range(-1000, 1000), i + 1);
         for (let i = 1; i <= nAppend; i++) insO.run(orderRow(rng, orders + i, customers));
       })();
