@@ -16,6 +16,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { ChunkerParams } from '../chunk/chunkerParams.js';
+import { pageAlignedChunker, SQLITE_HEADER_BYTES, sqlitePageSize } from '../chunk/databaseChunking.js';
 import { describeError, isErrno, SourceError } from '../errors.js';
 import { nameFields } from '../model/entryName.js';
 import { encodeTree, type TreeEntry } from '../model/tree.js';
@@ -37,6 +38,13 @@ export interface WalkProgress {
 export interface TreeBuilderOptions {
   store: SyncObjectWriter;
   chunker: ChunkerParams;
+  /**
+   * Chunker for database files (recognised by their header; SQLite for now),
+   * aligned to their page size. Every builder of trees that are compared with
+   * each other must pass the same (the repository's dbChunker), or equal files
+   * get different chunk lists.
+   */
+  dbChunker: ChunkerParams;
   excludes: ExcludeMatcher;
   /** Absolute paths never to enter (the repository itself). */
   skipPaths: ReadonlySet<string>;
@@ -328,7 +336,7 @@ export class TreeBuilder {
       let r;
       let after: fs.BigIntStats;
       try {
-        r = await storeStream(this.o.store, async (buf, off, len) => (await fh.read(buf, off, len, null)).bytesRead, this.o.chunker);
+        r = await storeStream(this.o.store, async (buf, off, len) => (await fh.read(buf, off, len, null)).bytesRead, await this.chunkerFor(fh));
         after = await fh.stat({ bigint: true });
       } finally {
         await fh.close();
@@ -341,6 +349,14 @@ export class TreeBuilder {
       if (!changed || attempt >= MAX_READ_ATTEMPTS) return this.readEntry(name, rel, after, r.size, r.chunks, changed, attempt);
       before = now;
     }
+  }
+
+  /** The database chunker for a SQLite file, else the default one. Reads the header at offset 0 (the stream position is unmoved). */
+  private async chunkerFor(fh: fsp.FileHandle): Promise<ChunkerParams> {
+    const header = Buffer.alloc(SQLITE_HEADER_BYTES);
+    const { bytesRead } = await fh.read(header, 0, header.length, 0);
+    const pageSize = sqlitePageSize(header.subarray(0, bytesRead));
+    return pageSize === null ? this.o.chunker : pageAlignedChunker(this.o.dbChunker, pageSize);
   }
 
   private readEntry(name: Buffer, rel: string, after: fs.BigIntStats, size: number, chunks: ObjectId[], changed: boolean, attempts: number): TreeEntry {
