@@ -69,5 +69,6 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
   });
   await Promise.all(pending);
   if (failure) throw failure;
-  return { chunks, size, newObjects, newBytes };
+  // A trimmed copy: the list grew by push (spare capacity), and the entry keeps it for as long as its tree is cached.
+  return { chunks: chunks.slice(), size, newObjects, newBytes };
 }

@@ -312,7 +312,8 @@ export class TreeBuilder {
       const now = { size: Number(after.size), mtimeMs: nsToStatMs(after.mtimeNs), ctimeMs: nsToStatMs(after.ctimeNs) };
       const changed = now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.ctimeMs !== before.ctimeMs || data.length !== now.size;
       if (!changed || attempt >= MAX_READ_ATTEMPTS) {
-        const chunks: ObjectId[] = [];
+        // Array literals, not [] + push: a push onto an empty array reserves 17 slots (~150 B), and every entry keeps its list.
+        let chunks: ObjectId[] = [];
         if (data.length > 0) {
           const id = sha256Hex(data) as ObjectId;
           const put = this.o.store.putSync(data, id);
@@ -320,7 +321,7 @@ export class TreeBuilder {
             this.counts.newObjects++;
             this.counts.newBytes += put.storedBytes;
           }
-          chunks.push(id);
+          chunks = [id];
         }
         return this.readEntry(name, rel, after, data.length, chunks, changed, attempt);
       }
