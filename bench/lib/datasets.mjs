@@ -139,7 +139,7 @@ async function dbDataset(scale) {
       let id = 0;
       while (db.pragma('page_count', { simple: true }) * pageSize < target) {
         db.transaction(() => {
-          for (let i = 0; i < 20_000; i++) insO.run(orderRow(rng, ++id, customers));
+          for (let i = 0; i < 2_000; i++) insO.run(orderRow(rng, ++id, customers));
         })();
       }
       db.close();

@@ -40,6 +40,13 @@ export function summarize(records) {
         for (const f of failed) fails.push(`${d.dataset} / ${tool} / ${step} (run ${f.run}): exit ${f.code}: ${(f.error ?? '').split('\n')[0]}`);
         if (rs.length === 0) continue;
         const m = (k) => median(rs.map((r) => r[k]));
+        const newObjectsOf = (r) => {
+          if (Number.isFinite(r.newObjects)) return r.newObjects;
+          const prev = steps.find((p) => p.dataset === r.dataset && p.tool === r.tool && p.run === r.run && p.step === STEPS[STEPS.indexOf(r.step) - 1]);
+          if (!prev) return NaN;
+          if (Number.isFinite(r.uniqueChunks) && Number.isFinite(prev.uniqueChunks)) return r.uniqueChunks - prev.uniqueChunks;
+          return r.repoFiles - prev.repoFiles;
+        };
         med[d.dataset][tool][step] = {
           n: rs.length,
           wall: m('wall'),
@@ -49,7 +56,8 @@ export function summarize(records) {
           repoBytes: m('repoBytes'),
           storedBytes: m('storedBytes'),
           repoFiles: m('repoFiles'),
-          newObjects: m('newObjects'),
+          newObjects: median(rs.map(newObjectsOf)),
+          repoAllocated: m('repoAllocated'),
           newBytes: m('newBytes'),
           uniqueChunks: m('uniqueChunks'),
         };
@@ -187,12 +195,12 @@ export function renderMarkdown(s, { rawFile } = {}) {
       L.push(`| ${STEP_LABEL[step]} | ${tools.map((t) => secs(get(s, ds, t, step, 'wall'))).join(' | ')} | ${peers.map((p) => ratio(c / get(s, ds, p, step, 'wall'))).join(' | ')} |`);
     }
     L.push('');
-    L.push(`CPU (user+sys s) / peak RSS (MiB) / repository size after the step:`);
+    L.push(`CPU (user+sys s) / peak RSS (MiB) / repository size after the step (apparent bytes; on disk, counting whole blocks, in brackets):`);
     L.push('');
     L.push(`| step | ${tools.join(' | ')} |`);
     L.push(`|---|${tools.map(() => '---').join('|')}|`);
     for (const step of STEPS) {
-      L.push(`| ${STEP_LABEL[step]} | ${tools.map((t) => `${secs(get(s, ds, t, step, 'cpu'))} / ${mib(get(s, ds, t, step, 'rssKiB'))} / ${mb(get(s, ds, t, step, 'repoBytes'))}`).join(' | ')} |`);
+      L.push(`| ${STEP_LABEL[step]} | ${tools.map((t) => `${secs(get(s, ds, t, step, 'cpu'))} / ${mib(get(s, ds, t, step, 'rssKiB'))} / ${mb(get(s, ds, t, step, 'repoBytes'))} (${mb(get(s, ds, t, step, 'repoAllocated'))})`).join(' | ')} |`);
     }
     L.push('');
     L.push(
@@ -220,7 +228,7 @@ export function renderMarkdown(s, { rawFile } = {}) {
     L.push('');
     L.push('### db change step: bytes and objects');
     L.push('');
-    L.push('| tool | bytes added by the change | new objects/blobs | files in repository |');
+    L.push('| tool | bytes added by the change | new objects (cairn: objects; restic: blobs; borg: unique chunks; git, tar: files) | files in repository |');
     L.push('|---|---:|---:|---:|');
     for (const t of tools) {
       const objs = get(s, 'db', t, 'change', 'newObjects');
@@ -253,14 +261,36 @@ export function writeReport(records, file, opts = {}) {
   return s;
 }
 
-/** Re-renders a report from a raw results file: node bench/lib/report.mjs RESULTS.jsonl [REPORT.md] */
+/**
+ * Records of several raw files as one run: a dataset measured in a later file
+ * replaces the same dataset of an earlier one (re-running one dataset after a
+ * change); the first file's meta (machine, limits) is kept, with the union of
+ * tools and versions.
+ */
+export function mergeRuns(files) {
+  const runs = files.map((f) => fs.readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+  const owner = new Map();
+  runs.forEach((recs, i) => recs.filter((r) => r.type === 'dataset').forEach((r) => owner.set(r.dataset, i)));
+  const meta = { ...runs[0].find((r) => r.type === 'meta') };
+  meta.tools = [...new Set(runs.flatMap((recs) => recs.find((r) => r.type === 'meta')?.tools ?? []))];
+  meta.versions = Object.assign({}, ...runs.map((recs) => recs.find((r) => r.type === 'meta')?.versions ?? {}));
+  if (runs.length > 1) meta.stamp = runs.map((recs) => recs.find((r) => r.type === 'meta')?.stamp).join(' + ');
+  const out = [meta];
+  const limits = runs.flat().find((r) => r.type === 'limits');
+  if (limits) out.push(limits);
+  runs.forEach((recs, i) => out.push(...recs.filter((r) => r.dataset !== undefined && owner.get(r.dataset) === i)));
+  return out;
+}
+
+/** Re-renders a report from raw results: node bench/lib/report.mjs RESULTS.jsonl [MORE.jsonl ...] [--out REPORT.md] */
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [raw, out] = process.argv.slice(2);
-  if (!raw) {
-    process.stderr.write('usage: node bench/lib/report.mjs RESULTS.jsonl [REPORT.md]\n');
+  const args = process.argv.slice(2);
+  const o = args.indexOf('--out');
+  const out = o >= 0 ? args.splice(o, 2)[1] : undefined;
+  if (args.length === 0) {
+    process.stderr.write('usage: node bench/lib/report.mjs RESULTS.jsonl [MORE.jsonl ...] [--out REPORT.md]\n');
     process.exit(2);
   }
-  const records = fs.readFileSync(raw, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const meta = records.find((r) => r.type === 'meta');
-  writeReport(records, out ?? (meta?.quick ? 'bench/results/benchmarks-quick.md' : 'docs/benchmarks.md'), { rawFile: raw });
+  const records = mergeRuns(args);
+  writeReport(records, out ?? (records[0]?.quick ? 'bench/results/benchmarks-quick.md' : 'docs/benchmarks.md'), { rawFile: args.join(', ') });
 }

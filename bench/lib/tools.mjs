@@ -52,9 +52,11 @@ const cairn = {
   install: () => (fs.existsSync(CAIRN_CLI) ? '' : 'dist/cli/main.js is missing: run `npm run build`'),
   version() {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    // A frozen copy made with `git archive` (for a long background run) names its commit in BENCH_CAIRN_COMMIT.
+    if (process.env.BENCH_CAIRN_COMMIT) return `cairn ${pkg.version} (${process.env.BENCH_CAIRN_COMMIT}), node ${process.version}`;
     const head = firstLine('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
     const dirty = spawnSync('git', ['-C', ROOT, 'diff', '--quiet', 'HEAD', '--', 'src', 'cli']).status !== 0;
-    return `cairn ${pkg.version} (${head}${dirty ? ', modified' : ''}), node ${process.version}`;
+    return `cairn ${pkg.version} (${head || 'unknown commit'}${dirty ? ', modified' : ''}), node ${process.version}`;
   },
   env: (ctx) => ({ ...process.env, CAIRN_REPO: '' }),
   init: (ctx) => ({ cmd: process.execPath, args: [CAIRN_CLI, '--repo', ctx.repo, 'init'] }),
