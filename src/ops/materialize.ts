@@ -74,7 +74,10 @@ export class Materializer {
       } else if (e.type === 'file' && (e.size ?? 0) <= SYNC_FILE) {
         this.writeSmallFileSync(e, p, r);
       } else {
-        pending.push(this.writes.run(() => this.writeEntry(e, p, r)));
+        const task = this.writes.run(() => this.writeEntry(e, p, r));
+        // Handled now, awaited below: a write failing while a subdirectory is being written must not be an unhandled rejection (exit 1).
+        task.catch(() => undefined);
+        pending.push(task);
       }
     }
     await Promise.all(pending);
