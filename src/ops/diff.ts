@@ -145,6 +145,7 @@ export async function diffWithDisk(ctx: RepoContext, a: string, options: DiffOpt
   const builder = new TreeBuilder({
     store: scratch,
     chunker: ctx.config.chunker,
+    dbChunker: ctx.config.dbChunker,
     excludes: restrictTo(loadExcludes(dir, options.exclude ?? []), paths),
     skipPaths: skip,
     loadTree: (id) => ctx.loadTree(id),

@@ -47,6 +47,7 @@ export async function scanTarget(ctx: RepoContext, target: string, rules: Exclud
   const builder = new TreeBuilder({
     store: scratch,
     chunker: ctx.config.chunker,
+    dbChunker: ctx.config.dbChunker,
     excludes: {
       active: matcher.active,
       excludes(rel, isDir) {

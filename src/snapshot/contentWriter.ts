@@ -6,8 +6,16 @@
 import { chunkStream, type ReadInto } from '../chunk/chunkStream.js';
 import type { ChunkerParams } from '../chunk/chunkerParams.js';
 import type { ObjectId } from '../store/objectId.js';
-import type { ObjectWriter } from '../store/objectStore.js';
+import type { ObjectWriter, SyncObjectWriter } from '../store/objectStore.js';
+import { sha256Hex } from '../util/hash.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
+
+/**
+ * Chunks up to this size are hashed and stored synchronously when the store
+ * can (putSync): for small chunks (a database's page-aligned ones) a
+ * thread-pool round trip per hash and per system call costs more than the work.
+ */
+const SYNC_CHUNK = 64 * 1024;
 
 export interface ContentResult {
   chunks: ObjectId[];
@@ -23,14 +31,26 @@ export async function storeBuffer(store: ObjectWriter, data: Buffer): Promise<Co
   return { chunks: [id], size: data.length, newObjects: r.written ? 1 : 0, newBytes: r.storedBytes };
 }
 
-export async function storeStream(store: ObjectWriter, read: ReadInto, params: ChunkerParams, inflight = 4): Promise<ContentResult> {
+export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: ReadInto, params: ChunkerParams, inflight = 4): Promise<ContentResult> {
   const chunks: ObjectId[] = [];
   const pending: Array<Promise<void>> = [];
   let newObjects = 0;
   let newBytes = 0;
   let failure: unknown;
+  const sync = 'putSync' in store ? store : undefined;
   const size = await chunkStream(read, params, async (chunk) => {
     if (failure) throw failure;
+    if (sync && chunk.length <= SYNC_CHUNK) {
+      const id = sha256Hex(chunk) as ObjectId;
+      const r = sync.putSync(chunk, id);
+      chunks.push(id);
+      if (r.written) {
+        newObjects++;
+        newBytes += r.storedBytes;
+      }
+      if (sync.needsFlush) await sync.flush();
+      return;
+    }
     const index = chunks.length;
     chunks.push('' as ObjectId);
     const p = (async () => {
@@ -49,5 +69,6 @@ export async function storeStream(store: ObjectWriter, read: ReadInto, params: C
   });
   await Promise.all(pending);
   if (failure) throw failure;
-  return { chunks, size, newObjects, newBytes };
+  // A trimmed copy: the list grew by push (spare capacity), and the entry keeps it for as long as its tree is cached.
+  return { chunks: chunks.slice(), size, newObjects, newBytes };
 }

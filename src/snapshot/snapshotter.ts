@@ -239,6 +239,7 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
     const builder = new TreeBuilder({
       store: ctx.store,
       chunker: ctx.config.chunker,
+      dbChunker: ctx.config.dbChunker,
       excludes: compileExcludes(rules),
       skipPaths: new Set([ctx.dir]),
       loadTree: (id) => ctx.loadTree(id),

@@ -3,9 +3,10 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { IntegrityError, IoError, isErrno } from '../errors.js';
 import { syncFileSystem, tempName, fsyncDir } from '../util/durableFs.js';
+import { sha256Hex } from '../util/hash.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 import { mapLimit } from '../util/limiter.js';
-import { decodeObject, encodeObject, encodeObjectSync } from './objectCodec.js';
+import { decodeObject, decodeObjectSync, encodeObject, encodeObjectSync } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
 import { objectPath, objectShardDir } from './objectPath.js';
 import type { PutResult, SyncObjectWriter } from './objectStore.js';
@@ -18,6 +19,89 @@ export interface FsObjectStoreOptions {
   flushBytes?: number;
   /** Flush automatically when this many objects are pending. */
   flushCount?: number;
+}
+
+function readError(id: ObjectId, err: unknown): Error {
+  if (isErrno(err, 'ENOENT')) {
+    return new IntegrityError(`object ${id} is missing from the store`, {
+      hint: 'run `cairn verify` to see which snapshots are affected',
+      details: { object: id },
+    });
+  }
+  return new IoError(`cannot read object ${id}: ${(err as Error).message}`, { cause: err, details: { object: id } });
+}
+
+function verifyContent(id: ObjectId, actual: string): void {
+  if (actual !== id) {
+    throw new IntegrityError(`object ${id} is corrupted (its content hashes to ${actual.slice(0, 12)}…)`, {
+      hint: 'run `cairn verify` to see which snapshots are affected',
+      details: { object: id, actual },
+    });
+  }
+}
+
+/** Reads a whole object file on the calling thread. */
+function readStoredSync(p: string): Buffer {
+  const fd = fs.openSync(p, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.allocUnsafe(size);
+    let n = 0;
+    while (n < size) {
+      const got = fs.readSync(fd, buf, n, size - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    return n === size ? buf : buf.subarray(0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Batches of up to this many objects are made durable with an fsync per file instead of syncfs. */
+const SMALL_BATCH = 32;
+
+/** fsync a file or directory by path; file systems that refuse fsync on a directory are tolerated. */
+function fsyncPathSync(p: string): void {
+  const fd = fs.openSync(p, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } catch (err) {
+    if (!isErrno(err, 'EINVAL') && !isErrno(err, 'EISDIR') && !isErrno(err, 'EPERM')) throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Stored objects up to this size are read with synchronous calls (trees, small files' blobs). */
+const SYNC_READ = 256 * 1024;
+
+/**
+ * Reads a whole object file. Small ones synchronously: open, fstat, read and
+ * close each cost less than one promise round trip through the thread pool,
+ * and loading the base trees of a no-change snapshot or restoring many small
+ * files is made of little else. Bigger ones read on the thread pool.
+ * Objects are immutable; a file shorter than fstat said is returned short
+ * and fails verification.
+ */
+async function readStored(p: string): Promise<Buffer> {
+  const fd = fs.openSync(p, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.allocUnsafe(size);
+    let n = 0;
+    while (n < size) {
+      const got =
+        size <= SYNC_READ
+          ? fs.readSync(fd, buf, n, size - n, null)
+          : await new Promise<number>((resolve, reject) => fs.read(fd, buf, n, size - n, null, (err, r) => (err ? reject(err) : resolve(r))));
+      if (got === 0) break;
+      n += got;
+    }
+    return n === size ? buf : buf.subarray(0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 interface Pending {
@@ -65,26 +149,30 @@ export class FsObjectStore implements SyncObjectWriter {
 
   async get(id: ObjectId): Promise<Buffer> {
     let stored: Buffer;
-    const pendingTmp = this.pendingIds.get(id);
     try {
-      stored = await fsp.readFile(pendingTmp ?? objectPath(this.root, id));
+      stored = await readStored(this.pendingIds.get(id) ?? objectPath(this.root, id));
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) {
-        throw new IntegrityError(`object ${id} is missing from the store`, {
-          hint: 'run `cairn verify` to see which snapshots are affected',
-          details: { object: id },
-        });
-      }
-      throw new IoError(`cannot read object ${id}: ${(err as Error).message}`, { cause: err, details: { object: id } });
+      throw readError(id, err);
     }
     const content = await decodeObject(stored, `object ${id}`);
-    const actual = await sha256HexAsync(content);
-    if (actual !== id) {
-      throw new IntegrityError(`object ${id} is corrupted (its content hashes to ${actual.slice(0, 12)}…)`, {
-        hint: 'run `cairn verify` to see which snapshots are affected',
-        details: { object: id, actual },
-      });
+    verifyContent(id, await sha256HexAsync(content));
+    return content;
+  }
+
+  /**
+   * get() on the calling thread: for small objects (a small file's blob when
+   * restoring), where thread-pool round trips cost more than the work.
+   * Verifies like get().
+   */
+  getSync(id: ObjectId): Buffer {
+    let stored: Buffer;
+    try {
+      stored = readStoredSync(this.pendingIds.get(id) ?? objectPath(this.root, id));
+    } catch (err) {
+      throw readError(id, err);
     }
+    const content = decodeObjectSync(stored, `object ${id}`);
+    verifyContent(id, sha256Hex(content));
     return content;
   }
 
@@ -156,6 +244,10 @@ export class FsObjectStore implements SyncObjectWriter {
     this.pending = [];
     this.pendingBytes = 0;
     this.needsFlush = false;
+    if (batch.length <= SMALL_BATCH) {
+      this.flushSmallBatch(batch);
+      return;
+    }
     // 1. content durable (one syncfs, or an fsync per file where syncfs is missing)
     const synced = syncFileSystem(this.options.tempDir);
     if (!synced) {
@@ -187,6 +279,29 @@ export class FsObjectStore implements SyncObjectWriter {
     }
     // 3. names durable
     if (!syncFileSystem(this.root)) await mapLimit([...dirs], 16, (d) => fsyncDir(d));
+  }
+
+  /**
+   * A few objects (a manifest, the trees of a small change): an fsync per file
+   * and per directory touched costs far less than starting `sync -f` twice
+   * (a process each), which dominated a no-change snapshot.
+   */
+  private flushSmallBatch(batch: readonly Pending[]): void {
+    for (const p of batch) fsyncPathSync(p.tmp);
+    const dirs = new Set<string>();
+    for (const p of batch) {
+      const dir = objectShardDir(this.root, p.id);
+      if (!this.madeDirs.has(dir)) {
+        const created = fs.mkdirSync(dir, { recursive: true });
+        this.madeDirs.add(dir);
+        // A new directory's name lives in its parent: sync every level from the first one created.
+        if (created !== undefined) for (let d = dir; d.length >= created.length; d = path.dirname(d)) dirs.add(path.dirname(d));
+      }
+      dirs.add(dir);
+      fs.renameSync(p.tmp, objectPath(this.root, p.id));
+      this.pendingIds.delete(p.id);
+    }
+    for (const d of dirs) fsyncPathSync(d);
   }
 
   /** Removes pending temp files (after a failure). */

@@ -56,6 +56,24 @@ export function encodeObjectSync(content: Buffer, compress: boolean): Buffer {
   return packed.length < content.length ? frame(CODEC_DEFLATE, packed) : frame(CODEC_RAW, content);
 }
 
+/** Synchronous decodeObject, for small objects. */
+export function decodeObjectSync(stored: Buffer, what: string): Buffer {
+  if (stored.length === 0) throw new IntegrityError(`${what} is empty (truncated)`, { details: { object: what } });
+  const codec = stored[0];
+  const payload = stored.subarray(1);
+  if (codec === CODEC_RAW) return payload;
+  if (codec === CODEC_DEFLATE) {
+    try {
+      return zlib.inflateRawSync(payload);
+    } catch (err) {
+      throw new IntegrityError(`${what} cannot be decompressed (corrupted)`, { cause: err, details: { object: what } });
+    }
+  }
+  throw new IntegrityError(`${what} has unknown codec byte ${codec} (corrupted, or written by a newer cairn)`, {
+    details: { object: what },
+  });
+}
+
 /** Decodes a stored object; throws IntegrityError on an unknown codec or bad payload. */
 export async function decodeObject(stored: Buffer, what: string): Promise<Buffer> {
   if (stored.length === 0) throw new IntegrityError(`${what} is empty (truncated)`, { details: { object: what } });

@@ -96,4 +96,57 @@ describe('FsObjectStore', () => {
     await expect(s.get(r.id)).rejects.toThrow(/missing/);
     await expect(s.get('0'.repeat(64) as ObjectId)).rejects.toBeInstanceOf(IntegrityError);
   });
+
+  it('reads objects of every size, on both sides of the synchronous-read limit, pending or flushed', async () => {
+    const s = newStore();
+    for (const size of [0, 1, 4096, 256 * 1024 - 1, 256 * 1024 + 7, 3 * 1024 * 1024]) {
+      const buf = randomBytes(size);
+      const r = await s.put(buf);
+      expect((await s.get(r.id)).equals(buf)).toBe(true); // from its temp file
+      await s.flush();
+      expect((await s.get(r.id)).equals(buf)).toBe(true);
+      if (size > 0) {
+        const file = path.join(s.root, r.id.slice(0, 2), r.id.slice(2, 4), r.id);
+        fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
+        await expect(s.get(r.id)).rejects.toBeInstanceOf(IntegrityError);
+      }
+    }
+  });
+
+  it('flushes a small batch (fsync per file) and a large one (syncfs) into place, leaving no temp files', async () => {
+    for (const count of [1, 5, 32, 33, 200]) {
+      const s = newStore();
+      const tmp = path.join(path.dirname(s.root), 'tmp');
+      const ids: ObjectId[] = [];
+      for (let i = 0; i < count; i++) ids.push((await s.put(Buffer.from(`object ${count}/${i}`))).id);
+      expect(fs.readdirSync(tmp)).toHaveLength(count);
+      await s.flush();
+      expect(fs.readdirSync(tmp)).toHaveLength(0);
+      for (const id of ids) expect(fs.existsSync(path.join(s.root, id.slice(0, 2), id.slice(2, 4), id))).toBe(true);
+      // A second batch lands in directories that may already exist.
+      const more = await s.put(Buffer.from(`more ${count}`));
+      await s.flush();
+      expect((await s.get(more.id)).toString()).toBe(`more ${count}`);
+    }
+  });
+
+  it('getSync returns what get returns and verifies the same way', async () => {
+    const s = newStore();
+    const text = Buffer.from('compressible '.repeat(2000));
+    for (const buf of [Buffer.alloc(0), randomBytes(100), text]) {
+      const r = await s.put(buf);
+      expect(s.getSync(r.id).equals(buf)).toBe(true); // pending
+      await s.flush();
+      expect(s.getSync(r.id).equals(await s.get(r.id))).toBe(true);
+    }
+    const r = await s.put(text.subarray(1));
+    await s.flush();
+    const file = path.join(s.root, r.id.slice(0, 2), r.id.slice(2, 4), r.id);
+    const stored = fs.readFileSync(file);
+    stored[stored.length - 3] ^= 0x40;
+    fs.writeFileSync(file, stored);
+    expect(() => s.getSync(r.id)).toThrow(IntegrityError);
+    fs.rmSync(file);
+    expect(() => s.getSync(r.id)).toThrow(/missing/);
+  });
 });
