@@ -6,7 +6,8 @@ export interface Output {
   /** Prints the command's result: `data` as JSON, or `text()` as lines. */
   emit(data: unknown, text: () => string | string[]): void;
   warn(message: string): void;
-  progress(line: string): void;
+  /** A progress line (or a function making it, called only when the line is shown: at most every 150 ms, on a TTY). */
+  progress(line: string | (() => string)): void;
   endProgress(): void;
 }
 
@@ -35,7 +36,8 @@ export function createOutput(json: boolean): Output {
       if (now - last < 150) return;
       last = now;
       const width = process.stderr.columns ?? 100;
-      process.stderr.write(`\r\x1b[K${line.slice(0, width - 1)}`);
+      const text = typeof line === 'string' ? line : line();
+      process.stderr.write(`\r\x1b[K${text.slice(0, width - 1)}`);
       shown = true;
     },
     endProgress() {

@@ -207,6 +207,15 @@ export class RepoContext {
     this.trees.set(id, entries);
   }
 
+  /** loadTree() on the calling thread: the snapshot walk reads base trees this way (small objects; no thread-pool round trip). */
+  loadTreeSync(id: ObjectId): readonly TreeEntry[] {
+    const hit = this.trees.get(id);
+    if (hit) return hit;
+    const entries = decodeTree(this.store.getSync(id), id).entries;
+    this.trees.set(id, entries);
+    return entries;
+  }
+
   async loadTree(id: ObjectId): Promise<readonly TreeEntry[]> {
     const hit = this.trees.get(id);
     if (hit) return hit;

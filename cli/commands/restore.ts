@@ -78,7 +78,7 @@ export function registerRestore(program: Command): void {
           paths: opts.path,
           verify: opts.verify === true,
           restorePoint: opts.restorePoint,
-          onProgress: (c, p) => ctx.out.progress(`${c.files} files, ${formatBytes(c.bytes)} ${p}`),
+          onProgress: (c, p) => ctx.out.progress(() => `${c.files} files, ${formatBytes(c.bytes)} ${p}`),
           onRestorePoint: (id) => {
             ctx.out.endProgress();
             process.stderr.write(`cairn: restore point ${shortId(id, 12)} taken; undo with: ${undoCommand(ctx, id, opts.path)}\n`);

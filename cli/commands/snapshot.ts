@@ -58,7 +58,7 @@ export function registerSnapshot(program: Command): void {
           exclude: opts.exclude,
           ...(opts.time ? { time: opts.time } : {}),
           tags: opts.tag,
-          onProgress: (p) => ctx.out.progress(`${p.files} files, ${formatBytes(p.bytes)} ${p.path}`),
+          onProgress: (p) => ctx.out.progress(() => `${p.files} files, ${formatBytes(p.bytes)} ${p.path}`),
           onWarning: (p) => ctx.out.warn(`${p.path}: ${p.message}`),
           onError: (p) => ctx.out.warn(`${p.path}: ${p.message} (not stored)`),
         });

@@ -59,7 +59,7 @@ export async function snapshotDatabaseSource(ctx: CommandContext, path: string |
       const r = await repo.snapshotSqliteAll(opts.sqlite, {
         ...common,
         ...(opts.quickCheck ? { quickCheck: true } : {}),
-        onProgress: (p) => ctx.out.progress(`${p.database}: ${p.phase} ${p.phase === 'store' ? formatBytes(p.done) : `${p.done}/${p.total} pages`}`),
+        onProgress: (p) => ctx.out.progress(() => `${p.database}: ${p.phase} ${p.phase === 'store' ? formatBytes(p.done) : `${p.done}/${p.total} pages`}`),
       });
       ctx.out.endProgress();
       for (const f of r.failed) process.stderr.write(`cairn: ${f.error.message}${f.error.hint ? `\n  hint: ${f.error.hint}` : ''}\n`);
@@ -88,7 +88,7 @@ export async function snapshotDatabaseSource(ctx: CommandContext, path: string |
         ctx.out.endProgress();
         process.stderr.write(chunk);
       },
-      onProgress: (n) => ctx.out.progress(`${opts.name}: ${formatBytes(n)}`),
+      onProgress: (n) => ctx.out.progress(() => `${opts.name}: ${formatBytes(n)}`),
     });
     ctx.out.endProgress();
     ctx.out.emit(view.json(s, tagsOf(s)), () => [

@@ -57,7 +57,7 @@ export function registerVerify(program: Command): void {
           readData: opts.readData === true,
           ...(opts.readDataSubset !== undefined ? { readDataSubset: opts.readDataSubset } : {}),
           onProgress: (p) =>
-            ctx.out.progress(`verify: snapshot ${p.snapshots}/${p.snapshotsTotal}, ${p.trees} trees, ${p.objects} objects${p.bytesRead ? `, ${formatBytes(p.bytesRead)} read` : ''}`),
+            ctx.out.progress(() => `verify: snapshot ${p.snapshots}/${p.snapshotsTotal}, ${p.trees} trees, ${p.objects} objects${p.bytesRead ? `, ${formatBytes(p.bytesRead)} read` : ''}`),
         });
         ctx.out.endProgress();
         ctx.out.emit(r, () => renderVerify(r));

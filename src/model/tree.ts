@@ -45,6 +45,25 @@ export function compareEntries(a: NamedEntry, b: NamedEntry): number {
   return Buffer.compare(nameBytes(a), nameBytes(b));
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Name-byte order of two entries. Names held as text without surrogate pairs
+ * compare as strings (UTF-16 code-unit order is then UTF-8 byte order), so a
+ * tree is checked without making a Buffer per name.
+ */
+export function compareNames(a: NamedEntry, b: NamedEntry): number {
+  if (a.rawName === undefined && b.rawName === undefined && !SURROGATE.test(a.name) && !SURROGATE.test(b.name)) {
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  }
+  return Buffer.compare(nameBytes(a), nameBytes(b));
+}
+
+/** A text name that is plainly one safe component (what assertSafeName checks, without making bytes). */
+function isPlainSafeName(name: string): boolean {
+  return name.length > 0 && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') && !name.includes('\uFFFD');
+}
+
 /** Entries sorted by name bytes (each name converted once). */
 export function sortEntries(entries: readonly TreeEntry[]): TreeEntry[] {
   const keyed = entries.map((e) => ({ e, k: nameBytes(e) }));
@@ -102,13 +121,12 @@ export function decodeTree(bytes: Buffer, id: string): Tree {
   const t = parsed as { entries: unknown[]; v?: unknown };
   if (t.v !== TREE_VERSION) fail(`unsupported tree version ${String(t.v)}`);
   const entries = t.entries as TreeEntry[];
-  let prev: Buffer | undefined;
+  let prev: NamedEntry | undefined;
   for (const e of entries) {
     if (typeof e !== 'object' || e === null || typeof e.name !== 'string') fail('entry without a name');
-    const nb = nameBytes(e);
-    assertSafeName(nb, `tree ${id}`);
-    if (prev && Buffer.compare(prev, nb) >= 0) fail('entries not sorted or duplicated');
-    prev = nb;
+    if (e.rawName !== undefined || !isPlainSafeName(e.name)) assertSafeName(nameBytes(e), `tree ${id}`);
+    if (prev && compareNames(prev, e) >= 0) fail('entries not sorted or duplicated');
+    prev = e;
     if (typeof e.mode !== 'number' || typeof e.mtime !== 'string') fail(`entry ${e.name} lacks mode or mtime`);
     if (e.type === 'file') {
       if (!Array.isArray(e.chunks) || !e.chunks.every(isObjectId)) fail(`file ${e.name} has bad chunk ids`);

@@ -148,7 +148,7 @@ export async function diffWithDisk(ctx: RepoContext, a: string, options: DiffOpt
     dbChunker: ctx.config.dbChunker,
     excludes: restrictTo(loadExcludes(dir, options.exclude ?? []), paths),
     skipPaths: skip,
-    loadTree: (id) => ctx.loadTree(id),
+    loadTree: (id) => ctx.loadTreeSync(id),
     reuse: true,
     baseScanStart: BigInt(manifest.scanStart),
     onWarning: (p) => warnings.push(p),

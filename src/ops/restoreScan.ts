@@ -57,7 +57,7 @@ export async function scanTarget(ctx: RepoContext, target: string, rules: Exclud
       },
     },
     skipPaths: new Set([ctx.dir]),
-    loadTree: (id) => ctx.loadTree(id),
+    loadTree: (id) => ctx.loadTreeSync(id),
     onTree: (id, entries) => trees.set(id, entries),
     reuse: baseManifest !== null,
     baseScanStart: baseManifest ? BigInt(baseManifest.scanStart) : null,

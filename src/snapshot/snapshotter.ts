@@ -242,7 +242,7 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
       dbChunker: ctx.config.dbChunker,
       excludes: compileExcludes(rules),
       skipPaths: new Set([ctx.dir]),
-      loadTree: (id) => ctx.loadTree(id),
+      loadTree: (id) => ctx.loadTreeSync(id),
       onTree: (id, entries) => ctx.cacheTree(id, entries),
       reuse: mode !== 'full',
       baseScanStart: base ? BigInt(base.scanStart) : null,

@@ -48,8 +48,8 @@ export interface TreeBuilderOptions {
   excludes: ExcludeMatcher;
   /** Absolute paths never to enter (the repository itself). */
   skipPaths: ReadonlySet<string>;
-  /** Loads a base tree's entries (cached by the caller). */
-  loadTree: (id: ObjectId) => Promise<readonly TreeEntry[]>;
+  /** Loads a base tree's entries (cached by the caller); synchronous, as the walk checks unchanged trees in one go. */
+  loadTree: (id: ObjectId) => readonly TreeEntry[];
   /** Called with every tree written, so the caller can cache it. */
   onTree?: (id: ObjectId, entries: readonly TreeEntry[]) => void;
   /** Reuse unchanged files' chunks from the base (incremental/differential). */
@@ -124,22 +124,22 @@ export function canReuseEntry(st: fs.Stats, base: TreeEntry | undefined, baseSca
  * own hidden class (a 37k-file snapshot held ~10 MB of them, and property
  * reads on such objects are slow).
  */
-function fileEntry(name: Buffer, st: fs.BigIntStats, size: number, chunks: ObjectId[], ctime = st.ctimeNs.toString()): TreeEntry {
-  const n = nameFields(name);
+function fileEntry(name: EntryName, st: fs.BigIntStats, size: number, chunks: ObjectId[], ctime = st.ctimeNs.toString()): TreeEntry {
+  const n = fieldsOf(name);
   const e: TreeEntry = { name: n.name, type: 'file', size, chunks, mode: Number(st.mode & 0o7777n), mtime: st.mtimeNs.toString(), ctime, ino: Number(st.ino), uid: Number(st.uid), gid: Number(st.gid) };
   if (n.rawName !== undefined) e.rawName = n.rawName;
   return e;
 }
 
-function dirEntry(name: Buffer, st: fs.BigIntStats, tree: ObjectId): TreeEntry {
-  const n = nameFields(name);
+function dirEntry(name: EntryName, st: fs.BigIntStats, tree: ObjectId): TreeEntry {
+  const n = fieldsOf(name);
   const e: TreeEntry = { name: n.name, type: 'dir', tree, mode: Number(st.mode & 0o7777n), mtime: st.mtimeNs.toString(), ctime: st.ctimeNs.toString(), ino: Number(st.ino), uid: Number(st.uid), gid: Number(st.gid) };
   if (n.rawName !== undefined) e.rawName = n.rawName;
   return e;
 }
 
-function symlinkEntry(name: Buffer, st: fs.BigIntStats, target: Buffer): TreeEntry {
-  const n = nameFields(name);
+function symlinkEntry(name: EntryName, st: fs.BigIntStats, target: Buffer): TreeEntry {
+  const n = fieldsOf(name);
   const t = nameFields(target);
   const e: TreeEntry = { name: n.name, type: 'symlink', size: target.length, target: t.name, mode: Number(st.mode & 0o7777n), mtime: st.mtimeNs.toString(), ctime: st.ctimeNs.toString(), ino: Number(st.ino), uid: Number(st.uid), gid: Number(st.gid) };
   if (n.rawName !== undefined) e.rawName = n.rawName;
@@ -147,11 +147,45 @@ function symlinkEntry(name: Buffer, st: fs.BigIntStats, target: Buffer): TreeEnt
   return e;
 }
 
+/**
+ * A directory entry's name as the walk holds it: a string when its bytes are
+ * valid UTF-8 (nearly always; strings are much cheaper to read and join),
+ * else the raw bytes.
+ */
+type EntryName = string | Buffer;
+/** A path as the walk holds it: a string while every component is valid UTF-8, else bytes. */
+type WalkPath = string | Buffer;
+
+function fieldsOf(name: EntryName): { name: string; rawName?: string } {
+  return typeof name === 'string' ? { name } : nameFields(name);
+}
+
 /** The key of a name in a base tree map: its UTF-8 text, or for other bytes their base64 (as `rawName` holds). */
-function nameKeyOfBytes(name: Buffer): string {
-  const s = name.toString('utf8');
-  if (!s.includes('\uFFFD') || Buffer.from(s, 'utf8').equals(name)) return s;
-  return `\0${name.toString('base64')}`;
+function nameKeyOf(name: EntryName): string {
+  return typeof name === 'string' ? name : `\0${name.toString('base64')}`;
+}
+
+function textOf(name: EntryName): string {
+  return typeof name === 'string' ? name : name.toString('utf8');
+}
+
+function joinPath(dir: WalkPath, name: EntryName): WalkPath {
+  if (typeof dir === 'string' && typeof name === 'string') return `${dir}/${name}`;
+  return Buffer.concat([typeof dir === 'string' ? Buffer.from(dir) : dir, SLASH, typeof name === 'string' ? Buffer.from(name) : name]);
+}
+
+/**
+ * The names in a directory: strings, except names whose bytes are not valid
+ * UTF-8, which stay bytes (readdir decodes those to U+FFFD, so a directory
+ * showing one is read again as bytes).
+ */
+function readNames(dir: WalkPath): EntryName[] {
+  const names = fs.readdirSync(dir);
+  if (!names.some((n) => n.includes('\uFFFD'))) return names;
+  return (fs.readdirSync(dir, { encoding: 'buffer' }) as Buffer[]).map((b) => {
+    const text = b.toString('utf8');
+    return Buffer.from(text, 'utf8').equals(b) ? text : b;
+  });
 }
 
 function nameKeyOfEntry(e: TreeEntry): string {
@@ -173,7 +207,7 @@ export class TreeBuilder {
 
   /** Stores the directory `root` and returns its tree id. */
   async build(root: string, baseTree: ObjectId | null): Promise<ObjectId> {
-    return this.dir(Buffer.from(root), '', baseTree, true);
+    return this.dir(root, '', baseTree, true);
   }
 
   /** A file that could not be read: gone meanwhile is a warning; anything else an error (a partial snapshot). */
@@ -188,25 +222,25 @@ export class TreeBuilder {
     else this.o.onWarning?.(p);
   }
 
-  private async dir(abs: Buffer, rel: string, baseTree: ObjectId | null, isRoot = false): Promise<ObjectId> {
-    let names: Buffer[];
+  private async dir(abs: WalkPath, rel: string, baseTree: ObjectId | null, isRoot = false): Promise<ObjectId> {
+    let names: EntryName[];
     try {
-      names = (await fsp.readdir(abs, { encoding: 'buffer' })) as Buffer[];
+      names = readNames(abs);
     } catch (err) {
       if (isRoot) throw new SourceError(`cannot read source directory ${abs.toString()}: ${describeError(err)}`, { cause: err });
       throw err;
     }
     const base = new Map<string, TreeEntry>();
-    if (baseTree) for (const e of await this.o.loadTree(baseTree)) base.set(nameKeyOfEntry(e), e);
+    if (baseTree) for (const e of this.o.loadTree(baseTree)) base.set(nameKeyOfEntry(e), e);
 
     const entries: Array<TreeEntry | undefined> = new Array(names.length);
     let same = baseTree !== null;
     const work: Array<Promise<void>> = [];
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
-      const childAbs = Buffer.concat([abs, SLASH, name]);
-      const relOf = () => (rel === '' ? name.toString('utf8') : `${rel}/${name.toString('utf8')}`);
-      if (this.skipNames.has(name.toString('utf8')) && this.o.skipPaths.has(childAbs.toString('utf8'))) {
+      const childAbs = joinPath(abs, name);
+      const relOf = () => (rel === '' ? textOf(name) : `${rel}/${textOf(name)}`);
+      if (this.skipNames.has(textOf(name)) && this.o.skipPaths.has(childAbs.toString())) {
         continue;
       }
       let st: fs.Stats | undefined;
@@ -219,7 +253,7 @@ export class TreeBuilder {
         continue;
       }
       if (this.o.excludes.active && this.o.excludes.excludes(relOf(), st.isDirectory())) continue;
-      const key = nameKeyOfBytes(name);
+      const key = nameKeyOf(name);
       const b = base.get(key);
       if (st.isFile()) {
         if (this.o.reuse && canReuseEntry(st, b, this.o.baseScanStart)) {
@@ -302,7 +336,7 @@ export class TreeBuilder {
   }
 
   /** Reads, hashes and stores a small file in one go; re-reads it if it changed meanwhile. */
-  private smallFileSync(abs: Buffer, name: Buffer, rel: string, st: fs.Stats): TreeEntry {
+  private smallFileSync(abs: WalkPath, name: EntryName, rel: string, st: fs.Stats): TreeEntry {
     let before = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
     for (let attempt = 1; ; attempt++) {
       const fd = fs.openSync(abs, 'r');
@@ -336,7 +370,7 @@ export class TreeBuilder {
   }
 
   /** Streams a large file through the chunker; re-reads it if it changed meanwhile. */
-  private async bigFile(abs: Buffer, name: Buffer, rel: string, st: fs.Stats): Promise<TreeEntry> {
+  private async bigFile(abs: WalkPath, name: EntryName, rel: string, st: fs.Stats): Promise<TreeEntry> {
     let before = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
     for (let attempt = 1; ; attempt++) {
       const fh = await fsp.open(abs, 'r');
@@ -366,7 +400,7 @@ export class TreeBuilder {
     return pageSize === null ? this.o.chunker : pageAlignedChunker(this.o.dbChunker, pageSize);
   }
 
-  private readEntry(name: Buffer, rel: string, after: fs.BigIntStats, size: number, chunks: ObjectId[], changed: boolean, attempts: number): TreeEntry {
+  private readEntry(name: EntryName, rel: string, after: fs.BigIntStats, size: number, chunks: ObjectId[], changed: boolean, attempts: number): TreeEntry {
     if (changed) this.problem('warning', rel, new Error(`changed while being read (${attempts} attempts); the stored copy may be inconsistent`));
     this.counts.files++;
     this.counts.filesRead++;

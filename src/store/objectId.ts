@@ -6,7 +6,12 @@ declare const objectIdBrand: unique symbol;
 export type ObjectId = string & { readonly [objectIdBrand]: true };
 
 export function isObjectId(value: unknown): value is ObjectId {
-  return typeof value === 'string' && HEX64.test(value);
+  if (typeof value !== 'string' || value.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false; // 0-9, a-f
+  }
+  return true;
 }
 
 export function asObjectId(value: string): ObjectId {

@@ -17,6 +17,8 @@ export const nameArb: fc.Arbitrary<Buffer> = fc
     fc.string({ minLength: 1, maxLength: 12, unit: 'grapheme' }).map((s) => Buffer.from(s, 'utf8')),
     fc.stringMatching(/^[a-z][a-z0-9._-]{0,10}$/).map((s) => Buffer.from(s)),
     fc.uint8Array({ minLength: 1, maxLength: 10 }).map((a) => Buffer.from(a)),
+    // A real U+FFFD (valid UTF-8) beside invalid bytes: the walk reads names as text and must tell the two apart.
+    fc.constantFrom(Buffer.from('x\uFFFDy', 'utf8'), Buffer.from([0x78, 0xff, 0x79]), Buffer.from([0x78, 0xef, 0xbf])),
   )
   .filter(safeBytes);
 

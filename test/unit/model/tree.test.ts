@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IntegrityError, UnsafePathError } from '../../../src/errors.js';
 import { nameFields, nameBytes } from '../../../src/model/entryName.js';
-import { decodeTree, encodeTree, type TreeEntry } from '../../../src/model/tree.js';
+import { compareNames, decodeTree, encodeTree, type TreeEntry } from '../../../src/model/tree.js';
 import { decodeManifest } from '../../../src/model/manifest.js';
 
 const ID = 'a'.repeat(64);
@@ -13,6 +13,20 @@ function file(name: string | Buffer): TreeEntry {
 }
 
 describe('trees', () => {
+  it('compare names in byte order, whether held as text or bytes', () => {
+    const name = fc.oneof(fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ unit: 'grapheme', maxLength: 4 }), fc.uint8Array({ maxLength: 6 }).map((b) => Buffer.from(b).toString('latin1')));
+    const raw = fc.uint8Array({ minLength: 1, maxLength: 6 }).map((b) => nameFields(Buffer.from(b)));
+    const entry = fc.oneof(name.map((n) => nameFields(Buffer.from(n, 'utf8'))), raw);
+    fc.assert(
+      fc.property(entry, entry, (a, b) => {
+        expect(Math.sign(compareNames(a, b))).toBe(Math.sign(Buffer.compare(nameBytes(a), nameBytes(b))));
+      }),
+      { numRuns: 2000 },
+    );
+    // U+FFFF sorts before U+10000 in UTF-8 bytes but after it in UTF-16 code units.
+    expect(compareNames({ name: '\uFFFF' }, { name: '\u{10000}' })).toBeLessThan(0);
+  });
+
   it('encode the same whatever the input order', () => {
     fc.assert(
       fc.property(fc.uniqueArray(fc.uint8Array({ minLength: 1, maxLength: 8 }).map(Buffer.from), { selector: (b) => b.toString('hex'), maxLength: 20 }), fc.integer(), (names, seed) => {
