@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const cairn = path.resolve(new URL('../dist/cli/main.js', import.meta.url).pathname);
+const cairn = path.resolve(new URL('../dist/bin/cairn.js', import.meta.url).pathname);
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-demo-'));
 const ws = path.join(root, 'workspace');
 

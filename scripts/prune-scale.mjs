@@ -47,7 +47,7 @@ repo.index.addSnapshot(m.id, manifest, []);
 repo.close();
 console.log(`built ${N} objects in ${((Date.now() - t0) / 1000).toFixed(1)} s under ${repoDir}`);
 
-const cli = path.join(root, 'dist/cli/main.js');
+const cli = path.join(root, 'dist/bin/cairn.js');
 // The V8 heap is capped at 64 MiB: if memory grew with the number of objects, these would crash at a million.
 const HEAP = ['--max-old-space-size=64'];
 for (const args of [['prune', '--dry-run', '--json'], ['--yes', 'prune', '--json'], ['verify', '--json'], ['stats', '--json']]) {

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
-export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+export const CLI = path.join(ROOT, 'dist', 'bin', 'cairn.js');
 
 export function tempDir(prefix = 'cairn-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -20,7 +20,7 @@ export interface CliResult {
 
 /** Runs the built cairn binary. */
 export function cairn(args: string[], options: SpawnSyncOptions & { input?: string | Buffer } = {}): CliResult {
-  if (!fs.existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does)');
+  if (!fs.existsSync(CLI)) throw new Error('dist/bin/cairn.js is missing: run `npm run build` (npm test does)');
   const r = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,

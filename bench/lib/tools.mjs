@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-export const CAIRN_CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+export const CAIRN_CLI = path.join(ROOT, 'dist', 'bin', 'cairn.js');
 
 function firstLine(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -49,7 +49,7 @@ export function ensureCommand(cmd, pkg, log) {
 
 const cairn = {
   name: 'cairn',
-  install: () => (fs.existsSync(CAIRN_CLI) ? '' : 'dist/cli/main.js is missing: run `npm run build`'),
+  install: () => (fs.existsSync(CAIRN_CLI) ? '' : 'dist/bin/cairn.js is missing: run `npm run build`'),
   version() {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     // A frozen copy made with `git archive` (for a long background run) names its commit in BENCH_CAIRN_COMMIT.

@@ -14,10 +14,11 @@ import { diffTrees, type TreeChange } from '../model/treeDiff.js';
 import { RepoContext } from '../repoContext.js';
 import { snapshotMarker, writeHead } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
-import { fsyncDir, tempName, writeFileAtomic } from '../util/durableFs.js';
+import { fsyncDir, tempName, writeFileAtomic, writeFileAtomicSync } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
 import { compileExcludes, noExcludeRules, readExcludeRules, type ExcludeRules } from './excludes.js';
-import { TreeBuilder, type WalkProgress } from './treeBuilder.js';
+import { StatCache, StatCacheWriter } from './statCache.js';
+import { StatCacheMismatch, TreeBuilder, type WalkProgress } from './treeBuilder.js';
 
 export interface SnapshotOptions {
   /** Source directory (default: the directory holding an embedded .cairn/). */
@@ -236,35 +237,48 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
     const warnings: SnapshotProblem[] = [];
     const scanStart = await fileSystemNow(ctx.tmpDir);
     const rules = options.excludeRules ?? readExcludeRules(source, options.exclude ?? []);
-    const builder = new TreeBuilder({
-      store: ctx.store,
-      chunker: ctx.config.chunker,
-      dbChunker: ctx.config.dbChunker,
-      excludes: compileExcludes(rules),
-      skipPaths: new Set([ctx.dir]),
-      loadTree: (id) => ctx.loadTreeSync(id),
-      onTree: (id, entries) => ctx.cacheTree(id, entries),
-      reuse: mode !== 'full',
-      baseScanStart: base ? BigInt(base.scanStart) : null,
-      onWarning: (p) => {
-        warnings.push(p);
-        options.onWarning?.(p);
-      },
-      onError: (p) => {
-        errors.push(p);
-        options.onError?.(p);
-      },
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
+    const cacheFile = statCachePath(ctx, source);
+    const makeBuilder = (cache: StatCache | null) =>
+      new TreeBuilder({
+        store: ctx.store,
+        chunker: ctx.config.chunker,
+        dbChunker: ctx.config.dbChunker,
+        excludes: compileExcludes(rules),
+        skipPaths: new Set([ctx.dir]),
+        loadTree: (id) => ctx.loadTreeSync(id),
+        onTree: (id, entries) => ctx.cacheTree(id, entries),
+        reuse: mode !== 'full',
+        baseScanStart: base ? BigInt(base.scanStart) : null,
+        onWarning: (p) => {
+          warnings.push(p);
+          options.onWarning?.(p);
+        },
+        onError: (p) => {
+          errors.push(p);
+          options.onError?.(p);
+        },
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        statCache: { base: cache, writer: new StatCacheWriter() },
+      });
+    let builder = makeBuilder(mode !== 'full' && base ? StatCache.load(cacheFile, base.tree) : null);
     let tree: ObjectId;
     try {
-      tree = await builder.build(source, base?.tree ?? null);
+      try {
+        tree = await builder.build(source, base?.tree ?? null);
+      } catch (err) {
+        if (!(err instanceof StatCacheMismatch)) throw err;
+        ctx.logger.warn({ err: err.message }, 'stat cache disagrees with its tree; walking again without it');
+        errors.length = 0;
+        warnings.length = 0;
+        builder = makeBuilder(null);
+        tree = await builder.build(source, base?.tree ?? null);
+      }
     } catch (err) {
       await ctx.store.abort();
       throw err;
     }
     const c = builder.counts;
-    return commitSnapshot(ctx, {
+    const summary = await commitSnapshot(ctx, {
       kind: 'dir',
       source,
       tree,
@@ -290,5 +304,23 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
       // Recorded so that restoring this snapshot leaves alone exactly what it left out.
       ...(noExcludeRules(rules) ? {} : { extra: { excludeRules: rules } }),
     });
+    saveStatCache(ctx, cacheFile, builder.statCacheBytes(tree));
+    return summary;
   });
+}
+
+/** Where a source's stat cache lives: `cache/stat/<first 32 hex of sha256(source path)>`. */
+export function statCachePath(ctx: RepoContext, source: string): string {
+  return path.join(ctx.dir, 'cache', 'stat', sha256Hex(source).slice(0, 32));
+}
+
+/** Replaces a source's stat cache (atomically, without fsync: a torn or lost cache is only ignored). Failures are logged, never fatal. */
+function saveStatCache(ctx: RepoContext, file: string, bytes: Buffer | null): void {
+  try {
+    if (bytes === null) return;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    writeFileAtomicSync(file, bytes, { durable: false, tempDir: ctx.tmpDir });
+  } catch (err) {
+    ctx.logger.warn({ err: describeError(err) }, 'could not write the stat cache');
+  }
 }

@@ -26,6 +26,7 @@ import type { SyncObjectWriter } from '../store/objectStore.js';
 import { sha256Hex } from '../util/hash.js';
 import { Limiter } from '../util/limiter.js';
 import { storeStream } from './contentWriter.js';
+import { CODE_FILE, CODE_SYMLINK, nsToStatMs, StatCache, StatCacheWriter } from './statCache.js';
 import type { ExcludeMatcher } from './excludes.js';
 
 export interface WalkProgress {
@@ -59,7 +60,24 @@ export interface TreeBuilderOptions {
   onWarning?: (p: SnapshotProblem) => void;
   onError?: (p: SnapshotProblem) => void;
   onProgress?: (p: WalkProgress) => void;
+  /**
+   * The stat cache of the base tree (used only with `reuse`), and a writer
+   * for the tree being built; see statCache.ts.
+   */
+  statCache?: { base: StatCache | null; writer: StatCacheWriter | null };
 }
+
+/** A directory's tree id and its record in the stat cache being written (-1: none). */
+interface DirResult {
+  id: ObjectId;
+  rec: number;
+}
+
+/**
+ * Thrown when the stat cache names an entry its tree lacks; it cannot happen
+ * unless the cache is wrong, and the caller then walks again without it.
+ */
+export class StatCacheMismatch extends Error {}
 
 export interface WalkCounts {
   files: number;
@@ -81,17 +99,7 @@ export function smallFileLimit(p: ChunkerParams): number {
   return Math.min(p.kind === 'cdc' ? p.avg : p.size, 1024 * 1024);
 }
 
-/**
- * The millisecond double that lstat reports for a time of `ns` nanoseconds,
- * computed exactly as Node computes it (sec * 1e3 + nsec / 1e6), so a stored
- * ns time and a fresh lstat compare bit for bit. (Number-form lstat is about
- * four times cheaper than bigint-form; its double resolves ~0.25 µs.)
- */
-export function nsToStatMs(ns: string | bigint | undefined): number {
-  if (ns === undefined) return Number.NaN;
-  const n = typeof ns === 'bigint' ? ns : BigInt(ns);
-  return Number(n / 1_000_000_000n) * 1000 + Number(n % 1_000_000_000n) / 1e6;
-}
+export { nsToStatMs };
 
 /** Whether an lstat matches an entry's recorded stat (times compared to the microsecond). */
 export function sameStat(st: fs.Stats, e: TreeEntry): boolean {
@@ -188,6 +196,10 @@ function readNames(dir: WalkPath): EntryName[] {
   });
 }
 
+function joinRel(rel: string, name: EntryName): string {
+  return rel === '' ? textOf(name) : `${rel}/${textOf(name)}`;
+}
+
 function nameKeyOfEntry(e: TreeEntry): string {
   return e.rawName !== undefined ? `\0${e.rawName}` : e.name;
 }
@@ -199,6 +211,7 @@ export class TreeBuilder {
   private readonly smallFile: number;
   private readonly skipNames: Set<string>;
   private activeDirs = 0;
+  private rootRec = -1;
 
   constructor(private readonly o: TreeBuilderOptions) {
     this.smallFile = smallFileLimit(o.chunker);
@@ -207,7 +220,16 @@ export class TreeBuilder {
 
   /** Stores the directory `root` and returns its tree id. */
   async build(root: string, baseTree: ObjectId | null): Promise<ObjectId> {
-    return this.dir(root, '', baseTree, true);
+    const cache = this.o.reuse ? (this.o.statCache?.base ?? null) : null;
+    const r = await this.dir(root, '', baseTree, cache ? cache.root : -1, true);
+    this.rootRec = r.rec;
+    return r.id;
+  }
+
+  /** The stat cache of the tree just built (after build()), or null when none was asked for. */
+  statCacheBytes(rootTree: ObjectId): Buffer | null {
+    const w = this.o.statCache?.writer;
+    return w && this.rootRec >= 0 ? w.finish(this.rootRec, rootTree) : null;
   }
 
   /** A file that could not be read: gone meanwhile is a warning; anything else an error (a partial snapshot). */
@@ -222,7 +244,7 @@ export class TreeBuilder {
     else this.o.onWarning?.(p);
   }
 
-  private async dir(abs: WalkPath, rel: string, baseTree: ObjectId | null, isRoot = false): Promise<ObjectId> {
+  private async dir(abs: WalkPath, rel: string, baseTree: ObjectId | null, baseRec: number, isRoot = false): Promise<DirResult> {
     let names: EntryName[];
     try {
       names = readNames(abs);
@@ -230,12 +252,28 @@ export class TreeBuilder {
       if (isRoot) throw new SourceError(`cannot read source directory ${abs.toString()}: ${describeError(err)}`, { cause: err });
       throw err;
     }
-    const base = new Map<string, TreeEntry>();
-    if (baseTree) for (const e of this.o.loadTree(baseTree)) base.set(nameKeyOfEntry(e), e);
+    // With a stat cache record for this very tree and listing, unchanged entries are
+    // recognised from the cache ("lazy"), and the base tree is loaded only if some entry is not.
+    const cache = this.o.reuse ? (this.o.statCache?.base ?? null) : null;
+    const cached = cache !== null && baseTree !== null && baseRec >= 0 && cache.matches(baseRec, baseTree, names);
+    const first = cached ? cache.first(baseRec) : -1;
+    let base: Map<string, TreeEntry> | null = null;
+    const baseOf = (key: string): TreeEntry | undefined => {
+      if (baseTree === null) return undefined;
+      if (base === null) {
+        base = new Map();
+        for (const e of this.o.loadTree(baseTree)) base.set(nameKeyOfEntry(e), e);
+      }
+      return base.get(key);
+    };
 
     const entries: Array<TreeEntry | undefined> = new Array(names.length);
+    const lazy = cached ? new Uint8Array(names.length) : null;
+    const childRecs = new Int32Array(names.length).fill(-1);
+    let lazyCount = 0;
     let same = baseTree !== null;
     const work: Array<Promise<void>> = [];
+    const startMs = this.o.baseScanStart === null ? Number.NaN : nsToStatMs(this.o.baseScanStart);
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       const childAbs = joinPath(abs, name);
@@ -254,8 +292,18 @@ export class TreeBuilder {
       }
       if (this.o.excludes.active && this.o.excludes.excludes(relOf(), st.isDirectory())) continue;
       const key = nameKeyOf(name);
-      const b = base.get(key);
+      const row = cached ? first + i : -1;
+      const code = cached ? cache.code(row) : Number.NaN;
       if (st.isFile()) {
+        if (code === CODE_FILE && cache!.statMatches(row, st) && st.mtimeMs < startMs && st.ctimeMs < startMs) {
+          lazy![i] = 1;
+          lazyCount++;
+          this.counts.files++;
+          this.counts.bytes += st.size;
+          this.progress(rel);
+          continue;
+        }
+        const b = baseOf(key);
         if (this.o.reuse && canReuseEntry(st, b, this.o.baseScanStart)) {
           entries[i] = b;
           this.counts.files++;
@@ -281,15 +329,25 @@ export class TreeBuilder {
           );
         }
       } else if (st.isDirectory()) {
+        const childRec = code >= 0 ? code : -1;
+        const b = childRec >= 0 ? undefined : baseOf(key);
+        const childBase = childRec >= 0 ? (cache!.treeOf(childRec) as ObjectId) : b?.type === 'dir' ? (b.tree ?? null) : null;
         const task = async (): Promise<void> => {
           try {
-            const tree = await this.dir(childAbs, relOf(), b?.type === 'dir' ? (b.tree ?? null) : null);
+            const r = await this.dir(childAbs, relOf(), childBase, childRec);
+            childRecs[i] = r.rec;
             this.counts.dirs++;
-            if (b?.type === 'dir' && b.tree === tree && sameStat(st!, b)) {
-              entries[i] = b;
+            if (childRec >= 0 && r.id === childBase && cache!.statMatches(row, st!)) {
+              lazy![i] = 1;
+              lazyCount++;
+              return;
+            }
+            const bb = childRec >= 0 ? baseOf(key) : b;
+            if (bb?.type === 'dir' && bb.tree === r.id && sameStat(st!, bb)) {
+              entries[i] = bb;
             } else {
               same = false;
-              entries[i] = dirEntry(name, fs.lstatSync(childAbs, { bigint: true }), tree);
+              entries[i] = dirEntry(name, fs.lstatSync(childAbs, { bigint: true }), r.id);
             }
           } catch (err) {
             same = false;
@@ -305,6 +363,12 @@ export class TreeBuilder {
         }
       } else if (st.isSymbolicLink()) {
         this.counts.symlinks++;
+        if (code === CODE_SYMLINK && cache!.statMatches(row, st)) {
+          lazy![i] = 1;
+          lazyCount++;
+          continue;
+        }
+        const b = baseOf(key);
         if (b?.type === 'symlink' && sameStat(st, b)) {
           entries[i] = b; // a symlink cannot change in place: equal inode and times mean equal target
           continue;
@@ -322,17 +386,62 @@ export class TreeBuilder {
     }
     await Promise.all(work);
     if (this.o.store.needsFlush) await this.o.store.flush();
-    const kept = entries.filter((e): e is TreeEntry => e !== undefined);
-    if (same && kept.length === base.size && baseTree) return baseTree;
-    const tree = encodeTree(kept);
-    const id = sha256Hex(tree) as ObjectId;
-    const put = this.o.store.putSync(tree, id);
-    if (put.written) {
-      this.counts.newObjects++;
-      this.counts.newBytes += put.storedBytes;
+    let keptCount = lazyCount;
+    for (const e of entries) if (e !== undefined) keptCount++;
+    if (base === null && !cached && baseTree !== null) baseOf(''); // nothing asked for it (an empty or all-excluded directory)
+    const baseSize = base !== null ? (base as Map<string, TreeEntry>).size : cached ? cache.kept(baseRec) : -1;
+    let id: ObjectId;
+    if (same && baseTree !== null && keptCount === baseSize) {
+      id = baseTree;
+    } else {
+      if (lazyCount > 0) {
+        for (let i = 0; i < names.length; i++) {
+          if (!lazy![i]) continue;
+          const e = baseOf(nameKeyOf(names[i]!));
+          if (e === undefined) throw new StatCacheMismatch(`the stat cache names ${joinRel(rel, names[i]!)}, which its tree lacks`);
+          entries[i] = e;
+        }
+      }
+      const kept = entries.filter((e): e is TreeEntry => e !== undefined);
+      const tree = encodeTree(kept);
+      id = sha256Hex(tree) as ObjectId;
+      const put = this.o.store.putSync(tree, id);
+      if (put.written) {
+        this.counts.newObjects++;
+        this.counts.newBytes += put.storedBytes;
+      }
+      this.o.onTree?.(id, kept);
     }
-    this.o.onTree?.(id, kept);
-    return id;
+    return { id, rec: this.recordDir(id, names, entries, lazy, childRecs, cache, first, keptCount) };
+  }
+
+  /** Adds this directory to the stat cache being written; returns its record (-1 without a writer). */
+  private recordDir(
+    id: ObjectId,
+    names: readonly EntryName[],
+    entries: ReadonlyArray<TreeEntry | undefined>,
+    lazy: Uint8Array | null,
+    childRecs: Int32Array,
+    cache: StatCache | null,
+    first: number,
+    kept: number,
+  ): number {
+    const w = this.o.statCache?.writer;
+    if (!w) return -1;
+    if (names.some((n) => typeof n !== 'string')) return w.endDir(id, -1);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      const e = entries[i];
+      if (lazy?.[i]) {
+        const code = cache!.code(first + i);
+        cache!.copyRow(first + i, name, code >= 0 ? childRecs[i]! : code, w);
+      } else if (e === undefined) {
+        w.absentRow(name);
+      } else {
+        w.entryRow(name, e.type === 'file' ? CODE_FILE : e.type === 'symlink' ? CODE_SYMLINK : childRecs[i]!, e);
+      }
+    }
+    return w.endDir(id, kept);
   }
 
   /** Reads, hashes and stores a small file in one go; re-reads it if it changed meanwhile. */

@@ -186,7 +186,7 @@ describe('cairn restore of a database snapshot', () => {
     expect(inspect(db)).toMatchObject({ integrity: 'ok', total: 100 });
     const kept = path.join(dir, 'kept.db');
     const fd = fs.openSync(kept, 'w');
-    spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'main.js'), '--repo', repo, 'cat', `${out.restorePoint}:app.db`], { stdio: ['ignore', fd, 'inherit'] });
+    spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bin', 'cairn.js'), '--repo', repo, 'cat', `${out.restorePoint}:app.db`], { stdio: ['ignore', fd, 'inherit'] });
     fs.closeSync(fd);
     expect(sha(kept)).toBe(damaged);
     // a raw restore point is not restored as if it were a good database

@@ -166,7 +166,7 @@ process.stdout.write('finished\\n');
     remaining.delete(victim);
     cairnOk([...R, '--yes', 'forget', victim]);
     const before = objectCount();
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'main.js'), ...R, '--yes', 'prune'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'bin', 'cairn.js'), ...R, '--yes', 'prune'], { stdio: 'ignore' });
     const done = exited(child);
     let finished = false;
     void done.then(() => (finished = true));
