@@ -147,6 +147,20 @@ export class StatCache {
     );
   }
 
+  /** Copies record `rec` and everything below it into a writer; returns its index there. */
+  copyRecord(rec: number, into: StatCacheWriter): number {
+    const d = this.dirs;
+    const first = d[rec * 3]!;
+    const count = d[rec * 3 + 1]!;
+    const codes = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      const code = this.code(first + i);
+      codes[i] = code >= 0 ? this.copyRecord(code, into) : code;
+    }
+    for (let i = 0; i < count; i++) into.rawRow(this.names[first + i]!, codes[i]!, this.rows, (first + i) * W);
+    return into.endDir(this.treeOf(rec) as ObjectId, d[rec * 3 + 2]!);
+  }
+
   /** Copies row `row` into a writer, with `code` in place of the stored one. */
   copyRow(row: number, name: string, code: number, into: StatCacheWriter): void {
     into.rawRow(name, code, this.rows, row * W);

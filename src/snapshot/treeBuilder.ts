@@ -67,10 +67,15 @@ export interface TreeBuilderOptions {
   statCache?: { base: StatCache | null; writer: StatCacheWriter | null };
 }
 
-/** A directory's tree id and its record in the stat cache being written (-1: none). */
+/**
+ * A directory's tree id and its record in the stat cache being written (-1:
+ * none), or `old`: the record of the base stat cache that describes it
+ * unchanged (its rows are copied only if an ancestor changed).
+ */
 interface DirResult {
   id: ObjectId;
   rec: number;
+  old: number;
 }
 
 /**
@@ -222,11 +227,14 @@ export class TreeBuilder {
   async build(root: string, baseTree: ObjectId | null): Promise<ObjectId> {
     const cache = this.o.reuse ? (this.o.statCache?.base ?? null) : null;
     const r = await this.dir(root, '', baseTree, cache ? cache.root : -1, true);
-    this.rootRec = r.rec;
+    this.rootRec = r.rec; // -1 when unchanged: the base's cache stays as it is
     return r.id;
   }
 
-  /** The stat cache of the tree just built (after build()), or null when none was asked for. */
+  /**
+   * The stat cache of the tree just built (after build()); null when none was
+   * asked for, or when the base's cache already describes it exactly.
+   */
   statCacheBytes(rootTree: ObjectId): Buffer | null {
     const w = this.o.statCache?.writer;
     return w && this.rootRec >= 0 ? w.finish(this.rootRec, rootTree) : null;
@@ -270,6 +278,7 @@ export class TreeBuilder {
     const entries: Array<TreeEntry | undefined> = new Array(names.length);
     const lazy = cached ? new Uint8Array(names.length) : null;
     const childRecs = new Int32Array(names.length).fill(-1);
+    const childOld = cached ? new Int32Array(names.length).fill(-1) : null;
     let lazyCount = 0;
     let same = baseTree !== null;
     const work: Array<Promise<void>> = [];
@@ -277,7 +286,6 @@ export class TreeBuilder {
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       const childAbs = joinPath(abs, name);
-      const relOf = () => (rel === '' ? textOf(name) : `${rel}/${textOf(name)}`);
       if (this.skipNames.has(textOf(name)) && this.o.skipPaths.has(childAbs.toString())) {
         continue;
       }
@@ -285,12 +293,12 @@ export class TreeBuilder {
       try {
         st = fs.lstatSync(childAbs);
       } catch (err) {
-        if (isErrno(err, 'ENOENT')) this.problem('warning', relOf(), new Error('vanished while being read; not stored'));
-        else this.problem('error', relOf(), err);
+        if (isErrno(err, 'ENOENT')) this.problem('warning', joinRel(rel, name), new Error('vanished while being read; not stored'));
+        else this.problem('error', joinRel(rel, name), err);
         same = false;
         continue;
       }
-      if (this.o.excludes.active && this.o.excludes.excludes(relOf(), st.isDirectory())) continue;
+      if (this.o.excludes.active && this.o.excludes.excludes(joinRel(rel, name), st.isDirectory())) continue;
       const key = nameKeyOf(name);
       const row = cached ? first + i : -1;
       const code = cached ? cache.code(row) : Number.NaN;
@@ -314,17 +322,17 @@ export class TreeBuilder {
         same = false;
         if (st.size <= this.smallFile) {
           try {
-            entries[i] = this.smallFileSync(childAbs, name, relOf(), st);
+            entries[i] = this.smallFileSync(childAbs, name, joinRel(rel, name), st);
           } catch (err) {
-            this.unreadable(relOf(), err);
+            this.unreadable(joinRel(rel, name), err);
           }
         } else {
           work.push(
-            this.bigReads.run(() => this.bigFile(childAbs, name, relOf(), st!)).then(
+            this.bigReads.run(() => this.bigFile(childAbs, name, joinRel(rel, name), st!)).then(
               (e) => {
                 entries[i] = e;
               },
-              (err: unknown) => this.unreadable(relOf(), err),
+              (err: unknown) => this.unreadable(joinRel(rel, name), err),
             ),
           );
         }
@@ -334,8 +342,9 @@ export class TreeBuilder {
         const childBase = childRec >= 0 ? (cache!.treeOf(childRec) as ObjectId) : b?.type === 'dir' ? (b.tree ?? null) : null;
         const task = async (): Promise<void> => {
           try {
-            const r = await this.dir(childAbs, relOf(), childBase, childRec);
+            const r = await this.dir(childAbs, joinRel(rel, name), childBase, childRec);
             childRecs[i] = r.rec;
+            if (childOld) childOld[i] = r.old;
             this.counts.dirs++;
             if (childRec >= 0 && r.id === childBase && cache!.statMatches(row, st!)) {
               lazy![i] = 1;
@@ -351,7 +360,7 @@ export class TreeBuilder {
             }
           } catch (err) {
             same = false;
-            this.problem('error', relOf(), err);
+            this.problem('error', joinRel(rel, name), err);
           }
         };
         // Walk a few directories concurrently; beyond that, inline (never waits on a permit, so never deadlocks).
@@ -378,10 +387,10 @@ export class TreeBuilder {
           const target = fs.readlinkSync(childAbs, { encoding: 'buffer' });
           entries[i] = symlinkEntry(name, fs.lstatSync(childAbs, { bigint: true }), target);
         } catch (err) {
-          this.problem('error', relOf(), err);
+          this.problem('error', joinRel(rel, name), err);
         }
       } else {
-        this.problem('warning', relOf(), new Error('is a socket, FIFO or device; skipped'));
+        this.problem('warning', joinRel(rel, name), new Error('is a socket, FIFO or device; skipped'));
       }
     }
     await Promise.all(work);
@@ -412,7 +421,14 @@ export class TreeBuilder {
       }
       this.o.onTree?.(id, kept);
     }
-    return { id, rec: this.recordDir(id, names, entries, lazy, childRecs, cache, first, keptCount) };
+    // Unchanged down to the last row (every entry of the tree recognised from the cache, every
+    // subdirectory likewise): the base cache's record stands for it, and nothing is copied yet.
+    if (cached && id === baseTree && lazyCount === cache.kept(baseRec) && this.o.statCache?.writer) {
+      let subtreesOld = true;
+      for (let i = 0; i < names.length && subtreesOld; i++) if (lazy![i] && cache.code(first + i) >= 0 && childOld![i]! < 0) subtreesOld = false;
+      if (subtreesOld) return { id, rec: -1, old: baseRec };
+    }
+    return { id, rec: this.recordDir(id, names, entries, lazy, childRecs, childOld, cache, first, keptCount), old: -1 };
   }
 
   /** Adds this directory to the stat cache being written; returns its record (-1 without a writer). */
@@ -422,12 +438,15 @@ export class TreeBuilder {
     entries: ReadonlyArray<TreeEntry | undefined>,
     lazy: Uint8Array | null,
     childRecs: Int32Array,
+    childOld: Int32Array | null,
     cache: StatCache | null,
     first: number,
     kept: number,
   ): number {
     const w = this.o.statCache?.writer;
     if (!w) return -1;
+    // Subdirectories that were unchanged get their base records copied first (rows of one record stay contiguous).
+    if (childOld) for (let i = 0; i < names.length; i++) if (childOld[i]! >= 0) childRecs[i] = cache!.copyRecord(childOld[i]!, w);
     if (names.some((n) => typeof n !== 'string')) return w.endDir(id, -1);
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
@@ -519,7 +538,10 @@ export class TreeBuilder {
     return changed ? fileEntry(name, after, size, chunks, '0') : fileEntry(name, after, size, chunks);
   }
 
+  /** Reports progress every 64 files (a progress line is redrawn a few times a second at most). */
   private progress(rel: string): void {
-    this.o.onProgress?.({ files: this.counts.files, bytes: this.counts.bytes, bytesRead: this.counts.bytesRead, path: rel });
+    if ((this.counts.files & 63) === 0 && this.o.onProgress) {
+      this.o.onProgress({ files: this.counts.files, bytes: this.counts.bytes, bytesRead: this.counts.bytesRead, path: rel });
+    }
   }
 }

@@ -120,6 +120,46 @@ describe('stat cache in snapshots', () => {
     }
   });
 
+  it('is left alone by a no-change snapshot and rebuilt, unchanged subtrees copied, after a deep change', async () => {
+    const src = path.join(dir, 'src');
+    fs.mkdirSync(path.join(src, 'same', 'deeper'), { recursive: true });
+    fs.mkdirSync(path.join(src, 'edited'));
+    fs.writeFileSync(path.join(src, 'same', 'deeper', 'x'), 'x');
+    fs.writeFileSync(path.join(src, 'edited', 'y'), 'y');
+    // Old enough that the next scans take them from the cache (not racily clean).
+    const past = new Date(Date.now() - 60_000);
+    for (const f of ['same/deeper/x', 'edited/y']) fs.utimesSync(path.join(src, f), past, past);
+    const repo = await Repository.init({ repo: path.join(dir, 'repo') });
+    try {
+      const a = await repo.snapshot({ path: src });
+      const file = statCachePath(repo, fs.realpathSync(src));
+      const written = fs.statSync(file).mtimeMs;
+      await new Promise((r) => setTimeout(r, 20));
+      const b = await repo.snapshot({ path: src });
+      expect(b.manifest.tree).toBe(a.manifest.tree);
+      expect(fs.statSync(file).mtimeMs).toBe(written); // nothing changed: the cache stands
+      fs.writeFileSync(path.join(src, 'edited', 'y'), 'y2');
+      const c = await repo.snapshot({ path: src });
+      expect(c.manifest.stats.modified).toBe(1);
+      const cache = StatCache.load(file, c.manifest.tree)!;
+      expect(cache).not.toBeNull();
+      const names = fs.readdirSync(src);
+      expect(cache.matches(cache.root, c.manifest.tree, names)).toBe(true);
+      const sameRow = cache.first(cache.root) + names.indexOf('same');
+      const sameRec = cache.code(sameRow);
+      expect(sameRec).toBeGreaterThanOrEqual(0);
+      const rootEntries = await repo.loadTree(c.manifest.tree);
+      expect(cache.treeOf(sameRec)).toBe(rootEntries.find((e) => e.name === 'same')!.tree);
+      expect(cache.matches(sameRec, cache.treeOf(sameRec) as ObjectId, ['deeper'])).toBe(true);
+      expect(cache.statMatches(sameRow, fs.lstatSync(path.join(src, 'same')))).toBe(true);
+      const d = await repo.snapshot({ path: src });
+      expect(d.manifest.tree).toBe(c.manifest.tree);
+      expect(d.manifest.stats.filesRead).toBe(0);
+    } finally {
+      repo.close();
+    }
+  });
+
   it('a cache naming an entry its tree lacks makes the snapshot walk again without it, with the right result', async () => {
     const src = path.join(dir, 'src');
     fs.mkdirSync(src);
