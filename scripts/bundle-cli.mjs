@@ -1,5 +1,5 @@
 // Bundles the built CLI (dist/cli/main.js and everything it imports, except the
-// native better-sqlite3) into one file, dist/bin/cairn.js, the `cairn` binary.
+// native addons better-sqlite3 and snappy) into one file, dist/bin/cairn.js, the `cairn` binary.
 // Why: Node resolves, reads and compiles each ES module separately; the ~150
 // modules of the CLI and its dependencies cost ~100-150 ms at every start, which
 // is most of a no-change snapshot's budget (docs/performance.md). The unbundled
@@ -15,7 +15,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['better-sqlite3'],
+  external: ['better-sqlite3', 'snappy'], // native addons stay in node_modules
   // CommonJS dependencies call require() for Node built-ins; give the ES module bundle one.
   banner: { js: "import { createRequire as __cairnRequire } from 'node:module'; const require = __cairnRequire(import.meta.url);" },
   logLevel: 'warning',

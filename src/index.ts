@@ -34,6 +34,7 @@ export { chunkBuffer } from './chunk/chunkStream.js';
 export { DEFAULT_CDC, type ChunkerParams } from './chunk/chunkerParams.js';
 export { createLogger, type Logger } from './util/logger.js';
 export { FORMAT_VERSION, type RepositoryConfig } from './repositoryConfig.js';
+export { COMPRESSIONS, type Compression } from './store/objectCodec.js';
 export type { ApprovalRequest, Approver, RiskLevel } from './approval.js';
 export { refuseAll } from './approval.js';
 export { AuditTrail, type AuditRecord, type AuditOutcome } from './auditTrail.js';

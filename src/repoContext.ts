@@ -69,7 +69,7 @@ export class RepoContext {
     fs.mkdirSync(this.tmpDir, { recursive: true });
     this.store = new FsObjectStore(path.join(this.dir, OBJECTS_DIR), {
       tempDir: this.tmpDir,
-      compress: this.config.compression !== 'none',
+      compression: this.config.compression,
     });
   }
 

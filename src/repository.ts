@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CairnError, UsageError } from './errors.js';
+import { COMPRESSIONS, type Compression } from './store/objectCodec.js';
 import type { LogQuery, SnapshotRow } from './index/versionIndex.js';
 import { catFile, listSnapshot, logSnapshots, showSnapshot, type LsEntry, type ShowResult } from './ops/browse.js';
 import { getConfigValue, setConfigValue, showConfig, unsetConfigValue, type ConfigChange, type ConfigView } from './ops/configure.js';
@@ -53,7 +54,7 @@ export class Repository extends RepoContext {
    * `repo` (or CAIRN_REPO) itself.
    * @example const repo = await Repository.init({ cwd: '/srv/app' });
    */
-  static async init(options: OpenOptions = {}): Promise<Repository> {
+  static async init(options: OpenOptions & { compression?: Compression } = {}): Promise<Repository> {
     const loc = initLocation(options);
     if (fs.existsSync(path.join(loc.dir, 'config.json'))) {
       const err = new CairnError('REPOSITORY_EXISTS', `a cairn repository already exists at ${loc.dir}`, { hint: 'use it as it is, or choose another directory' });
@@ -67,7 +68,10 @@ export class Repository extends RepoContext {
     for (const sub of ['', 'objects', 'snapshots', 'refs/heads', 'refs/tags', 'tmp', 'locks', 'audit']) {
       fs.mkdirSync(path.join(loc.dir, sub), { recursive: true });
     }
-    writeConfig(loc.dir, { ...defaultConfig(), retention: retentionToJson(defaultRetention()) });
+    if (options.compression !== undefined && !COMPRESSIONS.includes(options.compression)) {
+      throw new UsageError(`unknown compression "${String(options.compression)}"`, { hint: `use one of ${COMPRESSIONS.join(', ')}` });
+    }
+    writeConfig(loc.dir, { ...defaultConfig(options.compression), retention: retentionToJson(defaultRetention()) });
     await fsyncDir(loc.dir);
     const repo = new Repository(loc, options);
     repo.index; // create the index now

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_CDC, validateChunkerParams, type ChunkerParams } from './chunk/chunkerParams.js';
+import { COMPRESSIONS, type Compression } from './store/objectCodec.js';
 import { IntegrityError, NoRepositoryError, UnsupportedFormatError, isErrno } from './errors.js';
 import { writeFileAtomicSync } from './util/durableFs.js';
 
@@ -15,7 +16,8 @@ export interface RepositoryConfig {
   createdAt: string;
   hash: 'sha256';
   layout: { objects: 'objects/<2>/<2>/<64>' };
-  compression: 'deflate' | 'none';
+  /** What new objects are compressed with; objects of every codec stay readable whatever this says. */
+  compression: Compression;
   chunker: ChunkerParams;
   /** Chunking for database files: fixed chunks of this size rounded up to whole pages (default 8 KiB: two 4 KiB pages, big enough to be compressed). */
   dbChunker: ChunkerParams;
@@ -23,14 +25,14 @@ export interface RepositoryConfig {
   [key: string]: unknown;
 }
 
-export function defaultConfig(): RepositoryConfig {
+export function defaultConfig(compression: Compression = 'snappy'): RepositoryConfig {
   return {
     format: FORMAT_VERSION,
     id: randomBytes(16).toString('hex'),
     createdAt: new Date().toISOString(),
     hash: 'sha256',
     layout: { objects: 'objects/<2>/<2>/<64>' },
-    compression: 'deflate',
+    compression,
     chunker: { ...DEFAULT_CDC },
     dbChunker: { kind: 'fixed', size: 8192 },
   };
@@ -56,6 +58,9 @@ export function readConfig(repoDir: string): RepositoryConfig {
     throw new UnsupportedFormatError(`the repository at ${repoDir} uses format ${cfg.format}; this cairn reads format ${FORMAT_VERSION}`, {
       hint: 'upgrade cairn to open it',
     });
+  }
+  if (!COMPRESSIONS.includes(cfg.compression)) {
+    throw new UnsupportedFormatError(`${file} names compression "${String(cfg.compression)}"; this cairn knows ${COMPRESSIONS.join(', ')}`, { hint: 'upgrade cairn to open it' });
   }
   validateChunkerParams(cfg.chunker);
   validateChunkerParams(cfg.dbChunker);

@@ -6,7 +6,7 @@ import { syncFileSystem, tempName, fsyncDir } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 import { mapLimit } from '../util/limiter.js';
-import { decodeObject, decodeObjectSync, encodeObject, encodeObjectSync } from './objectCodec.js';
+import { decodeObject, decodeObjectSync, encodeObject, encodeObjectSync, type Compression } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
 import { objectPath, objectShardDir } from './objectPath.js';
 import type { PutResult, SyncObjectWriter } from './objectStore.js';
@@ -14,7 +14,8 @@ import type { PutResult, SyncObjectWriter } from './objectStore.js';
 export interface FsObjectStoreOptions {
   /** Directory for temp files: must be on the same file system as objectsRoot. */
   tempDir: string;
-  compress: boolean;
+  /** What new objects are compressed with. */
+  compression: Compression;
   /** Flush automatically when this many bytes are pending (bounds tmp usage). */
   flushBytes?: number;
   /** Flush automatically when this many objects are pending. */
@@ -179,7 +180,7 @@ export class FsObjectStore implements SyncObjectWriter {
   async put(content: Buffer, knownId?: ObjectId): Promise<PutResult> {
     const id = knownId ?? ((await sha256HexAsync(content)) as ObjectId);
     if (await this.has(id)) return { id, written: false, storedBytes: 0 };
-    const stored = await encodeObject(content, this.options.compress);
+    const stored = await encodeObject(content, this.options.compression);
     // Checked again: another put of the same content may have finished meanwhile.
     if (this.pendingIds.has(id)) return { id, written: false, storedBytes: 0 };
     const tmp = tempName(this.options.tempDir, 'obj');
@@ -208,7 +209,7 @@ export class FsObjectStore implements SyncObjectWriter {
    */
   putSync(content: Buffer, id: ObjectId): PutResult {
     if (this.pendingIds.has(id) || fs.existsSync(objectPath(this.root, id))) return { id, written: false, storedBytes: 0 };
-    const stored = encodeObjectSync(content, this.options.compress);
+    const stored = encodeObjectSync(content, this.options.compression);
     const tmp = tempName(this.options.tempDir, 'obj');
     try {
       fs.writeFileSync(tmp, stored, { flag: 'wx' });

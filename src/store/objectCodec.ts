@@ -2,14 +2,27 @@
  * The stored form of an object: one codec byte, then the payload.
  *   0x00  raw: the payload is the content
  *   0x01  deflate: the payload is raw DEFLATE (RFC 1951) of the content
- * An object is compressed only when that makes it smaller.
+ *   0x02  snappy: the payload is the content in Snappy's raw block format
+ *         (a varint of the content length, then literals and copies)
+ * An object is compressed only when that makes it smaller. Every codec is
+ * always readable; the repository's `compression` setting picks the one new
+ * objects are written with.
  */
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
+import * as snappy from 'snappy';
 import { IntegrityError } from '../errors.js';
 
 export const CODEC_RAW = 0;
 export const CODEC_DEFLATE = 1;
+export const CODEC_SNAPPY = 2;
+
+/** What new objects are compressed with (the repository config's `compression`). */
+export type Compression = 'snappy' | 'deflate' | 'none';
+export const COMPRESSIONS: readonly Compression[] = ['snappy', 'deflate', 'none'];
+
+/** A snappy payload claiming more than this is damaged (no object is this large). */
+const MAX_SNAPPY_CONTENT = 512 * 1024 * 1024;
 
 const deflateRawAsync = promisify(zlib.deflateRaw);
 const inflateRawAsync = promisify(zlib.inflateRaw);
@@ -32,28 +45,63 @@ function frame(codec: number, payload: Uint8Array): Buffer {
   return out;
 }
 
+/** Whether a sample of `content` says it is worth compressing (media, archives and random data are not). */
+function worthCompressing(content: Buffer, compression: Compression): boolean {
+  if (content.length <= SAMPLE * 4) return true;
+  const sample = content.subarray(0, SAMPLE);
+  const packed = compression === 'snappy' ? snappy.compressSync(sample) : zlib.deflateRawSync(sample, DEFLATE_OPTS);
+  return packed.length <= SAMPLE * 0.95;
+}
+
+function framed(content: Buffer, codec: number, packed: Buffer): Buffer {
+  return packed.length < content.length ? frame(codec, packed) : frame(CODEC_RAW, content);
+}
+
 /** Encodes content to its stored form, compressing only when it saves space. */
-export async function encodeObject(content: Buffer, compress: boolean): Promise<Buffer> {
-  if (!compress || content.length <= MIN_COMPRESS) return frame(CODEC_RAW, content);
-  if (content.length > SAMPLE * 4) {
-    // Incompressible data (media, archives, random) is detected on a sample, so it costs little.
-    const sample = zlib.deflateRawSync(content.subarray(0, SAMPLE), DEFLATE_OPTS);
-    if (sample.length > SAMPLE * 0.95) return frame(CODEC_RAW, content);
-  }
-  const packed =
-    content.length >= ASYNC_THRESHOLD ? await deflateRawAsync(content, DEFLATE_OPTS) : zlib.deflateRawSync(content, DEFLATE_OPTS);
-  return packed.length < content.length ? frame(CODEC_DEFLATE, packed) : frame(CODEC_RAW, content);
+export async function encodeObject(content: Buffer, compression: Compression): Promise<Buffer> {
+  if (compression === 'none' || content.length <= MIN_COMPRESS || !worthCompressing(content, compression)) return frame(CODEC_RAW, content);
+  if (content.length < ASYNC_THRESHOLD) return encodeObjectSync(content, compression);
+  if (compression === 'snappy') return framed(content, CODEC_SNAPPY, await snappy.compress(content));
+  return framed(content, CODEC_DEFLATE, await deflateRawAsync(content, DEFLATE_OPTS));
 }
 
 /** Synchronous encodeObject, for small objects where a thread-pool round trip costs more than the work. */
-export function encodeObjectSync(content: Buffer, compress: boolean): Buffer {
-  if (!compress || content.length <= MIN_COMPRESS) return frame(CODEC_RAW, content);
-  if (content.length > SAMPLE * 4) {
-    const sample = zlib.deflateRawSync(content.subarray(0, SAMPLE), DEFLATE_OPTS);
-    if (sample.length > SAMPLE * 0.95) return frame(CODEC_RAW, content);
+export function encodeObjectSync(content: Buffer, compression: Compression): Buffer {
+  if (compression === 'none' || content.length <= MIN_COMPRESS || !worthCompressing(content, compression)) return frame(CODEC_RAW, content);
+  if (compression === 'snappy') return framed(content, CODEC_SNAPPY, snappy.compressSync(content));
+  return framed(content, CODEC_DEFLATE, zlib.deflateRawSync(content, DEFLATE_OPTS));
+}
+
+/** The content length a snappy payload declares (its leading varint), checked before anything is allocated. */
+function snappyLength(payload: Buffer, what: string): number {
+  let n = 0;
+  for (let i = 0, shift = 0; i < 5 && i < payload.length; i++, shift += 7) {
+    const b = payload[i]!;
+    n += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) {
+      if (n > MAX_SNAPPY_CONTENT) break;
+      return n;
+    }
   }
-  const packed = zlib.deflateRawSync(content, DEFLATE_OPTS);
-  return packed.length < content.length ? frame(CODEC_DEFLATE, packed) : frame(CODEC_RAW, content);
+  throw new IntegrityError(`${what} cannot be decompressed (corrupted snappy header)`, { details: { object: what } });
+}
+
+function unsnappySync(payload: Buffer, what: string): Buffer {
+  snappyLength(payload, what);
+  try {
+    return snappy.uncompressSync(payload, { asBuffer: true }) as Buffer;
+  } catch (err) {
+    throw new IntegrityError(`${what} cannot be decompressed (corrupted)`, { cause: err, details: { object: what } });
+  }
+}
+
+async function unsnappy(payload: Buffer, what: string): Promise<Buffer> {
+  snappyLength(payload, what);
+  try {
+    return (await snappy.uncompress(payload, { asBuffer: true })) as Buffer;
+  } catch (err) {
+    throw new IntegrityError(`${what} cannot be decompressed (corrupted)`, { cause: err, details: { object: what } });
+  }
 }
 
 /** Synchronous decodeObject, for small objects. */
@@ -62,6 +110,7 @@ export function decodeObjectSync(stored: Buffer, what: string): Buffer {
   const codec = stored[0];
   const payload = stored.subarray(1);
   if (codec === CODEC_RAW) return payload;
+  if (codec === CODEC_SNAPPY) return unsnappySync(payload, what);
   if (codec === CODEC_DEFLATE) {
     try {
       return zlib.inflateRawSync(payload);
@@ -80,6 +129,7 @@ export async function decodeObject(stored: Buffer, what: string): Promise<Buffer
   const codec = stored[0];
   const payload = stored.subarray(1);
   if (codec === CODEC_RAW) return payload;
+  if (codec === CODEC_SNAPPY) return payload.length >= ASYNC_THRESHOLD ? unsnappy(payload, what) : unsnappySync(payload, what);
   if (codec === CODEC_DEFLATE) {
     try {
       return payload.length >= ASYNC_THRESHOLD ? await inflateRawAsync(payload) : zlib.inflateRawSync(payload);

@@ -93,7 +93,7 @@ describe('kill -9 during a snapshot', () => {
       const id = path.basename(f);
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
         import { FsObjectStore } from ${JSON.stringify(path.resolve(path.dirname(CLI), '../src/store/fsObjectStore.js'))};
-        const s = new FsObjectStore(${JSON.stringify(path.join(repo, 'objects'))}, { tempDir: ${JSON.stringify(path.join(repo, 'tmp'))}, compress: true });
+        const s = new FsObjectStore(${JSON.stringify(path.join(repo, 'objects'))}, { tempDir: ${JSON.stringify(path.join(repo, 'tmp'))}, compression: 'snappy' });
         await s.get(${JSON.stringify(id)});`]);
       expect(r.status).toBe(0);
     }

@@ -31,11 +31,13 @@ function text(rnd: (n: number) => number, n: number): string {
 }
 
 describe.each([
-  // random updates dirty about a quarter of the 8 KiB chunks here (32 rows each); inserts fill the last pages
-  ['1% of rows updated at random', 'update', 0.25],
+  // Random updates of 1% of the rows dirty 1 - 0.99^32 ≈ 28% of the 8 KiB chunks (32 rows each), plus a few index
+  // pages; inserts fill the last pages. Chunks not aligned to pages (1 MiB content-defined ones) would all change.
+  // Counted in chunks, not stored bytes, so the bound does not depend on the codec.
+  ['1% of rows updated at random', 'update', 0.33],
   ['1% more rows inserted', 'insert', 0.05],
 ] as const)('a database snapshot after %s', (what, change, limit) => {
-  it(`stores less than ${limit * 100}% of the file`, () => {
+  it(`stores new chunks for less than ${limit * 100}% of the file`, () => {
     const dir = scratchDir('cairn-dedup-');
     const repo = path.join(dir, 'repo');
     const file = path.join(dir, 'app.db');
@@ -62,11 +64,11 @@ describe.each([
     })();
     db.close();
     const second = snap();
-    const fraction = second.stats.newBytes / second.stats.bytes;
+    const fraction = second.stats.newObjects / second.extra.chunks;
     console.log(
       `${what}: file ${(second.stats.bytes / 1048576).toFixed(1)} MiB in ${second.extra.chunks} chunks of ${second.extra.chunkSize} B; ` +
         `first snapshot stored ${first.stats.newObjects} objects, ${(first.stats.newBytes / 1048576).toFixed(1)} MiB; ` +
-        `second stored ${second.stats.newObjects} objects, ${(second.stats.newBytes / 1024).toFixed(0)} KiB = ${(fraction * 100).toFixed(1)}% of the file`,
+        `second stored ${second.stats.newObjects} objects (${(fraction * 100).toFixed(1)}% of the chunks), ${(second.stats.newBytes / 1024).toFixed(0)} KiB`,
     );
     expect(second.stats.newObjects).toBeGreaterThan(0);
     expect(fraction).toBeLessThan(limit);

@@ -69,7 +69,7 @@ describe('a database inside a snapshotted directory', () => {
     const source = path.join(dir, 'src');
     fs.mkdirSync(source);
     fs.mkdirSync(path.join(dir, 'tmp'));
-    const store = new FsObjectStore(path.join(dir, 'objects'), { tempDir: path.join(dir, 'tmp'), compress: true });
+    const store = new FsObjectStore(path.join(dir, 'objects'), { tempDir: path.join(dir, 'tmp'), compression: 'snappy' });
     const db = new Database(path.join(source, 'app.db'));
     db.pragma('journal_mode = DELETE');
     db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');

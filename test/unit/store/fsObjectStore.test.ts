@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../../src/errors.js';
 import { FsObjectStore } from '../../../src/store/fsObjectStore.js';
-import { decodeObject, encodeObject, CODEC_DEFLATE, CODEC_RAW } from '../../../src/store/objectCodec.js';
+import { decodeObject, decodeObjectSync, encodeObject, encodeObjectSync, CODEC_DEFLATE, CODEC_RAW, CODEC_SNAPPY, COMPRESSIONS, type Compression } from '../../../src/store/objectCodec.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import { sha256Hex } from '../../../src/util/hash.js';
 import { tempDir } from '../../helpers.js';
@@ -13,27 +13,51 @@ import { tempDir } from '../../helpers.js';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-function newStore(compress = true): FsObjectStore {
+function newStore(compression: Compression = 'snappy'): FsObjectStore {
   const d = tempDir('cairn-store-');
   dirs.push(d);
   fs.mkdirSync(path.join(d, 'tmp'));
-  return new FsObjectStore(path.join(d, 'objects'), { tempDir: path.join(d, 'tmp'), compress });
+  return new FsObjectStore(path.join(d, 'objects'), { tempDir: path.join(d, 'tmp'), compression });
 }
 
 describe('object codec', () => {
   it('round-trips and compresses only when it saves space', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 70000 }), fc.boolean(), async (data, compress) => {
-        const buf = Buffer.from(data);
-        const stored = await encodeObject(buf, compress);
-        expect(stored.length).toBeLessThanOrEqual(buf.length + 1);
-        expect((await decodeObject(stored, 'x')).equals(buf)).toBe(true);
-      }),
-      { numRuns: 60 },
+      fc.asyncProperty(
+        fc.oneof(fc.uint8Array({ maxLength: 70000 }), fc.string({ maxLength: 30000 }).map((t) => new TextEncoder().encode(t.repeat(3)))),
+        fc.constantFrom(...COMPRESSIONS),
+        async (data, compression) => {
+          const buf = Buffer.from(data);
+          const stored = await encodeObject(buf, compression);
+          expect(stored.length).toBeLessThanOrEqual(buf.length + 1);
+          expect(encodeObjectSync(buf, compression).equals(stored)).toBe(true);
+          expect((await decodeObject(stored, 'x')).equals(buf)).toBe(true);
+          expect(decodeObjectSync(stored, 'x').equals(buf)).toBe(true);
+        },
+      ),
+      { numRuns: 90 },
     );
-    const text = Buffer.from('abc'.repeat(10000));
-    expect((await encodeObject(text, true))[0]).toBe(CODEC_DEFLATE);
-    expect((await encodeObject(randomBytes(100000), true))[0]).toBe(CODEC_RAW);
+    const text = Buffer.from('abc'.repeat(30000));
+    expect((await encodeObject(text, 'deflate'))[0]).toBe(CODEC_DEFLATE);
+    expect((await encodeObject(text, 'snappy'))[0]).toBe(CODEC_SNAPPY);
+    expect(encodeObjectSync(text.subarray(0, 9000), 'snappy')[0]).toBe(CODEC_SNAPPY);
+    expect((await encodeObject(text, 'none'))[0]).toBe(CODEC_RAW);
+    expect((await encodeObject(randomBytes(100000), 'snappy'))[0]).toBe(CODEC_RAW);
+  });
+
+  it('refuses a damaged snappy payload, and one claiming a huge length, as corrupted', async () => {
+    const text = Buffer.from('compressible text '.repeat(5000));
+    for (const size of [9000, text.length]) {
+      const stored = await encodeObject(text.subarray(0, size), 'snappy');
+      expect(stored[0]).toBe(CODEC_SNAPPY);
+      const cut = stored.subarray(0, stored.length - 20);
+      await expect(decodeObject(cut, 'x')).rejects.toBeInstanceOf(IntegrityError);
+      expect(() => decodeObjectSync(cut, 'x')).toThrow(IntegrityError);
+    }
+    // A varint header of 2^35-1 bytes: refused before anything is allocated.
+    const huge = Buffer.from([CODEC_SNAPPY, 0xff, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0]);
+    await expect(decodeObject(huge, 'x')).rejects.toThrow(/corrupted snappy header/);
+    expect(() => decodeObjectSync(huge, 'x')).toThrow(/corrupted snappy header/);
   });
 
   it('rejects an unknown codec byte and an empty object', async () => {
