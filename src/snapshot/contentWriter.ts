@@ -48,7 +48,7 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
         newObjects++;
         newBytes += r.storedBytes;
       }
-      if (sync.needsFlush) await sync.flush();
+      if (sync.needsFlush) await sync.flush({ wait: false });
       return;
     }
     const index = chunks.length;

@@ -394,7 +394,7 @@ export class TreeBuilder {
       }
     }
     await Promise.all(work);
-    if (this.o.store.needsFlush) await this.o.store.flush();
+    if (this.o.store.needsFlush) await this.o.store.flush({ wait: false });
     let keptCount = lazyCount;
     for (const e of entries) if (e !== undefined) keptCount++;
     if (base === null && !cached && baseTree !== null) baseOf(''); // nothing asked for it (an empty or all-excluded directory)

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { IntegrityError, IoError, isErrno } from '../errors.js';
-import { syncFileSystem, tempName, fsyncDir } from '../util/durableFs.js';
+import { describeError, IntegrityError, IoError, isErrno } from '../errors.js';
+import { tempName } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
-import { mapLimit } from '../util/limiter.js';
+import { BatchFlusher } from './batchFlusher.js';
 import { decodeObject, decodeObjectSync, encodeObject, encodeObjectSync, type Compression } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
 import { objectPath, objectShardDir } from './objectPath.js';
@@ -118,6 +118,9 @@ export class FsObjectStore implements SyncObjectWriter {
   private pendingBytes = 0;
   private readonly madeDirs = new Set<string>();
   private flushing: Promise<void> | undefined;
+  /** The batch being made durable on the flush worker, if any. */
+  private inflight: Promise<void> | undefined;
+  private flusher: BatchFlusher | undefined;
 
   constructor(
     readonly root: string,
@@ -126,6 +129,26 @@ export class FsObjectStore implements SyncObjectWriter {
 
   pathOf(id: ObjectId): string {
     return objectPath(this.root, id);
+  }
+
+  /**
+   * Reads an object from its temp file while it is pending, else from its
+   * final path; a temp file the flush worker has just renamed is read at its
+   * final path.
+   */
+  private readPending<T extends Buffer | Promise<Buffer>>(id: ObjectId, read: (p: string) => T): T {
+    const tmp = this.pendingIds.get(id);
+    if (tmp === undefined) return read(objectPath(this.root, id));
+    const again = (err: unknown): T => {
+      if (isErrno(err, 'ENOENT')) return read(objectPath(this.root, id));
+      throw err;
+    };
+    try {
+      const r = read(tmp);
+      return (r instanceof Promise ? r.catch(again) : r) as T;
+    } catch (err) {
+      return again(err);
+    }
   }
 
   async has(id: ObjectId): Promise<boolean> {
@@ -151,7 +174,7 @@ export class FsObjectStore implements SyncObjectWriter {
   async get(id: ObjectId): Promise<Buffer> {
     let stored: Buffer;
     try {
-      stored = await readStored(this.pendingIds.get(id) ?? objectPath(this.root, id));
+      stored = await this.readPending(id, readStored);
     } catch (err) {
       throw readError(id, err);
     }
@@ -168,7 +191,7 @@ export class FsObjectStore implements SyncObjectWriter {
   getSync(id: ObjectId): Buffer {
     let stored: Buffer;
     try {
-      stored = readStoredSync(this.pendingIds.get(id) ?? objectPath(this.root, id));
+      stored = this.readPending(id, readStoredSync);
     } catch (err) {
       throw readError(id, err);
     }
@@ -229,15 +252,17 @@ export class FsObjectStore implements SyncObjectWriter {
   /** Set by putSync when the batch is full; the writer calls flush() at its next await point. */
   needsFlush = false;
 
-  async flush(): Promise<void> {
+  async flush(options: { wait?: boolean } = {}): Promise<void> {
     while (this.flushing) await this.flushing;
-    if (this.pending.length === 0) return;
-    this.flushing = this.flushBatch();
-    try {
-      await this.flushing;
-    } finally {
-      this.flushing = undefined;
+    if (this.pending.length > 0) {
+      this.flushing = this.flushBatch();
+      try {
+        await this.flushing;
+      } finally {
+        this.flushing = undefined;
+      }
     }
+    if (options.wait !== false) await this.inflight;
   }
 
   private async flushBatch(): Promise<void> {
@@ -246,41 +271,35 @@ export class FsObjectStore implements SyncObjectWriter {
     this.pendingBytes = 0;
     this.needsFlush = false;
     if (batch.length <= SMALL_BATCH) {
+      await this.inflight; // objects are durable in the order they were put
       this.flushSmallBatch(batch);
       return;
     }
-    // 1. content durable (one syncfs, or an fsync per file where syncfs is missing)
-    const synced = syncFileSystem(this.options.tempDir);
-    if (!synced) {
-      await mapLimit(batch, 16, async (p) => {
-        const fh = await fsp.open(p.tmp, 'r');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-      });
-    }
-    // 2. rename into place (synchronously: a rename is cheaper than a promise round trip)
-    const dirs = new Set<string>();
-    for (const p of batch) {
-      const dir = objectShardDir(this.root, p.id);
-      if (!this.madeDirs.has(dir)) {
-        try {
-          fs.mkdirSync(dir);
-        } catch (err) {
-          if (isErrno(err, 'ENOENT')) fs.mkdirSync(dir, { recursive: true });
-          else if (!isErrno(err, 'EEXIST')) throw err;
-        }
-        this.madeDirs.add(dir);
-      }
-      dirs.add(dir);
-      fs.renameSync(p.tmp, objectPath(this.root, p.id));
-      this.pendingIds.delete(p.id);
-    }
-    // 3. names durable
-    if (!syncFileSystem(this.root)) await mapLimit([...dirs], 16, (d) => fsyncDir(d));
+    // One batch at a time on the worker: the caller waits here for the previous one (bounded temp files).
+    await this.inflight;
+    const items = batch.map((p) => ({ tmp: p.tmp, dest: objectPath(this.root, p.id), dir: objectShardDir(this.root, p.id) }));
+    this.flusher ??= new BatchFlusher();
+    const done = this.flusher.flush(items, this.options.tempDir, this.root).then(
+      () => {
+        for (const p of batch) if (this.pendingIds.get(p.id) === p.tmp) this.pendingIds.delete(p.id);
+      },
+      (err: unknown) => {
+        // The batch stays pending (its temp files are removed by abort() or the next writer).
+        this.failedBatch = batch;
+        throw new IoError(`cannot store objects: ${describeError(err)}`, { cause: err });
+      },
+    );
+    this.inflight = done;
+    done.then(
+      () => {
+        if (this.inflight === done) this.inflight = undefined;
+      },
+      () => undefined, // reported to whoever awaits it
+    );
   }
+
+  /** A batch whose move into place failed on the worker (kept for abort()). */
+  private failedBatch: Pending[] = [];
 
   /**
    * A few objects (a manifest, the trees of a small change): an fsync per file
@@ -307,7 +326,9 @@ export class FsObjectStore implements SyncObjectWriter {
 
   /** Removes pending temp files (after a failure). */
   async abort(): Promise<void> {
-    const batch = this.pending;
+    await this.inflight?.catch(() => undefined);
+    const batch = [...this.pending, ...this.failedBatch];
+    this.failedBatch = [];
     this.pending = [];
     this.pendingBytes = 0;
     this.pendingIds.clear();

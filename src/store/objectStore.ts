@@ -30,7 +30,13 @@ export interface ObjectReader {
 export interface ObjectWriter extends ObjectReader {
   put(content: Buffer, knownId?: ObjectId): Promise<PutResult>;
   /** Makes every object put so far durable under its final name. */
-  flush(): Promise<void>;
+  /**
+   * Makes every object put so far durable under its final name. With
+   * `wait: false` the pending batch is only handed over (to be made durable
+   * while the caller goes on; the previous hand-over is awaited first, so at
+   * most one batch is in flight); a later flush() still waits for all.
+   */
+  flush(options?: { wait?: boolean }): Promise<void>;
   delete(id: ObjectId): Promise<void>;
 }
 

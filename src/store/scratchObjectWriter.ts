@@ -55,7 +55,7 @@ export class ScratchObjectWriter implements SyncObjectWriter {
     yield* this.kept.keys();
   }
 
-  async flush(): Promise<void> {}
+  async flush(_options?: { wait?: boolean }): Promise<void> {}
 
   async delete(id: ObjectId): Promise<void> {
     this.kept.delete(id);

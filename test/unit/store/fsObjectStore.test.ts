@@ -173,4 +173,25 @@ describe('FsObjectStore', () => {
     fs.rmSync(file);
     expect(() => s.getSync(r.id)).toThrow(/missing/);
   });
+
+  it('reads objects of a batch being moved into place in the background, and reports a failed batch', async () => {
+    const s = newStore();
+    const bufs = Array.from({ length: 200 }, (_, i) => Buffer.from(`object ${i} `.repeat(i % 7 === 0 ? 600 : 3)));
+    const ids = bufs.map((b) => s.putSync(b, sha256Hex(b) as ObjectId).id);
+    await s.flush({ wait: false }); // handed over; not awaited
+    for (let i = 0; i < bufs.length; i++) expect(s.getSync(ids[i]!).equals(bufs[i]!)).toBe(true);
+    for (let i = 0; i < bufs.length; i += 17) expect((await s.get(ids[i]!)).equals(bufs[i]!)).toBe(true);
+    await s.flush();
+    for (const id of ids) expect(fs.existsSync(path.join(s.root, id.slice(0, 2), id.slice(2, 4), id))).toBe(true);
+    const tmp = path.join(path.dirname(s.root), 'tmp');
+    expect(fs.readdirSync(tmp)).toEqual([]);
+
+    // A batch whose temp files vanish cannot be moved into place: flush() fails with an I/O error, abort() cleans up.
+    const more = Array.from({ length: 60 }, (_, i) => Buffer.from(`more ${i}`));
+    for (const b of more) s.putSync(b, sha256Hex(b) as ObjectId);
+    fs.rmSync(path.join(tmp, fs.readdirSync(tmp)[5]!));
+    await expect(s.flush()).rejects.toThrow(/cannot store objects/);
+    await s.abort();
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  });
 });
