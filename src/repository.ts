@@ -55,6 +55,9 @@ export class Repository extends RepoContext {
    * @example const repo = await Repository.init({ cwd: '/srv/app' });
    */
   static async init(options: OpenOptions & { compression?: Compression } = {}): Promise<Repository> {
+    if (options.compression !== undefined && !COMPRESSIONS.includes(options.compression)) {
+      throw new UsageError(`unknown compression "${String(options.compression)}"`, { hint: `use one of ${COMPRESSIONS.join(', ')}` });
+    }
     const loc = initLocation(options);
     if (fs.existsSync(path.join(loc.dir, 'config.json'))) {
       const err = new CairnError('REPOSITORY_EXISTS', `a cairn repository already exists at ${loc.dir}`, { hint: 'use it as it is, or choose another directory' });
@@ -67,9 +70,6 @@ export class Repository extends RepoContext {
     }
     for (const sub of ['', 'objects', 'snapshots', 'refs/heads', 'refs/tags', 'tmp', 'locks', 'audit']) {
       fs.mkdirSync(path.join(loc.dir, sub), { recursive: true });
-    }
-    if (options.compression !== undefined && !COMPRESSIONS.includes(options.compression)) {
-      throw new UsageError(`unknown compression "${String(options.compression)}"`, { hint: `use one of ${COMPRESSIONS.join(', ')}` });
     }
     writeConfig(loc.dir, { ...defaultConfig(options.compression), retention: retentionToJson(defaultRetention()) });
     await fsyncDir(loc.dir);
