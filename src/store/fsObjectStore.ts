@@ -266,17 +266,17 @@ export class FsObjectStore implements SyncObjectWriter {
   }
 
   private async flushBatch(): Promise<void> {
+    // One batch at a time on the worker, and objects durable in the order they were put: the previous batch
+    // first (a failure there leaves this batch's temp files tracked, for abort()).
+    await this.inflight;
     const batch = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
     this.needsFlush = false;
     if (batch.length <= SMALL_BATCH) {
-      await this.inflight; // objects are durable in the order they were put
       this.flushSmallBatch(batch);
       return;
     }
-    // One batch at a time on the worker: the caller waits here for the previous one (bounded temp files).
-    await this.inflight;
     const items = batch.map((p) => ({ tmp: p.tmp, dest: objectPath(this.root, p.id), dir: objectShardDir(this.root, p.id) }));
     this.flusher ??= new BatchFlusher();
     const done = this.flusher.flush(items, this.options.tempDir, this.root).then(
