@@ -97,3 +97,26 @@ export function parseJson<T = unknown>(r: CliResult): T {
     throw new Error(`stdout is not one JSON document:\n${r.stdout}\nstderr: ${r.stderr}`);
   }
 }
+
+/**
+ * Waits until the file-system clock (a fresh file's mtime in `dir`) is past
+ * the mtime and ctime of `file`, so a snapshot started afterwards sees the file
+ * as strictly older than its scan and may trust its stat (not racily clean).
+ * The clock ticks coarsely (often 4 ms), so an in-process write followed at once
+ * by a snapshot can land in the same tick.
+ */
+export function waitForFsClockPast(file: string, dir = path.dirname(file)): void {
+  const st = fs.statSync(file, { bigint: true });
+  const latest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+  const probe = path.join(dir, `.clock-probe-${process.pid}`);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  try {
+    for (;;) {
+      fs.writeFileSync(probe, '');
+      if (fs.statSync(probe, { bigint: true }).mtimeNs > latest) return;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
+}

@@ -7,6 +7,7 @@ import type { TreeEntry } from '../../../src/model/tree.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import { CODE_ABSENT, CODE_FILE, CODE_SYMLINK, nsToStatMs, StatCache, StatCacheWriter } from '../../../src/snapshot/statCache.js';
 import { statCachePath } from '../../../src/snapshot/snapshotter.js';
+import { waitForFsClockPast } from '../../helpers.js';
 
 const T1 = '1'.repeat(64) as ObjectId;
 const T2 = '2'.repeat(64) as ObjectId;
@@ -129,6 +130,7 @@ describe('stat cache in snapshots', () => {
     // Old enough that the next scans take them from the cache (not racily clean).
     const past = new Date(Date.now() - 60_000);
     for (const f of ['same/deeper/x', 'edited/y']) fs.utimesSync(path.join(src, f), past, past);
+    for (const f of ['same/deeper/x', 'edited/y']) waitForFsClockPast(path.join(src, f), dir); // utimes set ctime to now
     const repo = await Repository.init({ repo: path.join(dir, 'repo') });
     try {
       const a = await repo.snapshot({ path: src });
@@ -139,6 +141,8 @@ describe('stat cache in snapshots', () => {
       expect(b.manifest.tree).toBe(a.manifest.tree);
       expect(fs.statSync(file).mtimeMs).toBe(written); // nothing changed: the cache stands
       fs.writeFileSync(path.join(src, 'edited', 'y'), 'y2');
+      // Else y2 may share c's clock tick and rightly be read again by d (racy clean).
+      waitForFsClockPast(path.join(src, 'edited', 'y'), dir);
       const c = await repo.snapshot({ path: src });
       expect(c.manifest.stats.modified).toBe(1);
       const cache = StatCache.load(file, c.manifest.tree)!;
