@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTag } from '../../src/refs.js';
 import { cairn, cairnOk, describeTree, parseJson, tempDir, writeTree, type NodeInfo } from '../helpers.js';
 
@@ -25,6 +25,7 @@ interface LogRow {
 }
 
 const root = tempDir('cairn-e2e-retention-');
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 const repo = path.join(root, 'repo');
 const ws = path.join(root, 'ws');
 const R = ['--repo', repo];

@@ -1,17 +1,26 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ObjectSet } from '../../../src/index/objectSet.js';
 import { tempDir } from '../../helpers.js';
 
 const id = (n: number) => createHash('sha256').update(String(n)).digest('hex');
 
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+/** A temp dir removed after the test (each ObjectSet is disposed first, in the test's finally). */
+function scratch(): string {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+}
+
 describe('ObjectSet', () => {
   it('behaves as a set of ids', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 400 }), fc.array(fc.integer({ min: 0, max: 300 })), (adds, probes) => {
-        const dir = tempDir();
+        const dir = scratch();
         const s = ObjectSet.create(dir);
         const model = new Set<string>();
         try {
@@ -28,7 +37,7 @@ describe('ObjectSet', () => {
   });
 
   it('holds more ids than a batch and sees them across commits', () => {
-    const s = ObjectSet.create(tempDir());
+    const s = ObjectSet.create(scratch());
     try {
       for (let i = 0; i < 50_000; i++) s.add(id(i));
       expect(s.size).toBe(50_000);
@@ -40,7 +49,7 @@ describe('ObjectSet', () => {
   });
 
   it('streams its ids and values in id order, in batches', () => {
-    const s = ObjectSet.create(tempDir());
+    const s = ObjectSet.create(scratch());
     try {
       const want = new Map<string, number>();
       for (let i = 0; i < 2500; i++) {

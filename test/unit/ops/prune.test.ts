@@ -9,8 +9,14 @@ import { allObjects, flipByte, makeFixture, reachable, type Fixture } from './re
 
 let f: Fixture | undefined;
 afterEach(() => {
-  f?.repo.close();
+  const done = f;
   f = undefined;
+  if (!done) return;
+  try {
+    done.repo.close();
+  } finally {
+    fs.rmSync(done.root, { recursive: true, force: true });
+  }
 });
 
 /** Five daily snapshots, each changing one file and adding one. */

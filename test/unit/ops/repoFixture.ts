@@ -1,4 +1,4 @@
-/** A repository in a temp dir, driven through the library, for op-level tests. */
+/** A repository in a temp dir, driven through the library, for op-level tests. The caller closes `repo` and removes `root`. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Repository } from '../../../src/repository.js';
@@ -20,12 +20,19 @@ export async function makeFixture(spec: TreeSpec = {}, approve = true): Promise<
   const root = tempDir('cairn-ops-');
   const repoDir = path.join(root, 'repo');
   const src = path.join(root, 'src');
-  writeTree(src, spec);
+  let repo: Repository;
+  try {
+    writeTree(src, spec);
+    repo = await Repository.init({ repo: repoDir, approve: () => approve });
+  } catch (e) {
+    fs.rmSync(root, { recursive: true, force: true });
+    throw e;
+  }
   const f: Fixture = {
     root,
     repoDir,
     src: fs.realpathSync(src),
-    repo: await Repository.init({ repo: repoDir, approve: () => approve }),
+    repo,
     async snap(time, type = 'daily', message = '') {
       return (await f.repo.snapshot({ path: src, time, type: type as never, message })).id;
     },

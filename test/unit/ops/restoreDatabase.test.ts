@@ -12,12 +12,18 @@ import { processesHolding } from '../../../src/util/openFiles.js';
 import { makeDatabase, startUser, type Running } from '../../e2e/databaseFixtures.js';
 
 const running: Running[] = [];
+const dirs: string[] = [];
 afterEach(async () => {
-  for (const r of running.splice(0)) await r.stop();
+  try {
+    for (const r of running.splice(0)) await r.stop();
+  } finally {
+    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  }
 });
 
 function freshDb(journal: 'wal' | 'delete'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-quiesce-'));
+  dirs.push(dir);
   const db = path.join(dir, 'app.db');
   makeDatabase(db, journal, 0, 10);
   return db;

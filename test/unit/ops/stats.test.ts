@@ -1,11 +1,18 @@
+import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import { allObjects, makeFixture, type Fixture } from './repoFixture.js';
 
 let f: Fixture | undefined;
 afterEach(() => {
-  f?.repo.close();
+  const done = f;
   f = undefined;
+  if (!done) return;
+  try {
+    done.repo.close();
+  } finally {
+    fs.rmSync(done.root, { recursive: true, force: true });
+  }
 });
 
 /** Deterministic incompressible bytes. */

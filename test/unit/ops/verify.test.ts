@@ -8,8 +8,14 @@ import { chunkOf, flipByte, makeFixture, type Fixture } from './repoFixture.js';
 
 let f: Fixture | undefined;
 afterEach(() => {
-  f?.repo.close();
+  const done = f;
   f = undefined;
+  if (!done) return;
+  try {
+    done.repo.close();
+  } finally {
+    fs.rmSync(done.root, { recursive: true, force: true });
+  }
 });
 
 /** Three snapshots; journal_entries/a.json is in all three, b.json only in the last. */

@@ -40,14 +40,17 @@ describe('nsToStatMs', () => {
     const { nsToStatMs } = await import('../../../src/snapshot/treeBuilder.js');
     const { tempDir } = await import('../../helpers.js');
     const d = tempDir();
-    for (let i = 0; i < 200; i++) {
-      const f = `${d}/f${i}`;
-      fs.writeFileSync(f, String(i));
-      const big = fs.lstatSync(f, { bigint: true });
-      const num = fs.lstatSync(f);
-      expect(nsToStatMs(big.mtimeNs)).toBe(num.mtimeMs);
-      expect(nsToStatMs(big.ctimeNs.toString())).toBe(num.ctimeMs);
+    try {
+      for (let i = 0; i < 200; i++) {
+        const f = `${d}/f${i}`;
+        fs.writeFileSync(f, String(i));
+        const big = fs.lstatSync(f, { bigint: true });
+        const num = fs.lstatSync(f);
+        expect(nsToStatMs(big.mtimeNs)).toBe(num.mtimeMs);
+        expect(nsToStatMs(big.ctimeNs.toString())).toBe(num.ctimeMs);
+      }
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
     }
-    fs.rmSync(d, { recursive: true });
   });
 });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { databaseChunker, databaseChunkSize, parseSqliteHeader, removeStaleCopies, SQLITE_MAGIC, tempCopyName, withTempDatabase } from '../../../src/snapshot/sqliteSource.js';
 
 const pageSizes = fc.integer({ min: 9, max: 16 }).map((b) => 2 ** b);
@@ -51,8 +51,16 @@ describe('parseSqliteHeader', () => {
 });
 
 describe('temp copies', () => {
+  const dirs: string[] = [];
+  afterEach(() => dirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  const scratch = (): string => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-tmpcopy-'));
+    dirs.push(d);
+    return d;
+  };
+
   it('are removed when the work fails', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-tmpcopy-'));
+    const dir = scratch();
     const copy = tempCopyName(dir);
     await expect(
       withTempDatabase(copy, async () => {
@@ -65,7 +73,7 @@ describe('temp copies', () => {
   });
 
   it("left by a dead process are swept once they are old; a live process's and fresh ones stay", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-tmpcopy-'));
+    const dir = scratch();
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
     const names = {
