@@ -12,6 +12,7 @@ import { targetBytes, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
 import { Limiter } from '../util/limiter.js';
+import { writeAll } from '../util/writeAll.js';
 
 const SLASH = Buffer.from('/');
 const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -23,25 +24,6 @@ const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants
 const SYNC_FILE = 256 * 1024;
 /** Bytes gathered before one write of a large file. */
 const WRITE_BATCH = 1024 * 1024;
-
-/** Writes all of `bufs` at the descriptor's position (writev on the thread pool, repeated after a short write). */
-function writeAll(fd: number, bufs: Buffer[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (rest: Buffer[]): void => {
-      fs.writev(fd, rest, (err, n) => {
-        if (err) return reject(err);
-        while (rest.length > 0 && n >= rest[0]!.length) {
-          n -= rest[0]!.length;
-          rest = rest.slice(1);
-        }
-        if (rest.length === 0) return resolve();
-        rest = [rest[0]!.subarray(n), ...rest.slice(1)];
-        step(rest);
-      });
-    };
-    step(bufs);
-  });
-}
 
 export interface MaterializeCounts {
   files: number;
