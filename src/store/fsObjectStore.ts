@@ -45,19 +45,27 @@ function verifyContent(id: ObjectId, actual: string): void {
 function readStoredSync(p: string): Buffer {
   const fd = fs.openSync(p, 'r');
   try {
-    const size = fs.fstatSync(fd).size;
-    const buf = Buffer.allocUnsafe(size);
+    // No fstat first: most objects are small, and a read that fills the buffer is followed by a bigger one.
+    let buf = Buffer.allocUnsafe(READ_GUESS);
     let n = 0;
-    while (n < size) {
-      const got = fs.readSync(fd, buf, n, size - n, null);
+    for (;;) {
+      const got = fs.readSync(fd, buf, n, buf.length - n, null);
       if (got === 0) break;
       n += got;
+      if (n === buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, fs.fstatSync(fd).size + 1));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
     }
-    return n === size ? buf : buf.subarray(0, n);
+    return buf.subarray(0, n);
   } finally {
     fs.closeSync(fd);
   }
 }
+
+/** First read size of readStoredSync: an 8 KiB page chunk or a small file's blob, compressed, fits. */
+const READ_GUESS = 16 * 1024;
 
 /** Batches of up to this many objects are made durable with an fsync per file instead of syncfs. */
 const SMALL_BATCH = 32;

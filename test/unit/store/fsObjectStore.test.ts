@@ -174,6 +174,18 @@ describe('FsObjectStore', () => {
     expect(() => s.getSync(r.id)).toThrow(/missing/);
   });
 
+  it('getSync reads stored objects of every size around its first read (16 KiB) whole', async () => {
+    const s = newStore('none');
+    // Stored size = 1 codec byte + content: below, at, just above and far above the first read.
+    for (const stored of [1, 2, 16383, 16384, 16385, 32768, 32769, 3 * 1024 * 1024 + 5]) {
+      const buf = randomBytes(stored - 1);
+      const r = await s.put(buf);
+      await s.flush();
+      expect(fs.statSync(path.join(s.root, r.id.slice(0, 2), r.id.slice(2, 4), r.id)).size).toBe(stored);
+      expect(s.getSync(r.id).equals(buf)).toBe(true);
+    }
+  });
+
   it('reads objects of a batch being moved into place in the background, and reports a failed batch', async () => {
     const s = newStore();
     const bufs = Array.from({ length: 200 }, (_, i) => Buffer.from(`object ${i} `.repeat(i % 7 === 0 ? 600 : 3)));
