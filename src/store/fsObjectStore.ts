@@ -41,12 +41,22 @@ function verifyContent(id: ObjectId, actual: string): void {
   }
 }
 
-/** Reads a whole object file on the calling thread. */
+/**
+ * The read buffer of readStoredSync, reused: restoring a database reads tens of thousands of ~5 KB page
+ * objects, and a fresh buffer for each was garbage for the collector. Larger objects get a buffer of their own.
+ */
+const scratch = Buffer.allocUnsafeSlow(16 * 1024);
+
+/**
+ * Reads a whole object file on the calling thread. An object that fits the scratch buffer is returned as a
+ * view of it, valid only until the next call: the caller decodes it at once, and ownedContent() copies out a
+ * result that still points into it.
+ */
 function readStoredSync(p: string): Buffer {
   const fd = fs.openSync(p, 'r');
   try {
-    // No fstat first: most objects are small, and a read that fills the buffer is followed by a bigger one.
-    let buf = Buffer.allocUnsafe(READ_GUESS);
+    // No fstat first: most objects fit, and a read that fills the buffer is followed by one into a bigger buffer.
+    let buf = scratch;
     let n = 0;
     for (;;) {
       const got = fs.readSync(fd, buf, n, buf.length - n, null);
@@ -64,8 +74,10 @@ function readStoredSync(p: string): Buffer {
   }
 }
 
-/** First read size of readStoredSync: an 8 KiB page chunk or a small file's blob, compressed, fits. */
-const READ_GUESS = 16 * 1024;
+/** `content` as a buffer of its own when it is a view into the scratch buffer (a small raw object's payload). */
+function ownedContent(content: Buffer): Buffer {
+  return content.buffer === scratch.buffer ? Buffer.from(content) : content;
+}
 
 /** Batches of up to this many objects are made durable with an fsync per file instead of syncfs. */
 const SMALL_BATCH = 32;
@@ -203,7 +215,7 @@ export class FsObjectStore implements SyncObjectWriter {
     } catch (err) {
       throw readError(id, err);
     }
-    const content = decodeObjectSync(stored, `object ${id}`);
+    const content = ownedContent(decodeObjectSync(stored, `object ${id}`));
     verifyContent(id, sha256Hex(content));
     return content;
   }

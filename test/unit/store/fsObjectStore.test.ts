@@ -176,14 +176,19 @@ describe('FsObjectStore', () => {
 
   it('getSync reads stored objects of every size around its first read (16 KiB) whole', async () => {
     const s = newStore('none');
+    const got: Array<[Buffer, Buffer]> = [];
     // Stored size = 1 codec byte + content: below, at, just above and far above the first read.
-    for (const stored of [1, 2, 16383, 16384, 16385, 32768, 32769, 3 * 1024 * 1024 + 5]) {
+    for (const stored of [1, 2, 100, 16383, 16384, 16385, 32768, 32769, 3 * 1024 * 1024 + 5, 200]) {
       const buf = randomBytes(stored - 1);
       const r = await s.put(buf);
       await s.flush();
       expect(fs.statSync(path.join(s.root, r.id.slice(0, 2), r.id.slice(2, 4), r.id)).size).toBe(stored);
-      expect(s.getSync(r.id).equals(buf)).toBe(true);
+      const content = s.getSync(r.id);
+      expect(content.equals(buf)).toBe(true);
+      got.push([content, buf]);
     }
+    // The reads share a scratch buffer: what each returned is still its own, after all the others.
+    for (const [content, buf] of got) expect(content.equals(buf)).toBe(true);
   });
 
   it('reads objects of a batch being moved into place in the background, and reports a failed batch', async () => {
