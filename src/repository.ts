@@ -28,7 +28,7 @@ import { queryAudit, summarizeAudit, type AuditQuery, type AuditSummary } from '
 import { AuditTrail, type AuditRecord } from './auditTrail.js';
 import { restoreDatabase } from './ops/restoreDatabase.js';
 import { RepoContext, type ContextOptions } from './repoContext.js';
-import { defaultConfig, writeConfig } from './repositoryConfig.js';
+import { defaultChangeCompression, defaultConfig, writeConfig } from './repositoryConfig.js';
 import { initLocation, locateRepository, type LocateOptions } from './repositoryLocator.js';
 import { takeSnapshot, type SnapshotOptions, type SnapshotSummary } from './snapshot/snapshotter.js';
 import { takeSqliteSnapshot, type SqliteSnapshotOptions } from './snapshot/sqliteSnapshot.js';
@@ -54,9 +54,14 @@ export class Repository extends RepoContext {
    * `repo` (or CAIRN_REPO) itself.
    * @example const repo = await Repository.init({ cwd: '/srv/app' });
    */
-  static async init(options: OpenOptions & { compression?: Compression } = {}): Promise<Repository> {
-    if (options.compression !== undefined && !COMPRESSIONS.includes(options.compression)) {
-      throw new UsageError(`unknown compression "${String(options.compression)}"`, { hint: `use one of ${COMPRESSIONS.join(', ')}` });
+  static async init(options: OpenOptions & { compression?: Compression; changeCompression?: Compression } = {}): Promise<Repository> {
+    for (const [what, codec] of [
+      ['compression', options.compression],
+      ['change compression', options.changeCompression],
+    ] as const) {
+      if (codec !== undefined && !COMPRESSIONS.includes(codec)) {
+        throw new UsageError(`unknown ${what} "${String(codec)}"`, { hint: `use one of ${COMPRESSIONS.join(', ')}` });
+      }
     }
     const loc = initLocation(options);
     if (fs.existsSync(path.join(loc.dir, 'config.json'))) {
@@ -71,7 +76,11 @@ export class Repository extends RepoContext {
     for (const sub of ['', 'objects', 'snapshots', 'refs/heads', 'refs/tags', 'tmp', 'locks', 'audit']) {
       fs.mkdirSync(path.join(loc.dir, sub), { recursive: true });
     }
-    writeConfig(loc.dir, { ...defaultConfig(options.compression), retention: retentionToJson(defaultRetention()) });
+    const compression = options.compression ?? 'snappy';
+    writeConfig(loc.dir, {
+      ...defaultConfig(compression, options.changeCompression ?? defaultChangeCompression(compression)),
+      retention: retentionToJson(defaultRetention()),
+    });
     await fsyncDir(loc.dir);
     const repo = new Repository(loc, options);
     repo.index; // create the index now

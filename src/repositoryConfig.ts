@@ -18,6 +18,14 @@ export interface RepositoryConfig {
   layout: { objects: 'objects/<2>/<2>/<64>' };
   /** What new objects are compressed with; objects of every codec stay readable whatever this says. */
   compression: Compression;
+  /**
+   * What the new objects of a changed file are compressed with (a file that was
+   * in the base snapshot, or a database snapshotted before). They are a small
+   * part of a snapshot but are kept for every snapshot after it, so a codec
+   * that is slower and smaller pays. Absent in repositories made before it
+   * existed: they use `compression` for everything.
+   */
+  changeCompression?: Compression;
   chunker: ChunkerParams;
   /** Chunking for database files: fixed chunks of this size rounded up to whole pages (default 8 KiB: two 4 KiB pages, big enough to be compressed). */
   dbChunker: ChunkerParams;
@@ -25,7 +33,17 @@ export interface RepositoryConfig {
   [key: string]: unknown;
 }
 
-export function defaultConfig(compression: Compression = 'snappy'): RepositoryConfig {
+/** The codec a changed file's new objects get when init is not told: deflate when the fast codec is snappy. */
+export function defaultChangeCompression(compression: Compression): Compression {
+  return compression === 'snappy' ? 'deflate' : compression;
+}
+
+/** The codec for a changed file's new objects (see RepositoryConfig.changeCompression). */
+export function changeCompressionOf(cfg: RepositoryConfig): Compression {
+  return cfg.changeCompression ?? cfg.compression;
+}
+
+export function defaultConfig(compression: Compression = 'snappy', changeCompression: Compression = defaultChangeCompression(compression)): RepositoryConfig {
   return {
     format: FORMAT_VERSION,
     id: randomBytes(16).toString('hex'),
@@ -33,6 +51,7 @@ export function defaultConfig(compression: Compression = 'snappy'): RepositoryCo
     hash: 'sha256',
     layout: { objects: 'objects/<2>/<2>/<64>' },
     compression,
+    changeCompression,
     chunker: { ...DEFAULT_CDC },
     dbChunker: { kind: 'fixed', size: 8192 },
   };
@@ -59,8 +78,12 @@ export function readConfig(repoDir: string): RepositoryConfig {
       hint: 'upgrade cairn to open it',
     });
   }
-  if (!COMPRESSIONS.includes(cfg.compression)) {
-    throw new UnsupportedFormatError(`${file} names compression "${String(cfg.compression)}"; this cairn knows ${COMPRESSIONS.join(', ')}`, { hint: 'upgrade cairn to open it' });
+  for (const key of ['compression', 'changeCompression'] as const) {
+    const codec = cfg[key];
+    if (key === 'changeCompression' && codec === undefined) continue;
+    if (!COMPRESSIONS.includes(codec as Compression)) {
+      throw new UnsupportedFormatError(`${file} names ${key} "${String(codec)}"; this cairn knows ${COMPRESSIONS.join(', ')}`, { hint: 'upgrade cairn to open it' });
+    }
   }
   validateChunkerParams(cfg.chunker);
   validateChunkerParams(cfg.dbChunker);

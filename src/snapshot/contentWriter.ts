@@ -5,6 +5,7 @@
  */
 import { chunkStream, type ReadInto } from '../chunk/chunkStream.js';
 import type { ChunkerParams } from '../chunk/chunkerParams.js';
+import type { Compression } from '../store/objectCodec.js';
 import type { ObjectId } from '../store/objectId.js';
 import type { ObjectWriter, SyncObjectWriter } from '../store/objectStore.js';
 import { sha256Hex } from '../util/hash.js';
@@ -31,18 +32,35 @@ export async function storeBuffer(store: ObjectWriter, data: Buffer): Promise<Co
   return { chunks: [id], size: data.length, newObjects: r.written ? 1 : 0, newBytes: r.storedBytes };
 }
 
-export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: ReadInto, params: ChunkerParams, inflight = 4): Promise<ContentResult> {
+export interface StoreStreamOptions {
+  /** Codec for the new objects, instead of the store's (a changed file's: the repository's changeCompression). */
+  compression?: Compression;
+  /** Large chunks hashed and stored concurrently. */
+  inflight?: number;
+}
+
+export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: ReadInto, params: ChunkerParams, options: StoreStreamOptions = {}): Promise<ContentResult> {
+  const inflight = options.inflight ?? 4;
+  const compression = options.compression;
   const chunks: ObjectId[] = [];
   const pending: Array<Promise<void>> = [];
   let newObjects = 0;
   let newBytes = 0;
   let failure: unknown;
   const sync = 'putSync' in store ? store : undefined;
+  const track = (p: Promise<void>) => {
+    pending.push(
+      p.catch((err: unknown) => {
+        failure ??= err;
+      }),
+    );
+    return pending.length >= inflight ? pending.shift() : undefined;
+  };
   const size = await chunkStream(read, params, async (chunk) => {
     if (failure) throw failure;
     if (sync && chunk.length <= SYNC_CHUNK) {
       const id = sha256Hex(chunk) as ObjectId;
-      const r = sync.putSync(chunk, id);
+      const r = sync.putSync(chunk, id, compression);
       chunks.push(id);
       if (r.written) {
         newObjects++;
@@ -53,19 +71,17 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
     }
     const index = chunks.length;
     chunks.push('' as ObjectId);
-    const p = (async () => {
-      const id = (await sha256HexAsync(chunk)) as ObjectId;
-      const r = await store.put(chunk, id);
-      chunks[index] = id;
-      if (r.written) {
-        newObjects++;
-        newBytes += r.storedBytes;
-      }
-    })().catch((err: unknown) => {
-      failure ??= err;
-    });
-    pending.push(p);
-    if (pending.length >= inflight) await pending.shift();
+    await track(
+      (async () => {
+        const id = (await sha256HexAsync(chunk)) as ObjectId;
+        const r = await store.put(chunk, id, compression);
+        chunks[index] = id;
+        if (r.written) {
+          newObjects++;
+          newBytes += r.storedBytes;
+        }
+      })(),
+    );
   });
   await Promise.all(pending);
   if (failure) throw failure;

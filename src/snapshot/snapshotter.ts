@@ -13,6 +13,7 @@ import { encodeManifest, SNAPSHOT_MODES, SNAPSHOT_TYPES, type Manifest, type Sna
 import { diffTrees, type TreeChange } from '../model/treeDiff.js';
 import { RepoContext } from '../repoContext.js';
 import { snapshotMarker, writeHead } from '../refs.js';
+import { changeCompressionOf } from '../repositoryConfig.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir, tempName, writeFileAtomic, writeFileAtomicSync } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
@@ -243,6 +244,7 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
         store: ctx.store,
         chunker: ctx.config.chunker,
         dbChunker: ctx.config.dbChunker,
+        changeCompression: changeCompressionOf(ctx.config),
         excludes: compileExcludes(rules),
         skipPaths: new Set([ctx.dir]),
         loadTree: (id) => ctx.loadTreeSync(id),

@@ -20,6 +20,8 @@ import type { SnapshotProblem, SnapshotType } from '../model/manifest.js';
 import { encodeTree, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
+import type { Compression } from '../store/objectCodec.js';
+import { changeCompressionOf } from '../repositoryConfig.js';
 import { maxChunk, type ChunkerParams } from '../chunk/chunkerParams.js';
 import { storeBuffer, storeStream, type ContentResult } from './contentWriter.js';
 import { commitSnapshot, fileSystemNow, parseSnapshotTime, validateSnapshotChoices, type SnapshotSummary } from './snapshotter.js';
@@ -85,7 +87,7 @@ export function resolveDatabasePath(p: string): string {
 }
 
 /** Reads a file into the store in fixed chunks. */
-async function storeFile(ctx: RepoContext, file: string, chunker: ChunkerParams, onBytes?: (n: number) => void): Promise<ContentResult> {
+async function storeFile(ctx: RepoContext, file: string, chunker: ChunkerParams, compression?: Compression, onBytes?: (n: number) => void): Promise<ContentResult> {
   const fh = await fsp.open(file, 'r');
   let done = 0;
   try {
@@ -94,7 +96,7 @@ async function storeFile(ctx: RepoContext, file: string, chunker: ChunkerParams,
       done += bytesRead;
       onBytes?.(done);
       return bytesRead;
-    }, chunker);
+    }, chunker, compression ? { compression } : {});
   } finally {
     await fh.close();
   }
@@ -193,7 +195,9 @@ export async function snapshotDatabase(ctx: RepoContext, options: SqliteSnapshot
     const chunker = databaseChunker(ctx.config.dbChunker, checked.pageSize);
     let content: ContentResult;
     try {
-      content = await storeFile(ctx, copy, chunker, (n) => progress('store', n, copySize));
+      // A database snapshotted before is a changed file: its new page chunks get the change codec.
+      const compression = ctx.index.latest(source) ? changeCompressionOf(ctx.config) : undefined;
+      content = await storeFile(ctx, copy, chunker, compression, (n) => progress('store', n, copySize));
       // The copy's own bytes are what was checked: the entry keeps the live file's mode, owner and mtime.
       const stored = await storeTree(ctx, [fileEntry(path.basename(source), stat, content)], [content]);
       return await commitDatabase(ctx, source, stored, {

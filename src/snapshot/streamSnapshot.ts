@@ -17,6 +17,7 @@ import { nameFields } from '../model/entryName.js';
 import type { SnapshotProblem, SnapshotType } from '../model/manifest.js';
 import { encodeTree } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
+import { changeCompressionOf } from '../repositoryConfig.js';
 import type { ReadInto } from '../chunk/chunkStream.js';
 import { storeBuffer, storeStream, type ContentResult } from './contentWriter.js';
 import { commitSnapshot, fileSystemNow, parseSnapshotTime, validateSnapshotChoices, type SnapshotSummary } from './snapshotter.js';
@@ -143,7 +144,9 @@ export async function takeStreamSnapshot(ctx: RepoContext, options: StreamSnapsh
     };
     let content: ContentResult;
     try {
-      content = await storeStream(ctx.store, read, ctx.config.chunker);
+      // A stream stored before under this name is a changed one: its new chunks get the change codec.
+      const changed = ctx.index.latest(source) !== undefined;
+      content = await storeStream(ctx.store, read, ctx.config.chunker, changed ? { compression: changeCompressionOf(ctx.config) } : {});
       if (run) {
         const { code, signal } = await run.exited;
         if (code !== 0 || signal !== null) {

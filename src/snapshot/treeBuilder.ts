@@ -21,6 +21,7 @@ import { describeError, isErrno, SourceError } from '../errors.js';
 import { nameFields } from '../model/entryName.js';
 import { encodeTree, type TreeEntry } from '../model/tree.js';
 import type { SnapshotProblem } from '../model/manifest.js';
+import type { Compression } from '../store/objectCodec.js';
 import type { ObjectId } from '../store/objectId.js';
 import type { SyncObjectWriter } from '../store/objectStore.js';
 import { sha256Hex } from '../util/hash.js';
@@ -46,6 +47,11 @@ export interface TreeBuilderOptions {
    * get different chunk lists.
    */
   dbChunker: ChunkerParams;
+  /**
+   * Codec for the new objects of a file that the base tree has too (a changed
+   * file), instead of the store's own; see RepositoryConfig.changeCompression.
+   */
+  changeCompression?: Compression;
   excludes: ExcludeMatcher;
   /** Absolute paths never to enter (the repository itself). */
   skipPaths: ReadonlySet<string>;
@@ -320,15 +326,17 @@ export class TreeBuilder {
           continue;
         }
         same = false;
+        // A file the base has too is a changed one: its new objects get the change codec.
+        const codec = b?.type === 'file' ? this.o.changeCompression : undefined;
         if (st.size <= this.smallFile) {
           try {
-            entries[i] = this.smallFileSync(childAbs, name, joinRel(rel, name), st);
+            entries[i] = this.smallFileSync(childAbs, name, joinRel(rel, name), st, codec);
           } catch (err) {
             this.unreadable(joinRel(rel, name), err);
           }
         } else {
           work.push(
-            this.bigReads.run(() => this.bigFile(childAbs, name, joinRel(rel, name), st!)).then(
+            this.bigReads.run(() => this.bigFile(childAbs, name, joinRel(rel, name), st!, codec)).then(
               (e) => {
                 entries[i] = e;
               },
@@ -464,7 +472,7 @@ export class TreeBuilder {
   }
 
   /** Reads, hashes and stores a small file in one go; re-reads it if it changed meanwhile. */
-  private smallFileSync(abs: WalkPath, name: EntryName, rel: string, st: fs.Stats): TreeEntry {
+  private smallFileSync(abs: WalkPath, name: EntryName, rel: string, st: fs.Stats, compression: Compression | undefined): TreeEntry {
     let before = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
     for (let attempt = 1; ; attempt++) {
       const fd = fs.openSync(abs, 'r');
@@ -484,7 +492,7 @@ export class TreeBuilder {
         let chunks: ObjectId[] = [];
         if (data.length > 0) {
           const id = sha256Hex(data) as ObjectId;
-          const put = this.o.store.putSync(data, id);
+          const put = this.o.store.putSync(data, id, compression);
           if (put.written) {
             this.counts.newObjects++;
             this.counts.newBytes += put.storedBytes;
@@ -498,14 +506,15 @@ export class TreeBuilder {
   }
 
   /** Streams a large file through the chunker; re-reads it if it changed meanwhile. */
-  private async bigFile(abs: WalkPath, name: EntryName, rel: string, st: fs.Stats): Promise<TreeEntry> {
+  private async bigFile(abs: WalkPath, name: EntryName, rel: string, st: fs.Stats, compression: Compression | undefined): Promise<TreeEntry> {
     let before = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
     for (let attempt = 1; ; attempt++) {
       const fh = await fsp.open(abs, 'r');
       let r;
       let after: fs.BigIntStats;
       try {
-        r = await storeStream(this.o.store, async (buf, off, len) => (await fh.read(buf, off, len, null)).bytesRead, await this.chunkerFor(fh));
+        const read = async (buf: Buffer, off: number, len: number) => (await fh.read(buf, off, len, null)).bytesRead;
+        r = await storeStream(this.o.store, read, await this.chunkerFor(fh), compression ? { compression } : {});
         after = await fh.stat({ bigint: true });
       } finally {
         await fh.close();

@@ -220,10 +220,10 @@ export class FsObjectStore implements SyncObjectWriter {
     return content;
   }
 
-  async put(content: Buffer, knownId?: ObjectId): Promise<PutResult> {
+  async put(content: Buffer, knownId?: ObjectId, compression?: Compression): Promise<PutResult> {
     const id = knownId ?? ((await sha256HexAsync(content)) as ObjectId);
     if (await this.has(id)) return { id, written: false, storedBytes: 0 };
-    const stored = await encodeObject(content, this.options.compression);
+    const stored = await encodeObject(content, compression ?? this.options.compression);
     // Checked again: another put of the same content may have finished meanwhile.
     if (this.pendingIds.has(id)) return { id, written: false, storedBytes: 0 };
     const tmp = tempName(this.options.tempDir, 'obj');
@@ -250,9 +250,13 @@ export class FsObjectStore implements SyncObjectWriter {
    * Synchronous put of a small object (a small file, a tree): same staging and
    * durability as put(), without a thread-pool round trip per system call.
    */
-  putSync(content: Buffer, id: ObjectId): PutResult {
-    if (this.pendingIds.has(id) || fs.existsSync(objectPath(this.root, id))) return { id, written: false, storedBytes: 0 };
-    const stored = encodeObjectSync(content, this.options.compression);
+  putSync(content: Buffer, id: ObjectId, compression?: Compression): PutResult {
+    if (this.hasSync(id)) return { id, written: false, storedBytes: 0 };
+    return this.stageSync(encodeObjectSync(content, compression ?? this.options.compression), id);
+  }
+
+  /** Writes an encoded object to a temp file of the pending batch. */
+  private stageSync(stored: Buffer, id: ObjectId): PutResult {
     const tmp = tempName(this.options.tempDir, 'obj');
     try {
       fs.writeFileSync(tmp, stored, { flag: 'wx' });

@@ -7,6 +7,7 @@
  *   them into objects/ab/cd/<id>, and syncs again. A crash before a flush
  *   leaves only temp files, never a half-written object under its final name.
  */
+import type { Compression } from './objectCodec.js';
 import type { ObjectId } from './objectId.js';
 
 export interface PutResult {
@@ -28,8 +29,12 @@ export interface ObjectReader {
 }
 
 export interface ObjectWriter extends ObjectReader {
-  put(content: Buffer, knownId?: ObjectId): Promise<PutResult>;
-  /** Makes every object put so far durable under its final name. */
+  /**
+   * Stores `content` unless it is already there. `compression` overrides the
+   * store's codec for this object (a changed file's objects: see the
+   * repository config's changeCompression); the id never depends on it.
+   */
+  put(content: Buffer, knownId?: ObjectId, compression?: Compression): Promise<PutResult>;
   /**
    * Makes every object put so far durable under its final name. With
    * `wait: false` the pending batch is only handed over (to be made durable
@@ -42,7 +47,7 @@ export interface ObjectWriter extends ObjectReader {
 
 /** A writer that can also store small objects synchronously (the snapshot walk's hot path). */
 export interface SyncObjectWriter extends ObjectWriter {
-  putSync(content: Buffer, id: ObjectId): PutResult;
+  putSync(content: Buffer, id: ObjectId, compression?: Compression): PutResult;
   /** True when the pending batch is full and flush() should run at the next await point. */
   readonly needsFlush: boolean;
 }
