@@ -69,13 +69,13 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
       if (sync.needsFlush) await sync.flush({ wait: false });
       return;
     }
-    const index = chunks.length;
-    chunks.push('' as ObjectId);
+    // Hashed here: WebCrypto's digest on the thread pool copies its input and cost the main thread more than
+    // hashing (docs/performance.md); the write of a new chunk still overlaps the next chunks.
+    const id = sha256Hex(chunk) as ObjectId;
+    chunks.push(id);
     await track(
       (async () => {
-        const id = (await sha256HexAsync(chunk)) as ObjectId;
         const r = await store.put(chunk, id, compression);
-        chunks[index] = id;
         if (r.written) {
           newObjects++;
           newBytes += r.storedBytes;
