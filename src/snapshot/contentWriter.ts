@@ -56,11 +56,12 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
     );
     return pending.length >= inflight ? pending.shift() : undefined;
   };
-  const size = await chunkStream(read, params, async (chunk) => {
+  const size = await chunkStream(read, params, async (view) => {
     if (failure) throw failure;
-    if (sync && chunk.length <= SYNC_CHUNK) {
-      const id = sha256Hex(chunk) as ObjectId;
-      const r = sync.putSync(chunk, id, compression);
+    if (sync && view.length <= SYNC_CHUNK) {
+      // Stored before this returns: the view into the chunker's buffer is all it needs.
+      const id = sha256Hex(view) as ObjectId;
+      const r = sync.putSync(view, id, compression);
       chunks.push(id);
       if (r.written) {
         newObjects++;
@@ -69,8 +70,9 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
       if (sync.needsFlush) await sync.flush({ wait: false });
       return;
     }
-    // Hashed here: WebCrypto's digest on the thread pool copies its input and cost the main thread more than
-    // hashing (docs/performance.md); the write of a new chunk still overlaps the next chunks.
+    // Stored after this returns, while the next chunks are cut: a copy of its own. Hashed here: WebCrypto's
+    // digest on the thread pool copies its input and cost the main thread more than hashing (docs/performance.md).
+    const chunk = Buffer.from(view);
     const id = sha256Hex(chunk) as ObjectId;
     chunks.push(id);
     await track(

@@ -52,16 +52,19 @@ const scratch = Buffer.allocUnsafeSlow(16 * 1024);
  * view of it, valid only until the next call: the caller decodes it at once, and ownedContent() copies out a
  * result that still points into it.
  */
-function readStoredSync(p: string): Buffer {
+function readStoredSync(p: string, untilZero = false): Buffer {
   const fd = fs.openSync(p, 'r');
   try {
     // No fstat first: most objects fit, and a read that fills the buffer is followed by one into a bigger buffer.
+    // No read to see 0 either (unless untilZero): a local regular file reads short only at its end, and objects
+    // are never written in place. getSync reads again until 0 before it calls a short object damaged.
     let buf = scratch;
     let n = 0;
     for (;;) {
-      const got = fs.readSync(fd, buf, n, buf.length - n, null);
-      if (got === 0) break;
+      const want = buf.length - n;
+      const got = fs.readSync(fd, buf, n, want, null);
       n += got;
+      if (got === 0 || (got < want && !untilZero)) break;
       if (n === buf.length) {
         const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, fs.fstatSync(fd).size + 1));
         buf.copy(bigger, 0, 0, n);
@@ -209,9 +212,20 @@ export class FsObjectStore implements SyncObjectWriter {
    * Verifies like get().
    */
   getSync(id: ObjectId): Buffer {
+    try {
+      return this.readVerifiedSync(id, false);
+    } catch (err) {
+      // A read that came back short without being at the end (a network file system) looks damaged: read it
+      // again to the end before saying so.
+      if (!(err instanceof IntegrityError) || !fs.existsSync(objectPath(this.root, id))) throw err;
+      return this.readVerifiedSync(id, true);
+    }
+  }
+
+  private readVerifiedSync(id: ObjectId, untilZero: boolean): Buffer {
     let stored: Buffer;
     try {
-      stored = this.readPending(id, readStoredSync);
+      stored = this.readPending(id, (p) => readStoredSync(p, untilZero));
     } catch (err) {
       throw readError(id, err);
     }
