@@ -1,6 +1,7 @@
 /**
- * Stores one file's content: chunk it, hash and compress the chunks (on the
- * thread pool, several in flight), put them in the store. Bounded memory:
+ * Stores one file's content: chunk it, hash each chunk on this thread, and
+ * put it in the store: small chunks synchronously, large ones with their
+ * write (and deflate) on the thread pool, several in flight. Bounded memory:
  * one chunking buffer plus at most `inflight` chunks.
  */
 import { chunkStream, type ReadInto } from '../chunk/chunkStream.js';
@@ -35,7 +36,7 @@ export async function storeBuffer(store: ObjectWriter, data: Buffer): Promise<Co
 export interface StoreStreamOptions {
   /** Codec for the new objects, instead of the store's (a changed file's: the repository's changeCompression). */
   compression?: Compression;
-  /** Large chunks hashed and stored concurrently. */
+  /** Large chunks being stored at once (each is compressed and written while the next ones are cut). */
   inflight?: number;
 }
 
