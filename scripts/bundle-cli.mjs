@@ -1,23 +1,59 @@
 // Bundles the built CLI (dist/cli/main.js and everything it imports, except the
-// native addons better-sqlite3 and snappy) into one file, dist/bin/cairn.js, the `cairn` binary.
+// native addons better-sqlite3 and snappy) into one file, dist/bin/cairn-cli.cjs,
+// and writes the `cairn` binary, dist/bin/cairn.js, a small CommonJS loader that
+// runs it with a V8 code cache (dist/bin/cairn-cli.cache) made here by a training
+// run (scripts/templates/cairn-loader.cjs).
 // Why: Node resolves, reads and compiles each ES module separately; the ~150
 // modules of the CLI and its dependencies cost ~100-150 ms at every start, which
-// is most of a no-change snapshot's budget (docs/performance.md). The unbundled
-// dist/ stays what the library (`import ... from 'cairn'`) uses.
+// is most of a no-change snapshot's budget; the code cache then saves compiling
+// the bundle's functions again (docs/performance.md). The unbundled dist/ stays
+// what the library (`import ... from 'cairn'`) uses.
 import { build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-const out = new URL('../dist/bin/cairn.js', import.meta.url).pathname;
+const bin = new URL('../dist/bin/', import.meta.url).pathname;
+const bundle = join(bin, 'cairn-cli.cjs');
+const cache = join(bin, 'cairn-cli.cache');
+const loader = join(bin, 'cairn.js');
 await build({
   entryPoints: [new URL('../dist/cli/main.js', import.meta.url).pathname],
-  outfile: out,
+  outfile: bundle,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   external: ['better-sqlite3', 'snappy'], // native addons stay in node_modules
-  // CommonJS dependencies call require() for Node built-ins; give the ES module bundle one.
-  banner: { js: "import { createRequire as __cairnRequire } from 'node:module'; const require = __cairnRequire(import.meta.url);" },
   logLevel: 'warning',
 });
-chmodSync(out, 0o755);
+// The loader compiles the bundle as a function body, where main.ts's hashbang line is not allowed.
+writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/^#![^\n]*\n/, ''));
+copyFileSync(new URL('./templates/cairn-loader.cjs', import.meta.url), loader);
+chmodSync(loader, 0o755);
+// The package is "type": "module"; the loader is CommonJS (it starts faster), named cairn.js as the bin always was.
+writeFileSync(join(bin, 'package.json'), '{ "type": "commonjs" }\n');
+rmSync(cache, { force: true });
+
+// Training: the cache holds what one process compiled, so the last run is the hot path, a no-change snapshot
+// (after a first one). Best effort: without a cache the binary works the same, only starts a little slower.
+const work = mkdtempSync(join(tmpdir(), 'cairn-build-'));
+try {
+  const src = join(work, 'src');
+  const repo = join(work, 'repo');
+  spawnSync('mkdir', ['-p', join(src, 'd')]);
+  for (let i = 0; i < 50; i++) writeFileSync(join(src, 'd', `f${i}.txt`), `file ${i}\n`.repeat(i * 40));
+  const run = (args, train) =>
+    spawnSync(process.execPath, [loader, '--repo', repo, ...args], {
+      stdio: 'ignore',
+      env: { ...process.env, CAIRN_REPO: '', ...(train ? { CAIRN_BUILD_CODE_CACHE: cache } : {}) },
+    }).status;
+  const ok = run(['init'], false) === 0 && run(['snapshot', src], false) === 0 && run(['snapshot', src], true) === 0;
+  if (!ok) {
+    rmSync(cache, { force: true });
+    process.stderr.write('bundle-cli: the training run failed; dist/bin/cairn.js runs without a code cache\n');
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
