@@ -52,9 +52,7 @@ describe('restoring large files', () => {
     const ls = parseJson<{ entries: LsEntry[] }>(cairnOk(['ls', snapshot, '--repo', repo, '--json', '-r']));
     const medium = ls.entries.find((e) => e.path === 'medium.bin')!.id;
     const objects = path.join(repo, 'objects');
-    const bigChunks = fs
-      .readdirSync(objects)
-      .flatMap((a) => fs.readdirSync(path.join(objects, a)).flatMap((b) => fs.readdirSync(path.join(objects, a, b)).map((id) => path.join(objects, a, b, id))))
+    const bigChunks = objectFiles(objects)
       .filter((f) => path.basename(f) !== medium && fs.statSync(f).size > 200 * 1024)
       .sort();
     expect(bigChunks.length).toBeGreaterThan(2);
@@ -69,6 +67,13 @@ describe('restoring large files', () => {
     expect(fs.readdirSync(root).filter((n) => n.includes('cairn-restore'))).toEqual([]);
   });
 });
+
+/** Every object file under `objects` (objects/ab/cd/<id>). */
+function objectFiles(objects: string): string[] {
+  return fs
+    .readdirSync(objects)
+    .flatMap((a) => fs.readdirSync(path.join(objects, a)).flatMap((b) => fs.readdirSync(path.join(objects, a, b)).map((id) => path.join(objects, a, b, id))));
+}
 
 function damage(file: string): void {
   const bytes = fs.readFileSync(file);
@@ -106,9 +111,7 @@ describe('restoring files of 16 MiB and more', () => {
     // A raw (uncompressed, codec byte 0) chunk of huge.bin's random part: a flipped byte decodes fine, so only
     // the hash check can catch it.
     const objects = path.join(repo, 'objects');
-    const raw = fs
-      .readdirSync(objects)
-      .flatMap((a) => fs.readdirSync(path.join(objects, a)).flatMap((b) => fs.readdirSync(path.join(objects, a, b)).map((id) => path.join(objects, a, b, id))))
+    const raw = objectFiles(objects)
       .filter((f) => fs.statSync(f).size > 200 * 1024 && fs.readFileSync(f)[0] === 0)
       .sort();
     expect(raw.length).toBeGreaterThan(2);
