@@ -10,7 +10,7 @@
 // what the library (`import ... from 'cairn'`) uses.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -42,7 +42,7 @@ const work = mkdtempSync(join(tmpdir(), 'cairn-build-'));
 try {
   const src = join(work, 'src');
   const repo = join(work, 'repo');
-  spawnSync('mkdir', ['-p', join(src, 'd')]);
+  mkdirSync(join(src, 'd'), { recursive: true });
   for (let i = 0; i < 50; i++) writeFileSync(join(src, 'd', `f${i}.txt`), `file ${i}\n`.repeat(i * 40));
   const run = (args, train) =>
     spawnSync(process.execPath, [loader, '--repo', repo, ...args], {
