@@ -28,7 +28,7 @@ import { queryAudit, summarizeAudit, type AuditQuery, type AuditSummary } from '
 import { AuditTrail, type AuditRecord } from './auditTrail.js';
 import { restoreDatabase } from './ops/restoreDatabase.js';
 import { RepoContext, type ContextOptions } from './repoContext.js';
-import { defaultChangeCompression, defaultConfig, writeConfig } from './repositoryConfig.js';
+import { defaultConfig, writeConfig } from './repositoryConfig.js';
 import { initLocation, locateRepository, type LocateOptions } from './repositoryLocator.js';
 import { takeSnapshot, type SnapshotOptions, type SnapshotSummary } from './snapshot/snapshotter.js';
 import { takeSqliteSnapshot, type SqliteSnapshotOptions } from './snapshot/sqliteSnapshot.js';
@@ -76,11 +76,7 @@ export class Repository extends RepoContext {
     for (const sub of ['', 'objects', 'snapshots', 'refs/heads', 'refs/tags', 'tmp', 'locks', 'audit']) {
       fs.mkdirSync(path.join(loc.dir, sub), { recursive: true });
     }
-    const compression = options.compression ?? 'snappy';
-    writeConfig(loc.dir, {
-      ...defaultConfig(compression, options.changeCompression ?? defaultChangeCompression(compression)),
-      retention: retentionToJson(defaultRetention()),
-    });
+    writeConfig(loc.dir, { ...defaultConfig(options.compression, options.changeCompression), retention: retentionToJson(defaultRetention()) });
     await fsyncDir(loc.dir);
     const repo = new Repository(loc, options);
     repo.index; // create the index now

@@ -266,11 +266,7 @@ export class FsObjectStore implements SyncObjectWriter {
    */
   putSync(content: Buffer, id: ObjectId, compression?: Compression): PutResult {
     if (this.hasSync(id)) return { id, written: false, storedBytes: 0 };
-    return this.stageSync(encodeObjectSync(content, compression ?? this.options.compression), id);
-  }
-
-  /** Writes an encoded object to a temp file of the pending batch. */
-  private stageSync(stored: Buffer, id: ObjectId): PutResult {
+    const stored = encodeObjectSync(content, compression ?? this.options.compression);
     const tmp = tempName(this.options.tempDir, 'obj');
     try {
       fs.writeFileSync(tmp, stored, { flag: 'wx' });

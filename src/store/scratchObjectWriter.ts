@@ -7,7 +7,6 @@
  */
 import { IntegrityError } from '../errors.js';
 import { sha256Hex } from '../util/hash.js';
-import type { Compression } from './objectCodec.js';
 import type { ObjectId } from './objectId.js';
 import type { ObjectReader, PutResult, SyncObjectWriter } from './objectStore.js';
 
@@ -21,11 +20,11 @@ export class ScratchObjectWriter implements SyncObjectWriter {
     private readonly fallback: ObjectReader | null = null,
   ) {}
 
-  async put(content: Buffer, knownId?: ObjectId, _compression?: Compression): Promise<PutResult> {
+  async put(content: Buffer, knownId?: ObjectId): Promise<PutResult> {
     return this.putSync(content, knownId ?? (sha256Hex(content) as ObjectId));
   }
 
-  putSync(content: Buffer, id: ObjectId, _compression?: Compression): PutResult {
+  putSync(content: Buffer, id: ObjectId): PutResult {
     const written = !this.named.has(id);
     this.named.add(id);
     if (written && this.keep(content)) this.kept.set(id, Buffer.from(content));
