@@ -41,6 +41,13 @@ export interface ContextOptions {
   auditArgs?: Record<string, unknown>;
 }
 
+/** A decoded tree's weight in the tree cache: its entries, plus its inline content in units of 256 characters. */
+function treeWeight(entries: readonly TreeEntry[]): number {
+  let w = entries.length + 1;
+  for (const e of entries) if (e.type === 'file') w += ((e.inline ?? e.rawInline)?.length ?? 0) >>> 8;
+  return w;
+}
+
 export class RepoContext {
   readonly dir: string;
   readonly workRoot: string | null;
@@ -53,8 +60,8 @@ export class RepoContext {
   private readonly refusalHint: string | undefined;
   private readonly auditArgs: Record<string, unknown>;
   private indexHandle: VersionIndex | undefined;
-  /** Decoded trees, at most ~20k entries in all (a few MiB). */
-  private readonly trees = new LruCache<string, readonly TreeEntry[]>(20_000, (entries) => entries.length + 1);
+  /** Decoded trees, at most ~20k entries in all (a few MiB); 256 characters of inline content weigh as one entry. */
+  private readonly trees = new LruCache<string, readonly TreeEntry[]>(20_000, treeWeight);
 
   constructor(loc: Location, options: ContextOptions = {}) {
     this.dir = loc.dir;

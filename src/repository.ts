@@ -28,7 +28,7 @@ import { queryAudit, summarizeAudit, type AuditQuery, type AuditSummary } from '
 import { AuditTrail, type AuditRecord } from './auditTrail.js';
 import { restoreDatabase } from './ops/restoreDatabase.js';
 import { RepoContext, type ContextOptions } from './repoContext.js';
-import { defaultConfig, writeConfig } from './repositoryConfig.js';
+import { defaultConfig, INLINE_MAX_LIMIT, isInlineMax, writeConfig } from './repositoryConfig.js';
 import { initLocation, locateRepository, type LocateOptions } from './repositoryLocator.js';
 import { takeSnapshot, type SnapshotOptions, type SnapshotSummary } from './snapshot/snapshotter.js';
 import { takeSqliteSnapshot, type SqliteSnapshotOptions } from './snapshot/sqliteSnapshot.js';
@@ -54,7 +54,7 @@ export class Repository extends RepoContext {
    * `repo` (or CAIRN_REPO) itself.
    * @example const repo = await Repository.init({ cwd: '/srv/app' });
    */
-  static async init(options: OpenOptions & { compression?: Compression; changeCompression?: Compression } = {}): Promise<Repository> {
+  static async init(options: OpenOptions & { compression?: Compression; changeCompression?: Compression; inlineMax?: number } = {}): Promise<Repository> {
     for (const [what, codec] of [
       ['compression', options.compression],
       ['change compression', options.changeCompression],
@@ -62,6 +62,11 @@ export class Repository extends RepoContext {
       if (codec !== undefined && !COMPRESSIONS.includes(codec)) {
         throw new UsageError(`unknown ${what} "${String(codec)}"`, { hint: `use one of ${COMPRESSIONS.join(', ')}` });
       }
+    }
+    if (options.inlineMax !== undefined && !isInlineMax(options.inlineMax)) {
+      throw new UsageError(`inline max ${String(options.inlineMax)} is not a whole number of bytes from 0 to ${INLINE_MAX_LIMIT}`, {
+        hint: `e.g. --inline-max 4096 (the default), or 0 to store every file as objects`,
+      });
     }
     const loc = initLocation(options);
     if (fs.existsSync(path.join(loc.dir, 'config.json'))) {
@@ -76,7 +81,7 @@ export class Repository extends RepoContext {
     for (const sub of ['', 'objects', 'snapshots', 'refs/heads', 'refs/tags', 'tmp', 'locks', 'audit']) {
       fs.mkdirSync(path.join(loc.dir, sub), { recursive: true });
     }
-    writeConfig(loc.dir, { ...defaultConfig(options.compression, options.changeCompression), retention: retentionToJson(defaultRetention()) });
+    writeConfig(loc.dir, { ...defaultConfig(options.compression, options.changeCompression, options.inlineMax), retention: retentionToJson(defaultRetention()) });
     await fsyncDir(loc.dir);
     const repo = new Repository(loc, options);
     repo.index; // create the index now

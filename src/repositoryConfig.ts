@@ -26,6 +26,12 @@ export interface RepositoryConfig {
    * existed: they use `compression` for everything.
    */
   changeCompression?: Compression;
+  /**
+   * Files up to this many bytes are held in their directory's tree instead of
+   * as objects of their own (0: none; at most INLINE_MAX_LIMIT). Absent in
+   * repositories made before it existed: none.
+   */
+  inlineMax?: number;
   chunker: ChunkerParams;
   /** Chunking for database files: fixed chunks of this size rounded up to whole pages (default 8 KiB: two 4 KiB pages, big enough to be compressed). */
   dbChunker: ChunkerParams;
@@ -43,7 +49,16 @@ export function changeCompressionOf(cfg: RepositoryConfig): Compression {
   return cfg.changeCompression ?? cfg.compression;
 }
 
-export function defaultConfig(compression: Compression = 'snappy', changeCompression: Compression = defaultChangeCompression(compression)): RepositoryConfig {
+/** The largest inlineMax a config may name. */
+export const INLINE_MAX_LIMIT = 65536;
+/** inlineMax of a new repository: a file system block. */
+export const DEFAULT_INLINE_MAX = 4096;
+
+export function defaultConfig(
+  compression: Compression = 'snappy',
+  changeCompression: Compression = defaultChangeCompression(compression),
+  inlineMax: number = DEFAULT_INLINE_MAX,
+): RepositoryConfig {
   return {
     format: FORMAT_VERSION,
     id: randomBytes(16).toString('hex'),
@@ -52,6 +67,7 @@ export function defaultConfig(compression: Compression = 'snappy', changeCompres
     layout: { objects: 'objects/<2>/<2>/<64>' },
     compression,
     changeCompression,
+    inlineMax,
     chunker: { ...DEFAULT_CDC },
     dbChunker: { kind: 'fixed', size: 8192 },
   };
@@ -85,9 +101,19 @@ export function readConfig(repoDir: string): RepositoryConfig {
       throw new UnsupportedFormatError(`${file} names ${key} "${String(codec)}"; this cairn knows ${COMPRESSIONS.join(', ')}`, { hint: 'upgrade cairn to open it' });
     }
   }
+  if (cfg.inlineMax !== undefined && !isInlineMax(cfg.inlineMax)) {
+    throw new UnsupportedFormatError(`${file} names inlineMax ${JSON.stringify(cfg.inlineMax)}; this cairn knows whole numbers of bytes up to ${INLINE_MAX_LIMIT}`, {
+      hint: 'upgrade cairn to open it',
+    });
+  }
   validateChunkerParams(cfg.chunker);
   validateChunkerParams(cfg.dbChunker);
   return cfg;
+}
+
+/** Whether `n` is a valid inlineMax: a whole number of bytes from 0 to INLINE_MAX_LIMIT. */
+export function isInlineMax(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= INLINE_MAX_LIMIT;
 }
 
 export function writeConfig(repoDir: string, cfg: RepositoryConfig): void {

@@ -19,7 +19,7 @@ export function renderRepositoryStats(r: RepositoryStats): string[] {
     ),
     `logical size: ${formatBytes(r.logicalBytes)} (what restoring every snapshot would write)`,
     `unique size:  ${formatBytes(r.uniqueBytes)} (dedup ratio ${r.dedupRatio}x)`,
-    `stored size:  ${formatBytes(r.storedBytes)} in ${r.objects} objects; data ${formatBytes(r.uniqueStoredBytes)} (compression ratio ${r.compressionRatio}x), trees and manifests ${formatBytes(r.metadataStoredBytes)}`,
+    `stored size:  ${formatBytes(r.storedBytes)} in ${r.objects} objects; data ${formatBytes(r.uniqueStoredBytes)} (compression ratio ${r.compressionRatio}x), trees and manifests ${formatBytes(r.metadataStoredBytes)}${r.inlineBytes > 0 ? ` (holding ${formatBytes(r.inlineBytes)} of small files)` : ''}`,
     `unreferenced: ${r.unreferencedObjects} objects, ${formatBytes(r.unreferencedBytes)} (prune deletes them)`,
     `index:        ${formatBytes(r.indexBytes)}`,
   ];

@@ -5,8 +5,14 @@
  * - entry: a file (its chunk ids), a dir (its subtree id) or a symlink (its
  *   target), with mode bits, mtime and, for change detection, the inode and
  *   ctime seen when it was read.
+ * - inline file: a small file whose content the tree holds itself (`inline`
+ *   as text when its bytes are valid UTF-8, else `rawInline` as base64), with
+ *   its one chunk id kept as the content's name; its chunk is not an object.
+ *   Trees with an inline file are version 2, so a cairn that predates them
+ *   refuses them instead of looking for objects that are not there.
  * Equal directories encode to equal bytes and so to equal ids.
  */
+import { isUtf8 } from 'node:buffer';
 import { IntegrityError } from '../errors.js';
 import { isObjectId, type ObjectId } from '../store/objectId.js';
 import { assertSafeName, nameBytes, type NamedEntry } from './entryName.js';
@@ -28,6 +34,10 @@ export interface TreeEntry extends NamedEntry {
   size?: number;
   /** Files: content chunk ids in order (empty for an empty file). */
   chunks?: ObjectId[];
+  /** Inline files: the content as text (valid UTF-8), its one chunk id in `chunks`. */
+  inline?: string;
+  /** Inline files whose content is not valid UTF-8: the content as base64. */
+  rawInline?: string;
   /** Dirs: subtree id. */
   tree?: ObjectId;
   /** Symlinks: target as UTF-8, with rawTarget (base64) when not valid UTF-8. */
@@ -40,6 +50,8 @@ export interface Tree {
 }
 
 export const TREE_VERSION = 1;
+/** The version of a tree that holds an inline file. */
+export const TREE_VERSION_INLINE = 2;
 
 export function compareEntries(a: NamedEntry, b: NamedEntry): number {
   return Buffer.compare(nameBytes(a), nameBytes(b));
@@ -81,7 +93,25 @@ export function sortEntries(entries: readonly TreeEntry[]): TreeEntry[] {
  * holds the two equal.
  */
 export function encodeTree(entries: readonly TreeEntry[]): Buffer {
-  return Buffer.from(JSON.stringify({ entries: sortEntries(entries).map(cleanEntry), v: TREE_VERSION }), 'utf8');
+  const v = entries.some(isInline) ? TREE_VERSION_INLINE : TREE_VERSION;
+  return Buffer.from(JSON.stringify({ entries: sortEntries(entries).map(cleanEntry), v }), 'utf8');
+}
+
+/** Whether a file entry holds its content in its tree. */
+export function isInline(e: TreeEntry): boolean {
+  return e.inline !== undefined || e.rawInline !== undefined;
+}
+
+/** An inline file's content, else undefined (its chunks are objects in the store). */
+export function inlineBytes(e: TreeEntry): Buffer | undefined {
+  if (e.inline !== undefined) return Buffer.from(e.inline, 'utf8');
+  if (e.rawInline !== undefined) return Buffer.from(e.rawInline, 'base64');
+  return undefined;
+}
+
+/** The inline fields for `data`: text when it is valid UTF-8 (JSON holds it and compression sees it as it is), else base64. */
+export function inlineFields(data: Buffer): { inline: string } | { rawInline: string } {
+  return isUtf8(data) ? { inline: data.toString('utf8') } : { rawInline: data.toString('base64') };
 }
 
 /** The canonical, key-sorted form of an entry. Key order here is alphabetical and must stay so. */
@@ -92,10 +122,12 @@ function cleanEntry(e: TreeEntry): TreeEntry {
   if (file) out.chunks = e.chunks ?? [];
   if (e.ctime !== undefined) out.ctime = e.ctime;
   if (e.gid !== undefined) out.gid = e.gid;
+  if (file && e.inline !== undefined) out.inline = e.inline;
   if (e.ino !== undefined) out.ino = e.ino;
   out.mode = e.mode;
   out.mtime = e.mtime;
   out.name = e.name;
+  if (file && e.rawInline !== undefined) out.rawInline = e.rawInline;
   if (e.rawName !== undefined) out.rawName = e.rawName;
   if (symlink && e.rawTarget !== undefined) out.rawTarget = e.rawTarget;
   if (e.size !== undefined) out.size = e.size;
@@ -119,7 +151,8 @@ export function decodeTree(bytes: Buffer, id: string): Tree {
   };
   if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as Tree).entries)) fail('no entries');
   const t = parsed as { entries: unknown[]; v?: unknown };
-  if (t.v !== TREE_VERSION) fail(`unsupported tree version ${String(t.v)}`);
+  if (t.v !== TREE_VERSION && t.v !== TREE_VERSION_INLINE) fail(`unsupported tree version ${String(t.v)}`);
+  let inlines = 0;
   const entries = t.entries as TreeEntry[];
   let prev: NamedEntry | undefined;
   for (const e of entries) {
@@ -127,9 +160,17 @@ export function decodeTree(bytes: Buffer, id: string): Tree {
     if (e.rawName !== undefined || !isPlainSafeName(e.name)) assertSafeName(nameBytes(e), `tree ${id}`);
     if (prev && compareNames(prev, e) >= 0) fail('entries not sorted or duplicated');
     prev = e;
+    if (e.type !== 'file' && (e.inline !== undefined || e.rawInline !== undefined)) fail(`${e.type} ${e.name} has inline content`);
     if (typeof e.mode !== 'number' || typeof e.mtime !== 'string') fail(`entry ${e.name} lacks mode or mtime`);
     if (e.type === 'file') {
       if (!Array.isArray(e.chunks) || !e.chunks.every(isObjectId)) fail(`file ${e.name} has bad chunk ids`);
+      if (e.inline !== undefined || e.rawInline !== undefined) {
+        inlines++;
+        const text = e.inline !== undefined;
+        if ((text && e.rawInline !== undefined) || typeof (text ? e.inline : e.rawInline) !== 'string') fail(`file ${e.name} has bad inline content`);
+        const length = text ? Buffer.byteLength(e.inline!, 'utf8') : Buffer.byteLength(e.rawInline!, 'base64');
+        if (e.chunks!.length !== 1 || length !== e.size || length === 0) fail(`file ${e.name} has inline content that does not match its size or chunks`);
+      }
     } else if (e.type === 'dir') {
       if (!isObjectId(e.tree)) fail(`dir ${e.name} has a bad subtree id`);
     } else if (e.type === 'symlink') {
@@ -138,6 +179,7 @@ export function decodeTree(bytes: Buffer, id: string): Tree {
       fail(`entry ${e.name} has unknown type`);
     }
   }
+  if ((inlines > 0) !== (t.v === TREE_VERSION_INLINE)) fail(`version ${String(t.v)} with ${inlines} inline files`);
   return { entries };
 }
 

@@ -3,6 +3,7 @@ import { NotFoundError, UsageError } from '../errors.js';
 import type { SnapshotRow, LogQuery } from '../index/versionIndex.js';
 import type { Manifest } from '../model/manifest.js';
 import { fileContentId, targetBytes, type EntryType, type TreeEntry } from '../model/tree.js';
+import { fileChunk } from '../model/fileContent.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
 import { sha256Hex } from '../util/hash.js';
@@ -69,7 +70,7 @@ export async function* catFile(ctx: RepoContext, ref: string, relPath: string): 
     yield targetBytes(e);
     return;
   }
-  for (const chunk of e.chunks ?? []) yield await ctx.store.get(chunk);
+  for (const chunk of e.chunks ?? []) yield await fileChunk(ctx.store, e, chunk);
 }
 
 export interface ShowResult {

@@ -1,11 +1,12 @@
 /**
  * `cairn config`: shows the repository config as dotted keys and sets the
- * retention keys. Format keys (format, hash, layout, chunker, ...) are fixed at
+ * retention keys and inlineMax (which only decides how files read from now on
+ * are stored). Format keys (format, hash, layout, chunker, ...) are fixed at
  * init and shown read-only.
  */
 import { NotFoundError, UsageError } from '../errors.js';
 import type { RepoContext } from '../repoContext.js';
-import { readConfig, writeConfig, type RepositoryConfig } from '../repositoryConfig.js';
+import { INLINE_MAX_LIMIT, isInlineMax, readConfig, writeConfig, type RepositoryConfig } from '../repositoryConfig.js';
 import { DEFAULT_KEEP_MINIMUM, DEFAULT_TIME_ZONE } from './retentionPolicy.js';
 import { parseRetentionValue, retentionFromConfig, retentionToJson, type RetentionSettings } from './retentionConfig.js';
 
@@ -37,7 +38,7 @@ function flatten(value: unknown, prefix: string, out: ConfigEntry[]): void {
     for (const k of Object.keys(value).sort()) flatten((value as Record<string, unknown>)[k], prefix === '' ? k : `${prefix}.${k}`, out);
     return;
   }
-  out.push({ key: prefix, value, settable: prefix.startsWith('retention.') });
+  out.push({ key: prefix, value, settable: prefix.startsWith('retention.') || prefix === 'inlineMax' });
 }
 
 export function showConfig(ctx: RepoContext): ConfigView {
@@ -79,8 +80,9 @@ function currentValue(s: RetentionSettings, parts: string[]): unknown {
 
 /** Sets one retention key (the policy is written out in full on the first change). */
 export function setConfigValue(ctx: RepoContext, key: string, text: string): ConfigChange {
+  if (key === 'inlineMax') return setInlineMax(ctx, text);
   if (!key.startsWith('retention.')) {
-    throw new UsageError(`${key} cannot be changed`, { hint: 'only retention.* keys are settable; format keys are fixed when the repository is created' });
+    throw new UsageError(`${key} cannot be changed`, { hint: 'only retention.* keys and inlineMax are settable; format keys are fixed when the repository is created' });
   }
   const value = parseRetentionValue(key, text);
   const cfg = readConfig(ctx.dir);
@@ -98,6 +100,18 @@ export function setConfigValue(ctx: RepoContext, key: string, text: string): Con
   }
   save(ctx, cfg, s);
   return { key, previous: previous ?? null, value };
+}
+
+/** Sets inlineMax: trees already written keep their form; files read from now on follow the new size. */
+function setInlineMax(ctx: RepoContext, text: string): ConfigChange {
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!isInlineMax(value)) throw new UsageError(`inlineMax "${text}" is not a whole number of bytes from 0 to ${INLINE_MAX_LIMIT}`, { hint: 'e.g. cairn config inlineMax 4096' });
+  const cfg = readConfig(ctx.dir);
+  const previous = cfg.inlineMax ?? 0;
+  cfg.inlineMax = value;
+  writeConfig(ctx.dir, cfg);
+  ctx.config.inlineMax = value;
+  return { key: 'inlineMax', previous, value };
 }
 
 /**

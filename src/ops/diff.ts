@@ -146,6 +146,7 @@ export async function diffWithDisk(ctx: RepoContext, a: string, options: DiffOpt
     store: scratch,
     chunker: ctx.config.chunker,
     dbChunker: ctx.config.dbChunker,
+    inlineMax: ctx.config.inlineMax ?? 0, // as a snapshot would store them: unchanged files keep their form and are not read
     excludes: restrictTo(loadExcludes(dir, options.exclude ?? []), paths),
     skipPaths: skip,
     loadTree: (id) => ctx.loadTreeSync(id),

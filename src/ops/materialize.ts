@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { IntegrityError, CairnError, IoError, describeError } from '../errors.js';
 import { assertSafeName, nameBytes } from '../model/entryName.js';
+import { fileChunkSync } from '../model/fileContent.js';
 import { targetBytes, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
@@ -121,7 +122,7 @@ export class Materializer {
         let batch: Buffer[] = [];
         let batchBytes = 0;
         for (const id of e.chunks ?? []) {
-          const data = this.chunk(id, rel);
+          const data = this.chunk(e, id, rel);
           batch.push(data);
           batchBytes += data.length;
           written += data.length;
@@ -151,9 +152,9 @@ export class Materializer {
   }
 
   /** A chunk's verified bytes; a missing or damaged one is an IntegrityError naming the file. */
-  private chunk(id: ObjectId, rel: string): Buffer {
+  private chunk(e: TreeEntry, id: ObjectId, rel: string): Buffer {
     try {
-      return this.ctx.store.getSync(id);
+      return fileChunkSync(this.ctx.store, e, id);
     } catch (err) {
       if (err instanceof CairnError) {
         throw new IntegrityError(`cannot restore ${rel}: ${err.message}`, { cause: err, hint: err.hint, details: { path: rel, object: id } });
@@ -173,7 +174,7 @@ export class Materializer {
     let written = 0;
     try {
       for (const id of e.chunks ?? []) {
-        const data = this.chunk(id, rel);
+        const data = this.chunk(e, id, rel);
         for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
         written += data.length;
       }

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { structuredPatch } from 'diff';
 import { isErrno } from '../errors.js';
 import { targetBytes } from '../model/tree.js';
+import { fileChunk } from '../model/fileContent.js';
 import type { ChangeStatus, EntrySide, TreeChange } from '../model/treeDiff.js';
 import type { RepoContext } from '../repoContext.js';
 import type { DiffEndpoint } from './diff.js';
@@ -110,7 +111,7 @@ async function readSide(ctx: RepoContext, endpoint: DiffEndpoint, relPath: strin
   if (side.size > limit) return LARGE;
   if (endpoint.kind === 'dir') return readDiskFile(path.join(endpoint.dir, ...relPath.split('/')), limit);
   const parts: Buffer[] = [];
-  for (const chunk of side.entry.chunks ?? []) parts.push(await ctx.store.get(chunk));
+  for (const chunk of side.entry.chunks ?? []) parts.push(await fileChunk(ctx.store, side.entry, chunk));
   return Buffer.concat(parts);
 }
 

@@ -20,7 +20,7 @@
  */
 import { IntegrityError } from '../errors.js';
 import { ObjectSet } from '../index/objectSet.js';
-import { decodeTree, type TreeEntry } from '../model/tree.js';
+import { decodeTree, isInline, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
@@ -116,7 +116,7 @@ export async function markReachable(ctx: RepoContext, rootIds: readonly ObjectId
       throw stop(`tree ${tree.slice(0, 12)} of snapshot ${snapshot.slice(0, 12)} cannot be read: ${(err as Error).message}`, err);
     }
     for (const e of entries) {
-      if (e.type === 'file') for (const c of e.chunks ?? []) marked.add(c);
+      if (e.type === 'file' && !isInline(e)) for (const c of e.chunks ?? []) marked.add(c); // an inline file's chunk is in its tree
       else if (e.type === 'dir') await walk(e.tree!, snapshot);
     }
   };

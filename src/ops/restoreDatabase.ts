@@ -23,6 +23,7 @@ import Database from 'better-sqlite3';
 import { BusyError, CairnError, DatabaseError, IntegrityError, NotFoundError, RefusedError, UsageError, isErrno } from '../errors.js';
 import type { Manifest } from '../model/manifest.js';
 import type { TreeEntry } from '../model/tree.js';
+import { fileChunkSync } from '../model/fileContent.js';
 import type { RepoContext } from '../repoContext.js';
 import { snapshotDatabase, snapshotRawDatabase } from '../snapshot/sqliteSnapshot.js';
 import { checkDatabase, databaseError, parseSqliteHeader, SIDECAR_SUFFIXES, sqliteCode, withTempDatabase } from '../snapshot/sqliteSource.js';
@@ -153,7 +154,7 @@ async function writeEntry(ctx: RepoContext, entry: TreeEntry, file: string): Pro
       batchBytes = 0;
     };
     for (const id of entry.chunks ?? []) {
-      const data = ctx.store.getSync(id);
+      const data = fileChunkSync(ctx.store, entry, id);
       batch.push(data);
       batchBytes += data.length;
       lengths.push(data.length);

@@ -33,6 +33,7 @@ import type { ApprovalRequest } from '../approval.js';
 import { BusyError, CairnError, IntegrityError, IoError, NotFoundError, RefusedError, SourceError, UnsafePathError, UsageError, describeError, isErrno } from '../errors.js';
 import type { Manifest, SnapshotProblem } from '../model/manifest.js';
 import type { EntryType } from '../model/tree.js';
+import { fileChunk } from '../model/fileContent.js';
 import type { RepoContext } from '../repoContext.js';
 import { writeHead } from '../refs.js';
 import { IGNORE_FILE, type ExcludeRules } from '../snapshot/excludes.js';
@@ -213,7 +214,7 @@ export async function restoreRulesOf(ctx: RepoContext, m: Manifest): Promise<Exc
   const e = (await ctx.loadTree(m.tree)).find((x) => x.name === IGNORE_FILE && x.rawName === undefined && x.type === 'file');
   if (!e) return { ignoreFile: null, patterns: [] };
   const parts: Buffer[] = [];
-  for (const c of e.chunks ?? []) parts.push(await ctx.store.get(c));
+  for (const c of e.chunks ?? []) parts.push(await fileChunk(ctx.store, e, c));
   return { ignoreFile: Buffer.concat(parts).toString('utf8'), patterns: [] };
 }
 

@@ -48,6 +48,7 @@ export async function scanTarget(ctx: RepoContext, target: string, rules: Exclud
     store: scratch,
     chunker: ctx.config.chunker,
     dbChunker: ctx.config.dbChunker,
+    inlineMax: ctx.config.inlineMax ?? 0, // as a snapshot would store them: unchanged files keep their form and are not read
     excludes: {
       active: matcher.active,
       excludes(rel, isDir) {

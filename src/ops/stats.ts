@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import { ObjectSet } from '../index/objectSet.js';
 import { diffTrees } from '../model/treeDiff.js';
-import type { TreeEntry } from '../model/tree.js';
+import { isInline, type TreeEntry } from '../model/tree.js';
 import { readTreeUncached } from './prune.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
@@ -43,8 +43,10 @@ export interface RepositoryStats {
   logicalBytes: number;
   /** Distinct content bytes (each chunk once). */
   uniqueBytes: number;
-  /** Stored bytes of those chunks. */
+  /** Stored bytes of those chunks (those held inline in trees are counted with the trees). */
   uniqueStoredBytes: number;
+  /** Of uniqueBytes, the content of small files held inline in their trees (docs/format.md). */
+  inlineBytes: number;
   /** Stored bytes of trees and manifests the snapshots use. */
   metadataStoredBytes: number;
   /** Every object file in the store. */
@@ -55,7 +57,7 @@ export interface RepositoryStats {
   unreferencedBytes: number;
   /** logicalBytes / uniqueBytes (1 when empty). */
   dedupRatio: number;
-  /** uniqueBytes / uniqueStoredBytes (1 when empty). */
+  /** (uniqueBytes - inlineBytes) / uniqueStoredBytes (1 when empty). */
   compressionRatio: number;
   /** Size of index.db (and its WAL). */
   indexBytes: number;
@@ -102,6 +104,8 @@ class ChunkTally {
   chunks = 0;
   bytes = 0;
   storedBytes = 0;
+  /** Of bytes, what inline files hold (stored in their trees, not as objects). */
+  inlineBytes = 0;
 
   constructor(
     private readonly ctx: RepoContext,
@@ -122,6 +126,11 @@ class ChunkTally {
     for (const c of inFile) if (this.seen.add(c)) fresh.push(c as ObjectId);
     if (fresh.length === 0) return;
     this.chunks += fresh.length;
+    if (isInline(e)) {
+      this.bytes += e.size ?? 0;
+      this.inlineBytes += e.size ?? 0;
+      return;
+    }
     if (allDistinct && fresh.length === chunks.length && e.size !== undefined) this.bytes += e.size;
     else for (const c of fresh) this.bytes += (await this.ctx.store.get(c)).length;
     if (this.stored) for (const c of fresh) this.storedBytes += (await this.ctx.store.storedSize(c)) ?? 0;
@@ -197,13 +206,14 @@ export async function repositoryStats(ctx: RepoContext): Promise<RepositoryStats
       logicalBytes,
       uniqueBytes: tally.bytes,
       uniqueStoredBytes: tally.storedBytes,
+      inlineBytes: tally.inlineBytes,
       metadataStoredBytes,
       objects,
       storedBytes,
       unreferencedObjects,
       unreferencedBytes,
       dedupRatio: ratio(logicalBytes, tally.bytes),
-      compressionRatio: ratio(tally.bytes, tally.storedBytes),
+      compressionRatio: ratio(tally.bytes - tally.inlineBytes, tally.storedBytes),
       indexBytes: fileSize(ctx.indexFile) + fileSize(`${ctx.indexFile}-wal`),
     };
   } finally {

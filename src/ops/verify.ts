@@ -20,7 +20,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CairnError, UsageError } from '../errors.js';
 import { ObjectSet } from '../index/objectSet.js';
+import { verifiedInline } from '../model/fileContent.js';
 import type { Manifest } from '../model/manifest.js';
+import { isInline } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
@@ -249,7 +251,14 @@ class Verifier {
       if (out.list.length < FILES_LISTED) out.list.push({ path: p, object, problem });
     };
     for (const e of entries) {
-      if (e.type === 'file') {
+      if (e.type === 'file' && isInline(e)) {
+        try {
+          verifiedInline(e);
+        } catch (err) {
+          this.bad(id, 'tree', { problem: 'corrupted', message: `tree ${id}: ${(err as Error).message}` });
+          add(e.name, id, 'corrupted');
+        }
+      } else if (e.type === 'file') {
         for (const c of e.chunks ?? []) {
           const problem = await this.checkChunk(c);
           if (problem) add(e.name, c, problem);

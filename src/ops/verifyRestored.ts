@@ -2,7 +2,7 @@
 import * as fsp from 'node:fs/promises';
 import { IntegrityError } from '../errors.js';
 import { nameBytes } from '../model/entryName.js';
-import { targetBytes, type TreeEntry } from '../model/tree.js';
+import { isInline, targetBytes, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
 import { sha256Hex } from '../util/hash.js';
@@ -30,7 +30,7 @@ export async function verifyRestoredEntry(ctx: RepoContext, e: TreeEntry, p: Buf
   const fh = await fsp.open(p, 'r');
   try {
     for (const id of e.chunks ?? []) {
-      const length = (await ctx.store.get(id)).length;
+      const length = isInline(e) ? (e.size ?? 0) : (await ctx.store.get(id)).length;
       const got = Buffer.alloc(length);
       const { bytesRead } = await fh.read(got, 0, length, null);
       if (bytesRead !== length || sha256Hex(got) !== id) {

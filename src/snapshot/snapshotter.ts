@@ -245,6 +245,7 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
         chunker: ctx.config.chunker,
         dbChunker: ctx.config.dbChunker,
         changeCompression: changeCompressionOf(ctx.config),
+        inlineMax: ctx.config.inlineMax ?? 0,
         excludes: compileExcludes(rules),
         skipPaths: new Set([ctx.dir]),
         loadTree: (id) => ctx.loadTreeSync(id),
@@ -311,9 +312,15 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
   });
 }
 
-/** Where a source's stat cache lives: `cache/stat/<first 32 hex of sha256(source path)>`. */
+/**
+ * Where a source's stat cache lives: `cache/stat/<first 32 hex of sha256(source path)>`, with the
+ * repository's inlineMax in the hashed text when it is not 0. A cache describes entries without
+ * saying which are inline, so after `config inlineMax` the next snapshot compares with the base
+ * tree itself, and stores each small file as the new value says.
+ */
 export function statCachePath(ctx: RepoContext, source: string): string {
-  return path.join(ctx.dir, 'cache', 'stat', sha256Hex(source).slice(0, 32));
+  const inlineMax = ctx.config.inlineMax ?? 0;
+  return path.join(ctx.dir, 'cache', 'stat', sha256Hex(inlineMax === 0 ? source : `${source}\0inlineMax=${inlineMax}`).slice(0, 32));
 }
 
 /** Replaces a source's stat cache (atomically, without fsync: a torn or lost cache is only ignored). Failures are logged, never fatal. */

@@ -19,7 +19,7 @@ import type { ChunkerParams } from '../chunk/chunkerParams.js';
 import { pageAlignedChunker, SQLITE_HEADER_BYTES, sqlitePageSize } from '../chunk/databaseChunking.js';
 import { describeError, isErrno, SourceError } from '../errors.js';
 import { nameFields } from '../model/entryName.js';
-import { encodeTree, type TreeEntry } from '../model/tree.js';
+import { encodeTree, inlineFields, isInline, type TreeEntry } from '../model/tree.js';
 import type { SnapshotProblem } from '../model/manifest.js';
 import type { Compression } from '../store/objectCodec.js';
 import type { ObjectId } from '../store/objectId.js';
@@ -52,6 +52,11 @@ export interface TreeBuilderOptions {
    * file), instead of the store's own; see RepositoryConfig.changeCompression.
    */
   changeCompression?: Compression;
+  /**
+   * Files up to this many bytes are held in their tree instead of as objects
+   * (0: none); see inlineLimit for how a large directory shares the budget.
+   */
+  inlineMax?: number;
   excludes: ExcludeMatcher;
   /** Absolute paths never to enter (the repository itself). */
   skipPaths: ReadonlySet<string>;
@@ -111,6 +116,26 @@ export function smallFileLimit(p: ChunkerParams): number {
 }
 
 export { nsToStatMs };
+
+/** Inline content one tree may hold at most: what a directory's files share (see inlineLimit). */
+export const TREE_INLINE_BUDGET = 1024 * 1024;
+
+/**
+ * The size up to which a directory's files are inline: `inlineMax`, shared
+ * out so that the tree holds at most TREE_INLINE_BUDGET of content (a
+ * directory of 10,000 files inlines those up to 104 bytes). It depends only
+ * on the number of names listed, so equal directories get equal trees, and a
+ * tree's memory is bounded however many files it has.
+ */
+export function inlineLimit(inlineMax: number, listed: number): number {
+  return inlineMax <= 0 ? 0 : Math.min(inlineMax, Math.floor(TREE_INLINE_BUDGET / Math.max(1, listed)));
+}
+
+/** Whether a base file entry is stored as the limit says (inline iff non-empty and within it); one that is not is read again. */
+export function inlineFormFits(e: TreeEntry, limit: number): boolean {
+  const size = e.size ?? 0;
+  return isInline(e) === (size > 0 && size <= limit);
+}
 
 /** Whether an lstat matches an entry's recorded stat (times compared to the microsecond). */
 export function sameStat(st: fs.Stats, e: TreeEntry): boolean {
@@ -289,6 +314,7 @@ export class TreeBuilder {
     let same = baseTree !== null;
     const work: Array<Promise<void>> = [];
     const startMs = this.o.baseScanStart === null ? Number.NaN : nsToStatMs(this.o.baseScanStart);
+    const inline = inlineLimit(this.o.inlineMax ?? 0, names.length);
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       const childAbs = joinPath(abs, name);
@@ -318,7 +344,7 @@ export class TreeBuilder {
           continue;
         }
         const b = baseOf(key);
-        if (this.o.reuse && canReuseEntry(st, b, this.o.baseScanStart)) {
+        if (this.o.reuse && canReuseEntry(st, b, this.o.baseScanStart) && inlineFormFits(b!, inline)) {
           entries[i] = b;
           this.counts.files++;
           this.counts.bytes += st.size;
@@ -330,7 +356,7 @@ export class TreeBuilder {
         const codec = b?.type === 'file' ? this.o.changeCompression : undefined;
         if (st.size <= this.smallFile) {
           try {
-            entries[i] = this.smallFileSync(childAbs, name, joinRel(rel, name), st, codec);
+            entries[i] = this.smallFileSync(childAbs, name, joinRel(rel, name), st, codec, inline);
           } catch (err) {
             this.unreadable(joinRel(rel, name), err);
           }
@@ -471,8 +497,8 @@ export class TreeBuilder {
     return w.endDir(id, kept);
   }
 
-  /** Reads, hashes and stores a small file in one go; re-reads it if it changed meanwhile. */
-  private smallFileSync(abs: WalkPath, name: EntryName, rel: string, st: fs.Stats, compression: Compression | undefined): TreeEntry {
+  /** Reads, hashes and stores a small file in one go (in its tree when within `inline` bytes); re-reads it if it changed meanwhile. */
+  private smallFileSync(abs: WalkPath, name: EntryName, rel: string, st: fs.Stats, compression: Compression | undefined, inline: number): TreeEntry {
     let before = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
     for (let attempt = 1; ; attempt++) {
       const fd = fs.openSync(abs, 'r');
@@ -490,6 +516,13 @@ export class TreeBuilder {
       if (!changed || attempt >= MAX_READ_ATTEMPTS) {
         // Array literals, not [] + push: a push onto an empty array reserves 17 slots (~150 B), and every entry keeps its list.
         let chunks: ObjectId[] = [];
+        if (data.length > 0 && data.length <= inline) {
+          const e = this.readEntry(name, rel, after, data.length, [sha256Hex(data) as ObjectId], changed, attempt);
+          const f = inlineFields(data);
+          if ('inline' in f) e.inline = f.inline;
+          else e.rawInline = f.rawInline;
+          return e;
+        }
         if (data.length > 0) {
           const id = sha256Hex(data) as ObjectId;
           const put = this.o.store.putSync(data, id, compression);

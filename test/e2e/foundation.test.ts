@@ -180,11 +180,16 @@ describe('standalone repository, refs and errors', () => {
 
   it('keeps separate histories per source and dedups across them', () => {
     const src2 = path.join(root, 'src2');
-    writeTree(src2, { a: 'a', z: 'zz' });
+    const shared = 'q'.repeat(5000); // over the 4 KiB inline limit: an object of its own
+    writeTree(src2, { a: 'a', z: 'zz', shared });
     const s2 = parseJson<SnapJson>(cairnOk(['snapshot', src2, '--json'], { env }));
     expect(s2.parents).toEqual([]);
     expect(s2.mode).toBe('full');
-    expect(s2.stats.newObjects).toBe(2); // 'zz' and the tree: 'a' is already stored
+    expect(s2.stats.newObjects).toBe(2); // 'shared' and the tree, which holds 'a' and 'zz' inline
+    const src3 = path.join(root, 'src3');
+    writeTree(src3, { copy: shared });
+    const s3 = parseJson<SnapJson>(cairnOk(['snapshot', src3, '--json'], { env }));
+    expect(s3.stats.newObjects).toBe(1); // the tree: the content is already stored, by the other source
     const only = parseJson<SnapJson[]>(cairnOk(['log', '--json', '--source', src2], { env }));
     expect(only.map((s) => s.id)).toEqual([s2.id]);
     const again = parseJson<SnapJson>(cairnOk(['snapshot', src, '--json'], { env }));

@@ -91,7 +91,8 @@ describe('a prune killed at any moment', () => {
     // Twelve snapshots that each rewrite 20 files; forget all but four, without pruning.
     for (let v = 1; v <= 12; v++) {
       const files: Record<string, string> = {};
-      for (let i = 0; i < 20; i++) files[`f${(v * 7 + i) % 120}.txt`] = `file ${i} version ${v}\n`.repeat(20);
+      // ~5 KB each: over the 4 KiB inline limit, so every version is an object of its own for prune to collect.
+      for (let i = 0; i < 20; i++) files[`f${(v * 7 + i) % 120}.txt`] = `file ${i} version ${v}\n`.repeat(250);
       writeTree(ws, { data: files });
       const id = parseJson<{ id: string }>(cairnOk([...R, 'snapshot', ws, '--json', '--time', `2026-02-${String(v).padStart(2, '0')}T00:00:00Z`])).id;
       if (v % 3 === 0) remaining.set(id, describeTree(ws));

@@ -24,6 +24,9 @@ let id1: string;
 let v1State: Record<string, NodeInfo>;
 let changedState: Record<string, NodeInfo>;
 
+/** Over the 4 KiB inline limit, so that it is an object of its own that a test can damage. */
+const APP_V1 = `export const v = 1;\n${'// padding\n'.repeat(400)}`;
+
 function setup(): void {
   root = tempDir('cairn-faults-');
   ws = path.join(root, 'ws');
@@ -32,7 +35,7 @@ function setup(): void {
     data: { 'table.csv': Buffer.alloc(200_000, 'a,b\n'), 'x.bin': Buffer.from([1, 2, 3]) },
     empty: {},
     entry: { symlink: 'README.md' },
-    src: { 'app.ts': 'export const v = 1;\n', lib: { 'util.ts': 'util v1\n' } },
+    src: { 'app.ts': APP_V1, lib: { 'util.ts': 'util v1\n' } },
     zz: { 'last.txt': 'last v1\n' },
   });
   fs.utimesSync(path.join(ws, 'src/lib'), 1_600_000_000, 1_600_000_000);
@@ -99,7 +102,7 @@ function lastAudit(): { op: string; outcome: string; error?: string; message?: s
 
 describe('restore in place under faults', () => {
   it('a corrupted object stops the restore before anything in the target changes', () => {
-    const id = createHash('sha256').update('export const v = 1;\n').digest('hex');
+    const id = createHash('sha256').update(APP_V1).digest('hex');
     const file = path.join(ws, '.cairn', 'objects', id.slice(0, 2), id.slice(2, 4), id);
     const bytes = fs.readFileSync(file);
     bytes[bytes.length - 1] ^= 0xff;

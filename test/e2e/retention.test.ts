@@ -215,7 +215,7 @@ describe('cairn verify from the CLI', () => {
     vrepo = path.join(root, 'vrepo');
     const src = path.join(root, 'vsrc');
     writeTree(src, { journal_entries: { 'a.json': '{"a":1}', 'b.json': '{"b":2}' }, 'notes.txt': 'notes' });
-    cairnOk(['init', '--repo', vrepo]);
+    cairnOk(['init', '--repo', vrepo, '--inline-max', '0']); // every file an object: this checks damage to file objects
     ids = [];
     ids.push(parseJson<{ id: string }>(cairnOk(['--repo', vrepo, 'snapshot', src, '--json', '--time', '2026-01-01T00:00:00Z'])).id);
     writeTree(src, { 'notes.txt': 'notes 2' });

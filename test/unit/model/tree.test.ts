@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IntegrityError, UnsafePathError } from '../../../src/errors.js';
 import { nameFields, nameBytes } from '../../../src/model/entryName.js';
-import { compareNames, decodeTree, encodeTree, type TreeEntry } from '../../../src/model/tree.js';
+import { verifiedInline } from '../../../src/model/fileContent.js';
+import { compareNames, decodeTree, encodeTree, inlineBytes, inlineFields, TREE_VERSION, TREE_VERSION_INLINE, type TreeEntry } from '../../../src/model/tree.js';
+import { sha256Hex } from '../../../src/util/hash.js';
 import { decodeManifest } from '../../../src/model/manifest.js';
 
 const ID = 'a'.repeat(64);
@@ -70,6 +72,49 @@ describe('trees', () => {
   });
 });
 
+/** A file entry holding `data` inline, as the snapshot walk makes one. */
+function inlineFile(name: string, data: Buffer): TreeEntry {
+  return { name, type: 'file', mode: 0o644, mtime: '1', size: data.length, chunks: [sha256Hex(data)], ...inlineFields(data) } as TreeEntry;
+}
+
+describe('inline files', () => {
+  it('round-trip any bytes, as text when valid UTF-8 and as base64 otherwise', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 300 }).map(Buffer.from), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 80 }).map((t) => Buffer.from(t, 'utf8'))), (data) => {
+        const t = decodeTree(encodeTree([inlineFile('f', data), file('g')]), 'x');
+        const e = t.entries[0]!;
+        expect(inlineBytes(e)!.equals(data)).toBe(true);
+        expect(verifiedInline(e)!.equals(data)).toBe(true);
+        expect(e.inline === undefined).toBe(!Buffer.from(data.toString('utf8'), 'utf8').equals(data));
+        expect(inlineBytes(t.entries[1]!)).toBeUndefined();
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('make a version 2 tree; a tree without them stays version 1 (ids of older trees unchanged)', () => {
+    const v = (entries: TreeEntry[]) => (JSON.parse(encodeTree(entries).toString()) as { v: number }).v;
+    expect(v([file('a')])).toBe(TREE_VERSION);
+    expect(v([file('a'), inlineFile('b', Buffer.from('x'))])).toBe(TREE_VERSION_INLINE);
+  });
+
+  it('are rejected when inconsistent', () => {
+    const good = inlineFile('f', Buffer.from('hello'));
+    const tree = (e: Record<string, unknown>, v = 2) => Buffer.from(JSON.stringify({ entries: [e], v }));
+    expect(() => decodeTree(tree({ ...good }), 't')).not.toThrow();
+    expect(() => decodeTree(tree({ ...good }, 1), 't')).toThrow(/version 1 with 1 inline/);
+    expect(() => decodeTree(tree({ ...file('f') }, 2), 't')).toThrow(/version 2 with 0 inline/);
+    expect(() => decodeTree(tree({ ...good, size: 4 }), 't')).toThrow(/does not match its size/);
+    expect(() => decodeTree(tree({ ...good, chunks: [ID, ID] }), 't')).toThrow(/does not match its size or chunks/);
+    expect(() => decodeTree(tree({ ...good, rawInline: 'aGVsbG8=' }), 't')).toThrow(/bad inline/);
+    expect(() => decodeTree(tree({ ...good, inline: 5 }), 't')).toThrow(/bad inline/);
+    expect(() => decodeTree(tree({ name: 'd', type: 'dir', mode: 1, mtime: '1', tree: ID, inline: 'x' }), 't')).toThrow(/dir d has inline/);
+    // Content that decodes but is not what its chunk id names: reading it fails.
+    const lying = decodeTree(tree({ ...good, inline: 'jello' }), 't').entries[0]!;
+    expect(() => verifiedInline(lying)).toThrow(IntegrityError);
+  });
+});
+
 describe('tree encoding is canonical JSON', () => {
   it('equals canonicalJson of the same tree for every kind of entry', async () => {
     const { canonicalJson } = await import('../../../src/util/canonicalJson.js');
@@ -82,5 +127,8 @@ describe('tree encoding is canonical JSON', () => {
     const ours = encodeTree(entries).toString('utf8');
     const sorted = JSON.parse(ours) as { entries: TreeEntry[] };
     expect(ours).toBe(canonicalJson({ entries: sorted.entries, v: 1 }));
+    const withInline = [...entries, { ...inlineFile('i', Buffer.from('a "quoted"\n\u0001 line')), ctime: '3', ino: 9, uid: 1, gid: 2 }, inlineFile('r', Buffer.from([0xff, 0]))];
+    const ours2 = encodeTree(withInline).toString('utf8');
+    expect(ours2).toBe(canonicalJson({ entries: (JSON.parse(ours2) as { entries: TreeEntry[] }).entries, v: 2 }));
   });
 });

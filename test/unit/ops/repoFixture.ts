@@ -1,6 +1,7 @@
 /** A repository in a temp dir, driven through the library, for op-level tests. The caller closes `repo` and removes `root`. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isInline } from '../../../src/model/tree.js';
 import { Repository } from '../../../src/repository.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import { tempDir, writeTree, type TreeSpec } from '../../helpers.js';
@@ -16,14 +17,15 @@ export interface Fixture {
   reopen(approve?: boolean): Promise<Repository>;
 }
 
-export async function makeFixture(spec: TreeSpec = {}, approve = true): Promise<Fixture> {
+/** `init.inlineMax: 0` stores every file as objects (for tests of damage to file objects). */
+export async function makeFixture(spec: TreeSpec = {}, approve = true, init: { inlineMax?: number } = {}): Promise<Fixture> {
   const root = tempDir('cairn-ops-');
   const repoDir = path.join(root, 'repo');
   const src = path.join(root, 'src');
   let repo: Repository;
   try {
     writeTree(src, spec);
-    repo = await Repository.init({ repo: repoDir, approve: () => approve });
+    repo = await Repository.init({ repo: repoDir, approve: () => approve, ...init });
   } catch (e) {
     fs.rmSync(root, { recursive: true, force: true });
     throw e;
@@ -48,13 +50,13 @@ export async function makeFixture(spec: TreeSpec = {}, approve = true): Promise<
   return f;
 }
 
-/** Every object id reachable from a snapshot (manifest, trees, chunks). */
+/** Every object id reachable from a snapshot (manifest, trees, chunks; not the chunks held inline in trees). */
 export async function reachable(repo: Repository, id: ObjectId): Promise<Set<string>> {
   const out = new Set<string>([id]);
   const walk = async (tree: ObjectId): Promise<void> => {
     out.add(tree);
     for (const e of await repo.loadTree(tree)) {
-      if (e.type === 'file') for (const c of e.chunks ?? []) out.add(c);
+      if (e.type === 'file' && !isInline(e)) for (const c of e.chunks ?? []) out.add(c);
       else if (e.type === 'dir') await walk(e.tree!);
     }
   };

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { inlineBytes } from '../../../src/model/tree.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import { allObjects, makeFixture, type Fixture } from './repoFixture.js';
 
@@ -28,10 +29,11 @@ function noise(n: number, seed: number): Buffer {
   return b;
 }
 
-/** Brute force: distinct chunks of every snapshot and their lengths. */
-async function distinctChunkBytes(f: Fixture): Promise<{ bytes: number; chunks: number }> {
+/** Brute force: distinct chunks of every snapshot and their lengths, and of those the bytes held inline. */
+async function distinctChunkBytes(f: Fixture): Promise<{ bytes: number; chunks: number; inline: number }> {
   const seen = new Set<string>();
   let bytes = 0;
+  let inline = 0;
   const walk = async (tree: ObjectId): Promise<void> => {
     for (const e of await f.repo.loadTree(tree)) {
       if (e.type === 'dir') await walk(e.tree!);
@@ -39,19 +41,21 @@ async function distinctChunkBytes(f: Fixture): Promise<{ bytes: number; chunks: 
         for (const c of e.chunks ?? []) {
           if (seen.has(c)) continue;
           seen.add(c);
-          bytes += (await f.repo.store.get(c)).length;
+          const held = inlineBytes(e);
+          bytes += held ? held.length : (await f.repo.store.get(c)).length;
+          inline += held?.length ?? 0;
         }
       }
     }
   };
   for (const r of f.repo.log()) await walk(r.tree);
-  return { bytes, chunks: seen.size };
+  return { bytes, chunks: seen.size, inline };
 }
 
 describe('stats', () => {
   it('counts logical, unique and stored sizes exactly, across shared, edited and self-repeating files', async () => {
     const big = noise(5 * 1024 * 1024, 7);
-    f = await makeFixture({ data: { 'big.bin': big }, 'small.txt': 'hello\n'.repeat(1000) });
+    f = await makeFixture({ data: { 'big.bin': big }, 'small.txt': 'hello\n'.repeat(1000), 'tiny.txt': 'tiny\n' });
     await f.snap('2026-01-01T00:00:00Z', 'daily');
     const edited = Buffer.from(big);
     noise(2000, 9).copy(edited, 2_600_000);
@@ -64,6 +68,9 @@ describe('stats', () => {
     const s = await f.repo.stats();
     const truth = await distinctChunkBytes(f);
     expect(s.uniqueBytes).toBe(truth.bytes);
+    expect(s.inlineBytes).toBe(5); // tiny.txt, held in its tree
+    expect(truth.inline).toBe(5);
+    expect(s.compressionRatio).toBeCloseTo((s.uniqueBytes - s.inlineBytes) / s.uniqueStoredBytes, 2);
     expect(s.snapshots).toBe(3);
     expect(s.byType).toEqual({ daily: 2, weekly: 1 });
     expect(s.sources).toEqual([
@@ -71,7 +78,7 @@ describe('stats', () => {
     ]);
     const logical = f.repo.log().reduce((n, r) => n + r.bytes, 0);
     expect(s.logicalBytes).toBe(logical);
-    expect(s.logicalBytes).toBe(2 * (5 * 1024 * 1024 + 6000) + 5 * 1024 * 1024 + 6000 + 6 * 1024 * 1024);
+    expect(s.logicalBytes).toBe(3 * 5 + 2 * (5 * 1024 * 1024 + 6000) + 5 * 1024 * 1024 + 6000 + 6 * 1024 * 1024);
     expect(s.uniqueBytes).toBeLessThan(s.logicalBytes / 2);
     expect(s.dedupRatio).toBeCloseTo(s.logicalBytes / s.uniqueBytes, 2);
     expect(s.objects).toBe((await allObjects(f.repo)).size);

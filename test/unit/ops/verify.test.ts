@@ -20,7 +20,7 @@ afterEach(() => {
 
 /** Three snapshots; journal_entries/a.json is in all three, b.json only in the last. */
 async function journal(): Promise<{ f: Fixture; ids: ObjectId[] }> {
-  f = await makeFixture({ journal_entries: { 'a.json': '{"entry":"a"}' }, 'notes.txt': 'n1' });
+  f = await makeFixture({ journal_entries: { 'a.json': '{"entry":"a"}' }, 'notes.txt': 'n1' }, true, { inlineMax: 0 }); // every file an object: these tests damage file objects
   const ids: ObjectId[] = [];
   ids.push((await f.snap('2026-01-01T00:00:00Z')) as ObjectId);
   f.write({ 'notes.txt': 'n2' });
