@@ -49,7 +49,8 @@ export interface TreeBuilderOptions {
   dbChunker: ChunkerParams;
   /**
    * Codec for the new objects of a file that the base tree has too (a changed
-   * file), instead of the store's own; see RepositoryConfig.changeCompression.
+   * file), and for the new tree of a directory the base has too, instead of
+   * the store's own; see RepositoryConfig.changeCompression.
    */
   changeCompression?: Compression;
   /**
@@ -118,12 +119,12 @@ export function smallFileLimit(p: ChunkerParams): number {
 export { nsToStatMs };
 
 /** Inline content one tree may hold at most: what a directory's files share (see inlineLimit). */
-export const TREE_INLINE_BUDGET = 1024 * 1024;
+export const TREE_INLINE_BUDGET = 512 * 1024;
 
 /**
  * The size up to which a directory's files are inline: `inlineMax`, shared
  * out so that the tree holds at most TREE_INLINE_BUDGET of content (a
- * directory of 10,000 files inlines those up to 104 bytes). It depends only
+ * directory of 10,000 files inlines those up to 52 bytes). It depends only
  * on the number of names listed, so equal directories get equal trees, and a
  * tree's memory is bounded however many files it has.
  */
@@ -448,7 +449,9 @@ export class TreeBuilder {
       const kept = entries.filter((e): e is TreeEntry => e !== undefined);
       const tree = encodeTree(kept);
       id = sha256Hex(tree) as ObjectId;
-      const put = this.o.store.putSync(tree, id);
+      // A directory the base has too gets the change codec, as a changed file's objects do: its new tree is kept
+      // by every later snapshot, and with small files inline it is most of what a change step stores.
+      const put = this.o.store.putSync(tree, id, baseTree !== null ? this.o.changeCompression : undefined);
       if (put.written) {
         this.counts.newObjects++;
         this.counts.newBytes += put.storedBytes;

@@ -99,6 +99,28 @@ describe('change compression: the new objects of a changed file', () => {
     expect(codecOf(t.repo, lines('first', 2000))).toBe(2);
   });
 
+  it('include the new tree of a directory the base has too; a first snapshot writes its trees with snappy', () => {
+    const dir = tempDir('cairn-codec-');
+    dirs.push(dir);
+    const src = path.join(dir, 'src');
+    const repo = path.join(dir, 'repo');
+    fs.mkdirSync(path.join(src, 'notes'), { recursive: true });
+    // 20 small files held inline: the notes tree is ~24 KB, well over the size below which nothing is compressed.
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(src, 'notes', `n${i}.txt`), lines(`note ${i}`, 16));
+    cairnOk(['--repo', repo, 'init']);
+    const treeOfNotes = () => (JSON.parse(cairnOk(['--repo', repo, '--json', 'ls', 'latest']).stdout) as { entries: Array<{ path: string; id: string }> }).entries.find((e) => e.path === 'notes')!.id;
+    const storedCodec = (id: string) => fs.readFileSync(path.join(repo, 'objects', id.slice(0, 2), id.slice(2, 4), id))[0];
+    cairnOk(['--repo', repo, 'snapshot', src]);
+    const first = treeOfNotes();
+    expect(storedCodec(first)).toBe(2);
+    fs.writeFileSync(path.join(src, 'notes', 'n3.txt'), lines('note 3 changed', 16));
+    cairnOk(['--repo', repo, 'snapshot', src]);
+    const second = treeOfNotes();
+    expect(second).not.toBe(first);
+    expect(storedCodec(second)).toBe(1);
+    cairnOk(['--repo', repo, 'verify', '--read-data']);
+  });
+
   it('take the codec given by init --change-compression', () => {
     const t = setUp(['--change-compression', 'none']);
     snapshotAndRestore(t);

@@ -16,7 +16,8 @@ describe('inlineLimit', () => {
       { numRuns: 2000 },
     );
     expect(inlineLimit(4096, 1)).toBe(4096);
-    expect(inlineLimit(4096, 300)).toBe(3495);
+    expect(inlineLimit(4096, 150)).toBe(3495);
+    expect(inlineLimit(4096, 128)).toBe(4096);
     expect(inlineLimit(0, 1)).toBe(0);
   });
 
