@@ -119,14 +119,16 @@ export function smallFileLimit(p: ChunkerParams): number {
 export { nsToStatMs };
 
 /** Inline content one tree may hold at most: what a directory's files share (see inlineLimit). */
-export const TREE_INLINE_BUDGET = 512 * 1024;
+export const TREE_INLINE_BUDGET = 32 * 1024;
 
 /**
  * The size up to which a directory's files are inline: `inlineMax`, shared
  * out so that the tree holds at most TREE_INLINE_BUDGET of content (a
- * directory of 10,000 files inlines those up to 52 bytes). It depends only
- * on the number of names listed, so equal directories get equal trees, and a
- * tree's memory is bounded however many files it has.
+ * directory of 100 files inlines those up to 327 bytes). It depends only on
+ * the number of names listed, so equal directories get equal trees, and a
+ * tree's memory is bounded however many files it has. The budget is small
+ * because a change to one file rewrites its tree, siblings' content and all:
+ * 32 KiB keeps that within ~2x of the tree's own entries (docs/performance.md).
  */
 export function inlineLimit(inlineMax: number, listed: number): number {
   return inlineMax <= 0 ? 0 : Math.min(inlineMax, Math.floor(TREE_INLINE_BUDGET / Math.max(1, listed)));

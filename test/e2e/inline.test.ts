@@ -68,10 +68,10 @@ describe('small files held in their tree (inlineMax)', () => {
     expect(ls.entries.find((e) => e.path === 'binary.bin')!.id).toBe(sha(files['binary.bin']!));
   });
 
-  it('in a large directory share a 512 KiB budget; equal directories give equal trees', () => {
+  it('in a large directory share a 32 KiB budget; equal directories give equal trees', () => {
     const { dir, src, R } = setup('cairn-inline-budget-');
     const many = path.join(src, 'many');
-    textFiles(many, 150, 3000); // 512 KiB / 150 names = 3,495 bytes each: all inline
+    textFiles(many, 8, 3000); // 32 KiB / 8 names = 4,096 bytes each: all inline
     cairnOk([...R, 'init']);
     const treeOfMany = () => parseJson<{ entries: Array<{ path: string; id: string }> }>(cairnOk([...R, 'ls', 'latest', '--json'])).entries.find((e) => e.path === 'many')!.id;
     const s1 = parseJson<Snap>(cairnOk([...R, 'snapshot', src, '--json']));
@@ -79,17 +79,17 @@ describe('small files held in their tree (inlineMax)', () => {
     const tree1 = treeOfMany();
     const before = describeTree(src);
 
-    textFiles(many, 30, 3000, 150); // 180 names: 2,912 bytes each, so none of them fits
+    textFiles(many, 4, 3000, 8); // 12 names: 2,730 bytes each, so none of them fits
     const s2 = parseJson<Snap>(cairnOk([...R, 'snapshot', src, '--json']));
-    expect(s2.stats.filesRead).toBe(180); // the 150 unchanged files too, to store them as objects
-    expect(s2.stats.newObjects).toBe(182);
+    expect(s2.stats.filesRead).toBe(12); // the 8 unchanged files too, to store them as objects
+    expect(s2.stats.newObjects).toBe(14);
     const s3 = parseJson<Snap>(cairnOk([...R, 'snapshot', src, '--json']));
     expect(s3.stats).toMatchObject({ filesRead: 0, newObjects: 0 });
     const after = describeTree(src);
 
-    for (let i = 150; i < 180; i++) fs.rmSync(path.join(many, `f${i}.txt`));
+    for (let i = 8; i < 12; i++) fs.rmSync(path.join(many, `f${String(i).padStart(3, '0')}.txt`));
     const s4 = parseJson<Snap>(cairnOk([...R, 'snapshot', src, '--json']));
-    expect(s4.stats.filesRead).toBe(150);
+    expect(s4.stats.filesRead).toBe(8);
     expect(treeOfMany()).toBe(tree1);
 
     for (const [s, want] of [

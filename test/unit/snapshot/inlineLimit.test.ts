@@ -16,8 +16,9 @@ describe('inlineLimit', () => {
       { numRuns: 2000 },
     );
     expect(inlineLimit(4096, 1)).toBe(4096);
-    expect(inlineLimit(4096, 150)).toBe(3495);
-    expect(inlineLimit(4096, 128)).toBe(4096);
+    expect(inlineLimit(4096, 8)).toBe(4096);
+    expect(inlineLimit(4096, 9)).toBe(3640);
+    expect(inlineLimit(4096, 100)).toBe(327);
     expect(inlineLimit(0, 1)).toBe(0);
   });
 
