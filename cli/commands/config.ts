@@ -7,7 +7,7 @@ const show = (v: unknown) => (typeof v === 'object' && v !== null ? JSON.stringi
 export function registerConfig(program: Command): void {
   program
     .command('config')
-    .description('show the repository config, or get / set / unset one key (retention.* keys are settable)')
+    .description('show the repository config, or get / set / unset one key (retention.* keys and inlineMax are settable)')
     .argument('[key]', 'a dotted key, e.g. retention.daily.keepWithin')
     .argument('[value]', 'the new value, e.g. 14d')
     .option('--unset', 'remove the key (keepMinimum and timeZone return to their defaults)')
