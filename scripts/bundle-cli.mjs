@@ -26,6 +26,18 @@ await build({
   format: 'cjs',
   target: 'node20',
   external: ['better-sqlite3', 'snappy'], // native addons stay in node_modules
+  define: { 'import.meta.url': 'undefined' }, // CommonJS has none: parallelStager finds its worker from __dirname
+  logLevel: 'warning',
+});
+// The staging worker (src/store/stagerThread.ts), started by the bundle from beside it.
+await build({
+  entryPoints: [new URL('../dist/src/store/stagerThread.js', import.meta.url).pathname],
+  outfile: join(bin, 'cairn-stager.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['better-sqlite3', 'snappy'],
   logLevel: 'warning',
 });
 // The loader compiles the bundle as a function body, where main.ts's hashbang line is not allowed.

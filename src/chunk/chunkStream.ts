@@ -3,7 +3,8 @@
  * twice the largest chunk, reused. A chunk handed to `onChunk` is a view of
  * that buffer, valid until the promise `onChunk` returns settles: a callee
  * that keeps it longer copies it (a store that writes a chunk synchronously
- * needs no copy, which spares an allocation per 8 KiB database page).
+ * needs no copy, which spares an allocation per 8 KiB database page), or
+ * passes `beforeReuse`, which holds the buffer until its chunks are done.
  */
 import { cutPoint } from './cutPoint.js';
 import { maxChunk, type ChunkerParams } from './chunkerParams.js';
@@ -11,22 +12,41 @@ import { maxChunk, type ChunkerParams } from './chunkerParams.js';
 /** Reads up to `length` bytes into `buf` at `offset`; returns 0 at the end. */
 export type ReadInto = (buf: Buffer, offset: number, length: number) => Promise<number>;
 
-export async function chunkStream(read: ReadInto, params: ChunkerParams, onChunk: (chunk: Buffer) => Promise<void>): Promise<number> {
+export interface ChunkStreamOptions {
+  /** The buffer to cut in (at least twice the largest chunk), instead of one allocated here. */
+  buffer?: Buffer;
+  /**
+   * Awaited before bytes [from, to) of the buffer, some of which were handed out, are overwritten: for a
+   * caller whose chunks are still being read elsewhere (another thread, through a shared buffer). With it, a
+   * buffer of at least four largest chunks is used as two halves: the unread tail of one is moved to the
+   * start of the other, so the chunks just handed out may still be in use while the next ones are cut.
+   */
+  beforeReuse?: (from: number, to: number) => Promise<void>;
+}
+
+export async function chunkStream(read: ReadInto, params: ChunkerParams, onChunk: (chunk: Buffer) => Promise<void>, options: ChunkStreamOptions = {}): Promise<number> {
   const max = maxChunk(params);
-  const buf = Buffer.allocUnsafe(Math.max(max * 2, 1 << 20));
+  const buf = options.buffer ?? Buffer.allocUnsafe(Math.max(max * 2, 1 << 20));
+  if (buf.length < max * 2) throw new RangeError(`chunking buffer of ${buf.length} bytes is smaller than twice the largest chunk`);
+  // The region being filled and cut: the whole buffer, or one half of it.
+  const span = options.beforeReuse && buf.length >= max * 4 ? buf.length >>> 1 : buf.length;
+  let base = 0;
   let start = 0;
   let end = 0;
   let eof = false;
   let total = 0;
   for (;;) {
     if (!eof && end - start < max) {
-      if (start > 0) {
-        buf.copy(buf, 0, start, end);
-        end -= start;
-        start = 0;
+      if (start > base) {
+        const next = span === buf.length || base !== 0 ? 0 : span;
+        await options.beforeReuse?.(next, next + span);
+        buf.copy(buf, next, start, end);
+        end = next + (end - start);
+        start = next;
+        base = next;
       }
-      while (!eof && end < buf.length) {
-        const n = await read(buf, end, buf.length - end);
+      while (!eof && end < base + span) {
+        const n = await read(buf, end, base + span - end);
         if (n === 0) eof = true;
         end += n;
         total += n;

@@ -2,13 +2,16 @@
  * Stores one file's content: chunk it, hash each chunk on this thread, and
  * put it in the store: small chunks synchronously, large ones with their
  * write (and deflate) on the thread pool, several in flight. Bounded memory:
- * one chunking buffer plus at most `inflight` chunks.
+ * one chunking buffer plus at most `inflight` chunks. A large file's large
+ * chunks (options.parallel) go to the store's staging worker instead, which
+ * hashes, compresses and writes them from a shared chunking buffer while this
+ * thread cuts the next ones.
  */
 import { chunkStream, type ReadInto } from '../chunk/chunkStream.js';
-import type { ChunkerParams } from '../chunk/chunkerParams.js';
+import { maxChunk, type ChunkerParams } from '../chunk/chunkerParams.js';
 import type { Compression } from '../store/objectCodec.js';
 import type { ObjectId } from '../store/objectId.js';
-import type { ObjectWriter, SyncObjectWriter } from '../store/objectStore.js';
+import type { ObjectWriter, PutResult, SharedChunkSink, SyncObjectWriter } from '../store/objectStore.js';
 import { sha256Hex } from '../util/hash.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 
@@ -38,7 +41,16 @@ export interface StoreStreamOptions {
   compression?: Compression;
   /** Large chunks being stored at once (each is compressed and written while the next ones are cut). */
   inflight?: number;
+  /**
+   * Large enough to be worth a second thread (the caller knows the size): large chunks are hashed, compressed
+   * and staged by the store's staging worker while this thread reads and cuts the next ones, when the store
+   * has one (SyncObjectWriter.sharedSink).
+   */
+  parallel?: boolean;
 }
+
+/** Files from this size are stored with the staging worker (its start costs ~30 ms; a 16 MiB file takes ~100 ms). */
+export const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
 
 export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: ReadInto, params: ChunkerParams, options: StoreStreamOptions = {}): Promise<ContentResult> {
   const inflight = options.inflight ?? 4;
@@ -57,37 +69,73 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
     );
     return pending.length >= inflight ? pending.shift() : undefined;
   };
-  const size = await chunkStream(read, params, async (view) => {
-    if (failure) throw failure;
-    if (sync && view.length <= SYNC_CHUNK) {
-      // Stored before this returns: the view into the chunker's buffer is all it needs.
-      const id = sha256Hex(view) as ObjectId;
-      const r = sync.putSync(view, id, compression);
-      chunks.push(id);
-      if (r.written) {
-        newObjects++;
-        newBytes += r.storedBytes;
-      }
-      if (sync.needsFlush) await sync.flush({ wait: false });
-      return;
+  const count = (r: PutResult) => {
+    if (r.written) {
+      newObjects++;
+      newBytes += r.storedBytes;
     }
-    // Stored after this returns, while the next chunks are cut: a copy of its own. Hashed here: WebCrypto's
-    // digest on the thread pool copies its input and cost the main thread more than hashing (docs/performance.md).
-    const chunk = Buffer.from(view);
-    const id = sha256Hex(chunk) as ObjectId;
-    chunks.push(id);
-    await track(
-      (async () => {
-        const r = await store.put(chunk, id, compression);
-        if (r.written) {
-          newObjects++;
-          newBytes += r.storedBytes;
+  };
+  // A shared buffer for the staging worker, of four of the largest chunks: chunkStream cuts in one half while
+  // the worker may still be reading chunks of the other, and waits (drain) only for those before reusing it.
+  let shared: Buffer | undefined;
+  let sink: SharedChunkSink | undefined;
+  if (options.parallel && sync?.sharedSink) {
+    const sab = new SharedArrayBuffer(maxChunk(params) * 4);
+    sink = sync.sharedSink(sab);
+    if (sink) shared = Buffer.from(sab);
+  }
+  let staged: Array<{ offset: number; done: Promise<void> }> = [];
+  const drain = async (from: number, to: number) => {
+    await Promise.all(staged.filter((s) => s.offset >= from && s.offset < to).map((s) => s.done));
+    staged = staged.filter((s) => s.offset < from || s.offset >= to);
+    if (failure) throw failure;
+  };
+  try {
+    const size = await chunkStream(
+      read,
+      params,
+      async (view) => {
+        if (failure) throw failure;
+        if (sync?.needsFlush) await sync.flush({ wait: false });
+        if (sync && view.length <= SYNC_CHUNK) {
+          // Stored before this returns: the view into the chunker's buffer is all it needs.
+          const id = sha256Hex(view) as ObjectId;
+          count(sync.putSync(view, id, compression));
+          chunks.push(id);
+          return;
         }
-      })(),
+        if (sink) {
+          // Hashed here, compressed and written by the worker from the shared buffer; chunkStream waits (drain)
+          // for it before it reuses that part of the buffer.
+          const id = sha256Hex(view) as ObjectId;
+          chunks.push(id);
+          const done = sink.put(view.byteOffset, view.length, id, compression).then(
+            count,
+            (err: unknown) => {
+              failure ??= err;
+            },
+          );
+          staged.push({ offset: view.byteOffset, done });
+          return;
+        }
+        // Stored after this returns, while the next chunks are cut: a copy of its own. Hashed here: WebCrypto's
+        // digest on the thread pool copies its input and cost the main thread more than hashing (docs/performance.md).
+        const chunk = Buffer.from(view);
+        const id = sha256Hex(chunk) as ObjectId;
+        chunks.push(id);
+        await track(store.put(chunk, id, compression).then(count));
+      },
+      shared ? { buffer: shared, beforeReuse: drain } : {},
     );
-  });
-  await Promise.all(pending);
-  if (failure) throw failure;
-  // A trimmed copy: the list grew by push (spare capacity), and the entry keeps it for as long as its tree is cached.
-  return { chunks: chunks.slice(), size, newObjects, newBytes };
+    await Promise.all([...pending, ...staged.map((s) => s.done)]);
+    if (failure) throw failure;
+    // A trimmed copy: the list grew by push (spare capacity), and the entry keeps it for as long as its tree is cached.
+    return { chunks: chunks.slice(), size, newObjects, newBytes };
+  } finally {
+    // Every chunk handed over has settled (or chunkStream failed before handing over more): the worker may forget the buffer.
+    if (sink) {
+      await Promise.all(staged.map((s) => s.done));
+      sink.release();
+    }
+  }
 }

@@ -146,7 +146,8 @@ export async function takeStreamSnapshot(ctx: RepoContext, options: StreamSnapsh
     try {
       // A stream stored before under this name is a changed one: its new chunks get the change codec.
       const changed = ctx.index.latest(source) !== undefined;
-      content = await storeStream(ctx.store, read, ctx.config.chunker, changed ? { compression: changeCompressionOf(ctx.config) } : {});
+      // Parallel: a stream's size is not known before it ends, and streams are mostly database dumps.
+      content = await storeStream(ctx.store, read, ctx.config.chunker, { parallel: true, ...(changed ? { compression: changeCompressionOf(ctx.config) } : {}) });
       if (run) {
         const { code, signal } = await run.exited;
         if (code !== 0 || signal !== null) {

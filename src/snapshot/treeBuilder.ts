@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { ChunkerParams } from '../chunk/chunkerParams.js';
 import { pageAlignedChunker, SQLITE_HEADER_BYTES, sqlitePageSize } from '../chunk/databaseChunking.js';
-import { describeError, isErrno, SourceError } from '../errors.js';
+import { CairnError, describeError, isErrno, SourceError } from '../errors.js';
 import { nameFields } from '../model/entryName.js';
 import { encodeTree, inlineFields, isInline, type TreeEntry } from '../model/tree.js';
 import type { SnapshotProblem } from '../model/manifest.js';
@@ -26,7 +26,7 @@ import type { ObjectId } from '../store/objectId.js';
 import type { SyncObjectWriter } from '../store/objectStore.js';
 import { sha256Hex } from '../util/hash.js';
 import { Limiter } from '../util/limiter.js';
-import { storeStream } from './contentWriter.js';
+import { PARALLEL_MIN_BYTES, storeStream } from './contentWriter.js';
 import { CODE_FILE, CODE_SYMLINK, nsToStatMs, StatCache, StatCacheWriter } from './statCache.js';
 import type { ExcludeMatcher } from './excludes.js';
 
@@ -274,9 +274,21 @@ export class TreeBuilder {
     return w && this.rootRec >= 0 ? w.finish(this.rootRec, rootTree) : null;
   }
 
+  /**
+   * The first failure that is not about the source (an object that cannot be written to the repository, a
+   * stat cache that disagrees with its tree): it ends the walk, once the work already started has settled,
+   * instead of leaving a file or folder out of a "partial" snapshot as an unreadable source file is.
+   */
+  private fatal: unknown;
+
+  private isFatal(err: unknown): boolean {
+    return err instanceof CairnError || err instanceof StatCacheMismatch;
+  }
+
   /** A file that could not be read: gone meanwhile is a warning; anything else an error (a partial snapshot). */
   private unreadable(path: string, err: unknown): void {
-    if (isErrno(err, 'ENOENT')) this.problem('warning', path, new Error('vanished while being read; not stored'));
+    if (this.isFatal(err)) this.fatal ??= err;
+    else if (isErrno(err, 'ENOENT')) this.problem('warning', path, new Error('vanished while being read; not stored'));
     else this.problem('error', path, err);
   }
 
@@ -318,7 +330,7 @@ export class TreeBuilder {
     const work: Array<Promise<void>> = [];
     const startMs = this.o.baseScanStart === null ? Number.NaN : nsToStatMs(this.o.baseScanStart);
     const inline = inlineLimit(this.o.inlineMax ?? 0, names.length);
-    for (let i = 0; i < names.length; i++) {
+    for (let i = 0; i < names.length && this.fatal === undefined; i++) {
       const name = names[i]!;
       const childAbs = joinPath(abs, name);
       if (this.skipNames.has(textOf(name)) && this.o.skipPaths.has(childAbs.toString())) {
@@ -397,7 +409,8 @@ export class TreeBuilder {
             }
           } catch (err) {
             same = false;
-            this.problem('error', joinRel(rel, name), err);
+            if (this.isFatal(err)) this.fatal ??= err;
+            else this.problem('error', joinRel(rel, name), err);
           }
         };
         // Walk a few directories concurrently; beyond that, inline (never waits on a permit, so never deadlocks).
@@ -431,6 +444,7 @@ export class TreeBuilder {
       }
     }
     await Promise.all(work);
+    if (this.fatal !== undefined) throw this.fatal;
     if (this.o.store.needsFlush) await this.o.store.flush({ wait: false });
     let keptCount = lazyCount;
     for (const e of entries) if (e !== undefined) keptCount++;
@@ -552,7 +566,7 @@ export class TreeBuilder {
       let after: fs.BigIntStats;
       try {
         const read = async (buf: Buffer, off: number, len: number) => (await fh.read(buf, off, len, null)).bytesRead;
-        r = await storeStream(this.o.store, read, await this.chunkerFor(fh), compression ? { compression } : {});
+        r = await storeStream(this.o.store, read, await this.chunkerFor(fh), { parallel: st.size >= PARALLEL_MIN_BYTES, ...(compression ? { compression } : {}) });
         after = await fh.stat({ bigint: true });
       } finally {
         await fh.close();

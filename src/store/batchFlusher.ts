@@ -76,7 +76,6 @@ export class BatchFlusher {
 
   private start(): Worker {
     const w = new Worker(WORKER_SOURCE, { eval: true });
-    w.unref();
     w.on('message', (r: Reply) => {
       const p = this.waiting.get(r.seq);
       if (!p) return;
@@ -90,6 +89,7 @@ export class BatchFlusher {
       this.worker = undefined;
       this.failAll(new Error(`the object flush worker exited (code ${code})`));
     });
+    w.unref(); // after the listeners, which would ref the port again
     return w;
   }
 

@@ -3,13 +3,16 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { describeError, IntegrityError, IoError, isErrno } from '../errors.js';
 import { tempName } from '../util/durableFs.js';
+import { faultPointSync } from '../util/faults.js';
 import { sha256Hex } from '../util/hash.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 import { BatchFlusher } from './batchFlusher.js';
-import { decodeObject, decodeObjectSync, encodeObject, encodeObjectSync, type Compression } from './objectCodec.js';
+import { decodeObject, decodeObjectSync, encodeObject, encodeObjectParts, type Compression } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
 import { objectPath, objectShardDir } from './objectPath.js';
-import type { PutResult, SyncObjectWriter } from './objectStore.js';
+import type { PutResult, SharedChunkSink, SyncObjectWriter } from './objectStore.js';
+import { ParallelStager, parallelStagerScript } from './parallelStager.js';
+import { writeStagedFileSync } from './stagedFile.js';
 
 export interface FsObjectStoreOptions {
   /** Directory for temp files: must be on the same file system as objectsRoot. */
@@ -20,6 +23,8 @@ export interface FsObjectStoreOptions {
   flushBytes?: number;
   /** Flush automatically when this many objects are pending. */
   flushCount?: number;
+  /** The staging worker's entry file for sharedSink(), or false for none; found beside the code when absent. */
+  stagerScript?: string | false;
 }
 
 function readError(id: ObjectId, err: unknown): Error {
@@ -30,6 +35,16 @@ function readError(id: ObjectId, err: unknown): Error {
     });
   }
   return new IoError(`cannot read object ${id}: ${(err as Error).message}`, { cause: err, details: { object: id } });
+}
+
+/** A failed object write; a full disk says what to do. */
+function writeError(id: ObjectId, err: unknown): IoError {
+  const full = isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT');
+  return new IoError(`cannot write object ${id}: ${describeError(err)}`, {
+    cause: err,
+    details: { object: id },
+    ...(full ? { hint: 'the repository\'s disk is full: free some space and run the command again; no snapshot was saved' } : {}),
+  });
 }
 
 function verifyContent(id: ObjectId, actual: string): void {
@@ -144,6 +159,10 @@ export class FsObjectStore implements SyncObjectWriter {
   /** The batch being made durable on the flush worker, if any. */
   private inflight: Promise<void> | undefined;
   private flusher: BatchFlusher | undefined;
+  /** The worker that writes chunks of shared buffers; null when there is no worker entry to start. */
+  private stager: ParallelStager | null | undefined;
+  /** Objects the staging worker is writing (not yet pending: their temp files are not complete). */
+  private readonly staging = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -175,7 +194,7 @@ export class FsObjectStore implements SyncObjectWriter {
   }
 
   async has(id: ObjectId): Promise<boolean> {
-    if (this.pendingIds.has(id)) return true;
+    if (this.pendingIds.has(id) || this.staging.has(id)) return true;
     try {
       await fsp.access(objectPath(this.root, id));
       return true;
@@ -247,7 +266,7 @@ export class FsObjectStore implements SyncObjectWriter {
     } catch (err) {
       this.pendingIds.delete(id);
       await fsp.rm(tmp, { force: true });
-      throw new IoError(`cannot write object ${id}: ${(err as Error).message}`, { cause: err });
+      throw writeError(id, err);
     }
     this.pending.push({ tmp, id });
     this.pendingBytes += stored.length;
@@ -266,25 +285,59 @@ export class FsObjectStore implements SyncObjectWriter {
    */
   putSync(content: Buffer, id: ObjectId, compression?: Compression): PutResult {
     if (this.hasSync(id)) return { id, written: false, storedBytes: 0 };
-    const stored = encodeObjectSync(content, compression ?? this.options.compression);
+    const { codec, payload } = encodeObjectParts(content, compression ?? this.options.compression);
     const tmp = tempName(this.options.tempDir, 'obj');
     try {
-      fs.writeFileSync(tmp, stored, { flag: 'wx' });
+      writeStagedFileSync(tmp, codec, payload, () => faultPointSync('object-write', ++this.syncWrites));
     } catch (err) {
-      fs.rmSync(tmp, { force: true });
-      throw new IoError(`cannot write object ${id}: ${(err as Error).message}`, { cause: err });
+      throw writeError(id, err);
     }
-    this.pendingIds.set(id, tmp);
-    this.pending.push({ tmp, id });
-    this.pendingBytes += stored.length;
-    if (this.pending.length >= (this.options.flushCount ?? 16_384) || this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024)) {
-      this.needsFlush = true;
-    }
-    return { id, written: true, storedBytes: stored.length };
+    this.addPending(id, tmp, 1 + payload.length);
+    return { id, written: true, storedBytes: 1 + payload.length };
   }
 
   /** Set by putSync when the batch is full; the writer calls flush() at its next await point. */
   needsFlush = false;
+  /** Objects putSync has written (the `object-write` fault point's count). */
+  private syncWrites = 0;
+
+  private addPending(id: ObjectId, tmp: string, storedBytes: number): void {
+    this.pendingIds.set(id, tmp);
+    this.pending.push({ tmp, id });
+    this.pendingBytes += storedBytes;
+    if (this.pending.length >= (this.options.flushCount ?? 16_384) || this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024)) {
+      this.needsFlush = true;
+    }
+  }
+
+  sharedSink(shared: SharedArrayBuffer): SharedChunkSink | undefined {
+    if (this.stager === undefined) {
+      const script = this.options.stagerScript ?? parallelStagerScript();
+      this.stager = script ? new ParallelStager(script) : null;
+    }
+    const stager = this.stager;
+    if (!stager) return undefined;
+    const handle = stager.register(shared);
+    return {
+      put: async (offset, length, id, compression) => {
+        // Checked and claimed before the first await, so a second chunk with the same id is not written twice.
+        if (this.hasSync(id)) return { id, written: false, storedBytes: 0 };
+        const tmp = tempName(this.options.tempDir, 'obj');
+        this.staging.add(id);
+        let storedBytes: number;
+        try {
+          storedBytes = await stager.stage(handle, offset, length, compression ?? this.options.compression, tmp);
+        } catch (err) {
+          throw writeError(id, err);
+        } finally {
+          this.staging.delete(id);
+        }
+        this.addPending(id, tmp, storedBytes);
+        return { id, written: true, storedBytes };
+      },
+      release: () => stager.release(handle),
+    };
+  }
 
   async flush(options: { wait?: boolean } = {}): Promise<void> {
     while (this.flushing) await this.flushing;
@@ -399,6 +452,6 @@ export class FsObjectStore implements SyncObjectWriter {
 
   /** Synchronous existence check, for hot loops that must not yield. */
   hasSync(id: ObjectId): boolean {
-    return this.pendingIds.has(id) || fs.existsSync(objectPath(this.root, id));
+    return this.pendingIds.has(id) || this.staging.has(id) || fs.existsSync(objectPath(this.root, id));
   }
 }

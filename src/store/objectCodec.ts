@@ -70,10 +70,33 @@ export async function encodeObject(content: Buffer, compression: Compression): P
 
 /** Synchronous encodeObject, for small objects where a thread-pool round trip costs more than the work. */
 export function encodeObjectSync(content: Buffer, compression: Compression): Buffer {
-  if (compression === 'none' || content.length <= MIN_COMPRESS || !worthCompressing(content, compression)) return frame(CODEC_RAW, content);
-  if (compression === 'snappy') return framed(content, CODEC_SNAPPY, snappy.compressSync(content));
-  return framed(content, CODEC_DEFLATE, zlib.deflateRawSync(content, DEFLATE_OPTS));
+  const { codec, payload } = encodeObjectParts(content, compression);
+  return frame(codec, payload);
 }
+
+/** A stored form as its codec byte and its payload, to be written together (writev) without a framed copy. */
+export interface EncodedParts {
+  codec: number;
+  /** `content` itself when stored raw. */
+  payload: Buffer;
+}
+
+/**
+ * Large outputs copied into a buffer of Node's: snappy's own are external memory that V8 does not count, freed
+ * only by a finalizer after a garbage collection that their size never triggers. On the staging worker, whose
+ * heap barely grows, a 1 GiB file's first snapshot peaked at 290 MiB RSS with them and ~190 MiB without.
+ */
+const COPY_OUT = { copyOutputData: true };
+
+/** encodeObjectSync without the framing copy: a large chunk's stored form is written as two buffers. */
+export function encodeObjectParts(content: Buffer, compression: Compression): EncodedParts {
+  if (compression === 'none' || content.length <= MIN_COMPRESS || !worthCompressing(content, compression)) return { codec: CODEC_RAW, payload: content };
+  const packed = compression === 'snappy' ? snappy.compressSync(content, content.length >= ASYNC_THRESHOLD ? COPY_OUT : undefined) : zlib.deflateRawSync(content, DEFLATE_OPTS);
+  return packed.length < content.length ? { codec: compression === 'snappy' ? CODEC_SNAPPY : CODEC_DEFLATE, payload: packed } : { codec: CODEC_RAW, payload: content };
+}
+
+/** The codec bytes as one-byte buffers, for writev. */
+export const CODEC_BYTES: readonly Buffer[] = [Buffer.of(CODEC_RAW), Buffer.of(CODEC_DEFLATE), Buffer.of(CODEC_SNAPPY)];
 
 /** The content length a snappy payload declares (its leading varint), checked before anything is allocated. */
 function snappyLength(payload: Buffer, what: string): number {

@@ -50,4 +50,19 @@ export interface SyncObjectWriter extends ObjectWriter {
   putSync(content: Buffer, id: ObjectId, compression?: Compression): PutResult;
   /** True when the pending batch is full and flush() should run at the next await point. */
   readonly needsFlush: boolean;
+  /**
+   * Stores chunks of `shared` with another thread compressing and writing them, or undefined when this
+   * writer cannot. Release the sink when done with the buffer.
+   */
+  sharedSink?(shared: SharedArrayBuffer): SharedChunkSink | undefined;
+}
+
+/** Chunks of one shared buffer, compressed and written by another thread: see SyncObjectWriter.sharedSink. */
+export interface SharedChunkSink {
+  /**
+   * Stores bytes [offset, offset + length) of the buffer, whose SHA-256 is `id`, unless the object is stored
+   * (or being stored) already; the bytes must not change until this settles.
+   */
+  put(offset: number, length: number, id: ObjectId, compression?: Compression): Promise<PutResult>;
+  release(): void;
 }

@@ -57,3 +57,23 @@ export async function faultPoint(point: string, count: number): Promise<void> {
     throw systemError(r.action, `injected fault at ${point} ${count}`);
   }
 }
+
+/**
+ * faultPoint for synchronous code (a worker thread's loop): throws the rule's
+ * errno at the `count`-th time, or for `stall` writes the same line as
+ * faultPoint and blocks this thread for good. Worker threads see the process's
+ * CAIRN_TEST_FAULTS, so a point can be reached off the main thread.
+ * Points used by the object store, with the temp file created and nothing
+ * written: `object-write` (each object putSync writes on the main thread),
+ * `object-stage` (each chunk the staging worker writes).
+ */
+export function faultPointSync(point: string, count: number): void {
+  for (const r of rules()) {
+    if (r.point !== point || r.n !== count) continue;
+    if (r.action === 'stall') {
+      process.stderr.write(`cairn-test-fault: stalled at ${point} ${count}\n`);
+      for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    }
+    throw systemError(r.action, `injected fault at ${point} ${count}`);
+  }
+}

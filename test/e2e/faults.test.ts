@@ -250,3 +250,27 @@ describe('a file that changes while it is read', () => {
     }
   });
 });
+
+describe('a repository that cannot be written', () => {
+  it('fails the snapshot (exit 1, what failed and what to do) instead of leaving files out as unreadable', () => {
+    const src = path.join(root, 'full-src');
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 12; i++) files[`f${i}.bin`] = content(20_000 + i, i);
+    writeTree(src, { a: files, b: { 'x.bin': content(30_000, 77) } });
+    const repo = path.join(root, 'full-repo');
+    cairnOk(['init', '--repo', repo]);
+    const r = cairn(['snapshot', src, '--repo', repo], { env: { CAIRN_TEST_FAULTS: 'object-write:ENOSPC:5' } });
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^cairn: cannot write object [0-9a-f]{64}: .*ENOSPC/);
+    expect(lines[1]).toMatch(/hint: .*free some space/);
+    expect(r.stderr).not.toMatch(/could not be read|partial/);
+    expect(parseJson<unknown[]>(cairnOk(['log', '--json', '--repo', repo]))).toEqual([]);
+    expect(fs.readdirSync(path.join(repo, 'tmp')).filter((n) => n.startsWith('obj-'))).toEqual([]);
+    const next = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--json']));
+    const out = path.join(root, 'full-out');
+    cairnOk(['restore', next.id, '--repo', repo, '--target', out, '--verify']);
+    expect(describeTree(out)).toEqual(describeTree(src));
+  });
+});

@@ -4,10 +4,11 @@
  * get a copy of its own, or the next chunks overwrite it before it is written.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChunkerParams } from '../../../src/chunk/chunkerParams.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
-import type { ObjectWriter, PutResult, SyncObjectWriter } from '../../../src/store/objectStore.js';
+import type { ObjectWriter, PutResult, SharedChunkSink, SyncObjectWriter } from '../../../src/store/objectStore.js';
 import { storeStream } from '../../../src/snapshot/contentWriter.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -62,5 +63,83 @@ describe('storeStream', () => {
     expect(r.size).toBe(data.length);
     expect(Buffer.concat(r.chunks.map((id) => seen.get(id)!)).equals(data)).toBe(true);
     for (const [id, content] of seen) expect(sha(content)).toBe(id);
+  });
+});
+
+/**
+ * A store with a shared sink that reads a chunk's bytes from the shared buffer only after a random number of
+ * event-loop turns, as the staging worker does: chunkStream must not move the buffer's tail over a region whose
+ * chunks are not done, or the bytes written would differ from the bytes hashed.
+ */
+function sharedStore(seen: Map<string, Buffer>, turns: () => number): SyncObjectWriter {
+  const store = slowStore(seen, true) as SyncObjectWriter;
+  return {
+    ...store,
+    sharedSink(shared: SharedArrayBuffer): SharedChunkSink {
+      const view = Buffer.from(shared);
+      return {
+        async put(offset, length, id) {
+          for (let i = turns(); i > 0; i--) await new Promise((r) => setImmediate(r));
+          const bytes = Buffer.from(view.subarray(offset, offset + length));
+          expect(sha(bytes)).toBe(id);
+          seen.set(id, bytes);
+          return { id, written: true, storedBytes: length };
+        },
+        release() {},
+      };
+    },
+  };
+}
+
+describe('storeStream through a shared sink', () => {
+  // Chunks over 64 KiB go to the sink (smaller ones are stored synchronously); the shared buffer is 1 MiB.
+  const params = { kind: 'cdc', min: 72 * 1024, avg: 128 * 1024, max: 256 * 1024 } as ChunkerParams;
+
+  it('hands over every large chunk with the bytes that were hashed, whatever the sink and the reads take', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 3_000_000 }), fc.integer({ min: 1, max: 700_000 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (size, step, seed) => {
+        const data = randomBytes(size);
+        let x = seed || 1;
+        const turns = () => {
+          x = (x * 1103515245 + 12345) & 0x7fffffff;
+          return x % 12;
+        };
+        const seen = new Map<string, Buffer>();
+        const r = await storeStream(sharedStore(seen, turns), reader(data, step), params, { parallel: true });
+        expect(r.size).toBe(size);
+        expect(Buffer.concat(r.chunks.map((id) => seen.get(id)!)).equals(data)).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('cuts the same chunks as without one', async () => {
+    const data = randomBytes(2_000_000);
+    const plain = await storeStream(slowStore(new Map(), true), reader(data, 65_536), params);
+    const viaSink = await storeStream(sharedStore(new Map(), () => 3), reader(data, 65_536), params, { parallel: true });
+    expect(viaSink.chunks).toEqual(plain.chunks);
+  });
+
+  it('fails with the sink failure, after every chunk handed over has settled', async () => {
+    const data = randomBytes(2_000_000);
+    let settled = 0;
+    let handed = 0;
+    const base = slowStore(new Map(), true) as SyncObjectWriter;
+    const store: SyncObjectWriter = {
+      ...base,
+      sharedSink: () => ({
+        async put(_offset, _length, id) {
+          const n = ++handed;
+          for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+          settled++;
+          if (n === 3) throw new Error('ENOSPC: injected');
+          return { id, written: true, storedBytes: 1 };
+        },
+        release() {},
+      }),
+    };
+    await expect(storeStream(store, reader(data, 65_536), params, { parallel: true })).rejects.toThrow(/ENOSPC/);
+    expect(handed).toBeGreaterThanOrEqual(3);
+    expect(settled).toBe(handed);
   });
 });

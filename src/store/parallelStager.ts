@@ -1,0 +1,113 @@
+/**
+ * Compresses and writes large chunks on a worker thread, so that one big file
+ * uses both cores: the main thread reads, cuts and hashes chunks in a shared
+ * buffer (SharedArrayBuffer: nothing is copied to the worker) and checks
+ * which are new, while the worker compresses each new one and writes it to
+ * its temp file (stagerThread.ts). A chunk's region of the shared buffer must
+ * not change until its promise settles.
+ *
+ * The worker is a file of its own: dist/bin/cairn-stager.cjs beside the CLI's
+ * bundle, or dist/src/store/stagerThread.js beside this module. When neither
+ * exists (the sources run by a test runner), parallelStagerScript() returns
+ * undefined and callers store chunks on the main thread as before.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Compression } from './objectCodec.js';
+
+export type StagerRequest =
+  | { type: 'buffer'; buffer: number; shared: SharedArrayBuffer }
+  | { type: 'release'; buffer: number }
+  | { type: 'stage'; seq: number; buffer: number; offset: number; length: number; compression: Compression; tmp: string };
+
+export type StagerReply = { seq: number; storedBytes: number; error?: undefined } | { seq: number; error: { message: string; code?: string | undefined } };
+
+/** Where the worker entry is, or undefined when this build has none (see the module comment). */
+export function parallelStagerScript(): string | undefined {
+  const candidates: string[] = [];
+  // In the CLI's CommonJS bundle __dirname is dist/bin; in the library's ES modules it is undefined and
+  // import.meta.url names this file (the bundler defines import.meta.url as undefined).
+  if (typeof __dirname === 'string') candidates.push(path.join(__dirname, 'cairn-stager.cjs'));
+  const here = import.meta.url as string | undefined;
+  if (here?.startsWith('file:')) candidates.push(path.join(path.dirname(fileURLToPath(here)), 'stagerThread.js'));
+  return candidates.find((p) => fs.existsSync(p));
+}
+
+export class ParallelStager {
+  private worker: Worker | undefined;
+  private seq = 0;
+  private nextBuffer = 0;
+  private readonly waiting = new Map<number, { resolve: (storedBytes: number) => void; reject: (err: Error) => void }>();
+
+  constructor(private readonly script: string) {}
+
+  private start(): Worker {
+    const w = new Worker(this.script);
+    w.on('message', (r: StagerReply) => {
+      const p = this.waiting.get(r.seq);
+      if (!p) return;
+      this.waiting.delete(r.seq);
+      if (this.waiting.size === 0) w.unref();
+      if (r.error) p.reject(Object.assign(new Error(r.error.message), { code: r.error.code }));
+      else p.resolve(r.storedBytes);
+    });
+    w.on('error', (err) => this.failAll(err));
+    w.on('exit', (code) => {
+      this.worker = undefined;
+      this.failAll(new Error(`the object staging worker exited (code ${code})`));
+    });
+    // After the listeners: adding a 'message' listener refs the worker's port again, and a worker that is
+    // started but never given a chunk (a file whose chunks were all stored before) would keep the process alive.
+    w.unref();
+    return w;
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.waiting.values()) p.reject(err);
+    this.waiting.clear();
+  }
+
+  /** Buffers registered and not yet sent to the worker (sent with their first chunk). */
+  private readonly unsent = new Map<number, SharedArrayBuffer>();
+
+  /**
+   * Registers `shared`; returns its handle for stage() and release(). The worker starts (~30 ms) only when a
+   * chunk is first staged: a big file whose chunks are all stored already never needs it.
+   */
+  register(shared: SharedArrayBuffer): number {
+    const buffer = ++this.nextBuffer;
+    this.unsent.set(buffer, shared);
+    return buffer;
+  }
+
+  release(buffer: number): void {
+    if (!this.unsent.delete(buffer)) this.worker?.postMessage({ type: 'release', buffer } satisfies StagerRequest);
+  }
+
+  /**
+   * Encodes bytes [offset, offset + length) of a registered buffer with `compression` and writes the stored
+   * form to `tmp` (created; it must not exist). Resolves with the bytes written.
+   */
+  stage(buffer: number, offset: number, length: number, compression: Compression, tmp: string): Promise<number> {
+    const w = (this.worker ??= this.start());
+    const shared = this.unsent.get(buffer);
+    if (shared) {
+      w.postMessage({ type: 'buffer', buffer, shared } satisfies StagerRequest);
+      this.unsent.delete(buffer);
+    }
+    const seq = ++this.seq;
+    w.ref(); // a chunk in flight keeps the process alive until it is written
+    return new Promise<number>((resolve, reject) => {
+      this.waiting.set(seq, { resolve, reject });
+      w.postMessage({ type: 'stage', seq, buffer, offset, length, compression, tmp } satisfies StagerRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Files of 16 MiB and more have their large chunks compressed and written by
+ * the staging worker (src/store/parallelStager.ts), from the chunker's shared
+ * buffer. These tests run the built CLI, whose bundle starts the worker from
+ * dist/bin/cairn-stager.cjs. The fault point `object-stage` exists only in
+ * the worker, so a test that trips it also proves the worker did the writing.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, cairn, cairnOk, describeTree, parseJson, tempDir } from '../helpers.js';
+import { content } from '../property/treeArb.js';
+
+const root = tempDir('cairn-staging-');
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const MiB = 1024 * 1024;
+
+/** 40 MiB: 4 MiB segments alternating compressible and random, with one random segment repeated (duplicate chunks). */
+function bigFile(): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 9; i++) parts.push(content(4 * MiB, 100 + i));
+  parts.push(parts[1]!); // the same 4 MiB again: its chunks (after the first few) are stored once
+  return Buffer.concat(parts);
+}
+
+const big = bigFile();
+const src = path.join(root, 'src');
+fs.mkdirSync(src, { recursive: true });
+fs.writeFileSync(path.join(src, 'big.bin'), big);
+fs.writeFileSync(path.join(src, 'small.txt'), 'small\n');
+
+function objectCount(repo: string): number {
+  let n = 0;
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else n++;
+    }
+  };
+  walk(path.join(repo, 'objects'));
+  return n;
+}
+
+const tempObjects = (repo: string) => fs.readdirSync(path.join(repo, 'tmp')).filter((n) => n.startsWith('obj-'));
+
+interface SnapshotJson {
+  id: string;
+  stats: { newObjects: number; newBytes: number };
+}
+
+describe('a big file stored through the staging worker', () => {
+  it('restores byte for byte, writes each distinct chunk once, and a re-read of the same content stores nothing', () => {
+    const repo = path.join(root, 'repo-roundtrip');
+    cairnOk(['init', '--repo', repo]);
+    const first = parseJson<SnapshotJson>(cairnOk(['snapshot', src, '--repo', repo, '--json']));
+    expect(first.stats.newObjects).toBeGreaterThan(20); // ~1 MiB chunks of 36 MiB of distinct content
+    // Every new object (chunks and the tree) is under its name once: the repeated segment's chunks were not
+    // written twice. The other object is the manifest. Nothing is left in tmp/.
+    expect(objectCount(repo)).toBe(first.stats.newObjects + 1);
+    expect(tempObjects(repo)).toEqual([]);
+    const out = path.join(root, 'out-roundtrip');
+    cairnOk(['restore', first.id, '--repo', repo, '--target', out, '--verify']);
+    expect(fs.readFileSync(path.join(out, 'big.bin')).equals(big)).toBe(true);
+    expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
+    cairnOk(['verify', '--read-data', '--repo', repo]);
+
+    // Same bytes, new mtime: the file is read again, every chunk is found stored, nothing is written.
+    const t = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(src, 'big.bin'), t, t);
+    const again = parseJson<SnapshotJson>(cairnOk(['snapshot', src, '--repo', repo, '--json']));
+    expect(again.stats.newObjects).toBe(1); // the root tree (big.bin's mtime changed), no chunk
+    expect(objectCount(repo)).toBe(first.stats.newObjects + 1 + 2); // + the new tree and the new manifest
+  });
+
+  it('stores a stream from standard input the same way', () => {
+    const repo = path.join(root, 'repo-stdin');
+    cairnOk(['init', '--repo', repo]);
+    const snap = parseJson<SnapshotJson>(cairnOk(['snapshot', '--stdin', '--name', 'dump.bin', '--repo', repo, '--json'], { input: big }));
+    const out = spawnSync(process.execPath, [CLI, 'cat', `${snap.id}:dump.bin`, '--repo', repo], { maxBuffer: 64 * MiB });
+    expect(out.status).toBe(0);
+    expect(out.stdout.equals(big)).toBe(true);
+    expect(tempObjects(repo)).toEqual([]);
+  });
+
+  it('a write failing on the worker fails the snapshot with what failed and what to do (exit 1), stores no snapshot, leaves no temp file', () => {
+    const repo = path.join(root, 'repo-enospc');
+    cairnOk(['init', '--repo', repo]);
+    const r = cairn(['snapshot', src, '--repo', repo], { env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'object-stage:ENOSPC:3' } });
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2); // what failed, and what to do
+    expect(lines[0]).toMatch(/^cairn: cannot write object [0-9a-f]{64}: .*ENOSPC/);
+    expect(lines[1]).toMatch(/hint: .*disk is full: free some space/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(parseJson<unknown[]>(cairnOk(['log', '--json', '--repo', repo]))).toEqual([]);
+    expect(tempObjects(repo)).toEqual([]);
+    // The next snapshot, without the fault, is whole.
+    const next = parseJson<SnapshotJson>(cairnOk(['snapshot', src, '--repo', repo, '--json']));
+    const out = path.join(root, 'out-enospc');
+    cairnOk(['restore', next.id, '--repo', repo, '--target', out, '--verify']);
+    expect(fs.readFileSync(path.join(out, 'big.bin')).equals(big)).toBe(true);
+  });
+
+  it('kill -9 while the worker is writing leaves the repository consistent, and the next snapshot is clean', async () => {
+    const repo = path.join(root, 'repo-kill');
+    cairnOk(['init', '--repo', repo]);
+    const child = spawn(process.execPath, [CLI, 'snapshot', src, '--repo', repo], {
+      env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'object-stage:stall:4' },
+    });
+    let stderr = '';
+    let killed = false;
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (!killed && stderr.includes('cairn-test-fault: stalled at object-stage 4')) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      });
+      child.on('exit', () => resolve());
+    });
+    expect(killed).toBe(true);
+    expect(parseJson<unknown[]>(cairnOk(['log', '--json', '--repo', repo]))).toEqual([]);
+    expect(tempObjects(repo).length).toBeGreaterThan(0); // the stalled chunk's file, and those written before it
+    cairnOk(['verify', '--read-data', '--repo', repo]);
+    const next = parseJson<SnapshotJson>(cairnOk(['snapshot', src, '--repo', repo, '--json']));
+    expect(tempObjects(repo)).toEqual([]); // the dead process's temp files were swept
+    const out = path.join(root, 'out-kill');
+    cairnOk(['restore', next.id, '--repo', repo, '--target', out, '--verify']);
+    expect(fs.readFileSync(path.join(out, 'big.bin')).equals(big)).toBe(true);
+  });
+});
