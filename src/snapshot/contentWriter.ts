@@ -79,7 +79,9 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
   // the worker may still be reading chunks of the other, and waits (drain) only for those before reusing it.
   let shared: Buffer | undefined;
   let sink: SharedChunkSink | undefined;
-  if (options.parallel && sync?.sharedSink) {
+  // Only for chunkers that cut large chunks: a database's page chunks are stored synchronously anyway, and a
+  // buffer of four 8 KiB pages would mean a read per 16 KiB.
+  if (options.parallel && sync?.sharedSink && maxChunk(params) > SYNC_CHUNK) {
     const sab = new SharedArrayBuffer(maxChunk(params) * 4);
     sink = sync.sharedSink(sab);
     if (sink) shared = Buffer.from(sab);

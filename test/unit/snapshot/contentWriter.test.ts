@@ -113,6 +113,19 @@ describe('storeStream through a shared sink', () => {
     );
   });
 
+  it('is not used for a chunker whose chunks are all stored synchronously (a database\'s pages)', async () => {
+    const data = randomBytes(3_000_000);
+    let asked = 0;
+    const base = sharedStore(new Map(), () => 0);
+    const store: SyncObjectWriter = { ...base, sharedSink: (sab) => (asked++, base.sharedSink!(sab)) };
+    let reads = 0;
+    const read = reader(data, 1 << 20);
+    const r = await storeStream(store, (buf, off, len) => (reads++, read(buf, off, len)), { kind: 'fixed', size: 8192 }, { parallel: true });
+    expect(r.chunks).toHaveLength(Math.ceil(data.length / 8192));
+    expect(asked).toBe(0);
+    expect(reads).toBeLessThan(10); // read ~1 MiB at a time, not a few pages at a time
+  });
+
   it('cuts the same chunks as without one', async () => {
     const data = randomBytes(2_000_000);
     const plain = await storeStream(slowStore(new Map(), true), reader(data, 65_536), params);
