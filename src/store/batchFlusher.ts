@@ -14,6 +14,7 @@
  * binary) and never keeps the process alive.
  */
 import { Worker } from 'node:worker_threads';
+import { workerExecArgv } from '../util/workerExecArgv.js';
 
 export interface FlushItem {
   tmp: string;
@@ -75,7 +76,7 @@ export class BatchFlusher {
   private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
 
   private start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: workerExecArgv() });
     w.on('message', (r: Reply) => {
       const p = this.waiting.get(r.seq);
       if (!p) return;

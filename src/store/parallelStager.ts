@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { workerExecArgv } from '../util/workerExecArgv.js';
 import type { Compression } from './objectCodec.js';
 
 export type StagerRequest =
@@ -44,7 +45,7 @@ export class ParallelStager {
   constructor(private readonly script: string) {}
 
   private start(): Worker {
-    const w = new Worker(this.script);
+    const w = new Worker(this.script, { execArgv: workerExecArgv() });
     w.on('message', (r: StagerReply) => {
       const p = this.waiting.get(r.seq);
       if (!p) return;

@@ -132,3 +132,27 @@ describe('a big file stored through the staging worker', () => {
     expect(fs.readFileSync(path.join(out, 'big.bin')).equals(big)).toBe(true);
   });
 });
+
+describe('the library', () => {
+  it('stores a big file through the same worker (dist/src/store/stagerThread.js), from any parent\'s Node options', () => {
+    const repo = path.join(root, 'repo-library');
+    const index = path.resolve(path.dirname(CLI), '../src/index.js');
+    const script = `
+      import { Repository } from ${JSON.stringify(index)};
+      const repo = await Repository.init({ repo: ${JSON.stringify(repo)} });
+      try { await repo.snapshot({ path: ${JSON.stringify(src)} }); console.log('saved'); }
+      catch (e) { console.log(e.code, e.message); }`;
+    // The fault point exists only in the worker: reaching it proves the library started it.
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'object-stage:EIO:2' },
+    });
+    expect(r.stdout).toMatch(/^IO cannot write object [0-9a-f]{64}: EIO: injected fault at object-stage 2/);
+    expect(tempObjects(repo)).toEqual([]);
+    // Without the fault the snapshot is saved: both workers (staging, and flushing the batch of 30+ objects)
+    // start from a parent run as \`node --input-type=module -e\`, whose options they must not inherit.
+    fs.rmSync(repo, { recursive: true, force: true });
+    const ok = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, CAIRN_REPO: '' } });
+    expect(ok.stdout.trim()).toBe('saved');
+  });
+});
