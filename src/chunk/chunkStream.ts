@@ -18,8 +18,9 @@ export interface ChunkStreamOptions {
   /**
    * Awaited before bytes [from, to) of the buffer, some of which were handed out, are overwritten: for a
    * caller whose chunks are still being read elsewhere (another thread, through a shared buffer). With it, a
-   * buffer of at least four largest chunks is used as two halves: the unread tail of one is moved to the
-   * start of the other, so the chunks just handed out may still be in use while the next ones are cut.
+   * buffer of at least four largest chunks is used as two halves, as a ring: data read into the first half
+   * runs on into the second, and only the unread tail at the end of the second is moved to the start of the
+   * first; each half is waited for just before it is reused, while the chunks of the other may still be in use.
    */
   beforeReuse?: (from: number, to: number) => Promise<void>;
 }
@@ -28,25 +29,26 @@ export async function chunkStream(read: ReadInto, params: ChunkerParams, onChunk
   const max = maxChunk(params);
   const buf = options.buffer ?? Buffer.allocUnsafe(Math.max(max * 2, 1 << 20));
   if (buf.length < max * 2) throw new RangeError(`chunking buffer of ${buf.length} bytes is smaller than twice the largest chunk`);
-  // The region being filled and cut: the whole buffer, or one half of it.
-  const span = options.beforeReuse && buf.length >= max * 4 ? buf.length >>> 1 : buf.length;
-  let base = 0;
+  const reuse = options.beforeReuse;
+  const half = reuse && buf.length >= max * 4 ? buf.length >>> 1 : 0;
   let start = 0;
   let end = 0;
   let eof = false;
   let total = 0;
   for (;;) {
     if (!eof && end - start < max) {
-      if (start > base) {
-        const next = span === buf.length || base !== 0 ? 0 : span;
-        await options.beforeReuse?.(next, next + span);
-        buf.copy(buf, next, start, end);
-        end = next + (end - start);
-        start = next;
-        base = next;
+      if (half > 0 && end === half) {
+        await reuse!(half, buf.length); // running on into the second half: its earlier chunks must be done
+      } else if (start > 0 && (half === 0 || end === buf.length)) {
+        await reuse?.(0, half || buf.length);
+        buf.copy(buf, 0, start, end);
+        end -= start;
+        start = 0;
       }
-      while (!eof && end < base + span) {
-        const n = await read(buf, end, base + span - end);
+      // Fill up to the end of the current half (or of the buffer).
+      const limit = half > 0 && end < half ? half : buf.length;
+      while (!eof && end < limit) {
+        const n = await read(buf, end, limit - end);
         if (n === 0) eof = true;
         end += n;
         total += n;

@@ -86,10 +86,12 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
     sink = sync.sharedSink(sab);
     if (sink) shared = Buffer.from(sab);
   }
-  let staged: Array<{ offset: number; done: Promise<void> }> = [];
+  let staged: Array<{ offset: number; end: number; done: Promise<void> }> = [];
   const drain = async (from: number, to: number) => {
-    await Promise.all(staged.filter((s) => s.offset >= from && s.offset < to).map((s) => s.done));
-    staged = staged.filter((s) => s.offset < from || s.offset >= to);
+    // Every chunk with a byte in [from, to), including one that began in the other half and runs into this one.
+    const overlaps = (s: { offset: number; end: number }) => s.offset < to && s.end > from;
+    await Promise.all(staged.filter(overlaps).map((s) => s.done));
+    staged = staged.filter((s) => !overlaps(s));
     if (failure) throw failure;
   };
   try {
@@ -117,7 +119,7 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
               failure ??= err;
             },
           );
-          staged.push({ offset: view.byteOffset, done });
+          staged.push({ offset: view.byteOffset, end: view.byteOffset + view.length, done });
           return;
         }
         // Stored after this returns, while the next chunks are cut: a copy of its own. Hashed here: WebCrypto's
