@@ -3,9 +3,9 @@
  * put it in the store: small chunks synchronously, large ones with their
  * write (and deflate) on the thread pool, several in flight. Bounded memory:
  * one chunking buffer plus at most `inflight` chunks. A large file's large
- * chunks (options.parallel) go to the store's staging worker instead, which
- * hashes, compresses and writes them from a shared chunking buffer while this
- * thread cuts the next ones.
+ * chunks (options.parallel) are hashed here in a shared chunking buffer, and
+ * the new ones compressed and written by the store's staging worker straight
+ * from it while this thread cuts and hashes the next ones.
  */
 import { chunkStream, type ReadInto } from '../chunk/chunkStream.js';
 import { maxChunk, type ChunkerParams } from '../chunk/chunkerParams.js';
@@ -42,9 +42,9 @@ export interface StoreStreamOptions {
   /** Large chunks being stored at once (each is compressed and written while the next ones are cut). */
   inflight?: number;
   /**
-   * Large enough to be worth a second thread (the caller knows the size): large chunks are hashed, compressed
-   * and staged by the store's staging worker while this thread reads and cuts the next ones, when the store
-   * has one (SyncObjectWriter.sharedSink).
+   * Large enough to be worth a second thread (the caller knows the size): new large chunks are compressed and
+   * written by the store's staging worker while this thread reads, cuts and hashes the next ones, when the
+   * store has one (SyncObjectWriter.sharedSink).
    */
   parallel?: boolean;
 }
