@@ -29,17 +29,23 @@ await build({
   define: { 'import.meta.url': 'undefined' }, // CommonJS has none: parallelStager finds its worker from __dirname
   logLevel: 'warning',
 });
-// The staging worker (src/store/stagerThread.ts), started by the bundle from beside it.
-await build({
-  entryPoints: [new URL('../dist/src/store/stagerThread.js', import.meta.url).pathname],
-  outfile: join(bin, 'cairn-stager.cjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  external: ['better-sqlite3', 'snappy'],
-  logLevel: 'warning',
-});
+// The worker threads, started by the bundle from beside it: the staging worker (src/store/stagerThread.ts) and the
+// reading worker (src/store/readerThread.ts).
+for (const [entry, out] of [
+  ['stagerThread.js', 'cairn-stager.cjs'],
+  ['readerThread.js', 'cairn-reader.cjs'],
+]) {
+  await build({
+    entryPoints: [new URL(`../dist/src/store/${entry}`, import.meta.url).pathname],
+    outfile: join(bin, out),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['better-sqlite3', 'snappy'],
+    logLevel: 'warning',
+  });
+}
 // The loader compiles the bundle as a function body, where main.ts's hashbang line is not allowed.
 writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/^#![^\n]*\n/, ''));
 copyFileSync(new URL('./templates/cairn-loader.cjs', import.meta.url), loader);

@@ -9,9 +9,10 @@ import * as fsp from 'node:fs/promises';
 import { IntegrityError, CairnError, IoError, describeError } from '../errors.js';
 import { assertSafeName, nameBytes } from '../model/entryName.js';
 import { fileChunkSync } from '../model/fileContent.js';
-import { targetBytes, type TreeEntry } from '../model/tree.js';
+import { isInline, targetBytes, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
+import type { ObjectGroupReader } from '../store/objectStore.js';
 import { Limiter } from '../util/limiter.js';
 import { writeAll } from '../util/writeAll.js';
 
@@ -25,6 +26,18 @@ const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants
 const SYNC_FILE = 256 * 1024;
 /** Bytes gathered before one write of a large file. */
 const WRITE_BATCH = 1024 * 1024;
+/**
+ * A large file being written is synced (fdatasync on the thread pool, not awaited) after every this many
+ * bytes, so the disk works while the restore goes on: the kernel starts writing back on its own only when a
+ * tenth or so of the machine's memory is dirty, and the restore's final sync would otherwise wait for all of it.
+ */
+const WRITEBACK_EVERY = 16 * 1024 * 1024;
+/** Files of at least this size are read on two threads (see writeFileShared). */
+const SHARED_READ_MIN = 4 * 1024 * 1024;
+/** Groups (of about 1 MiB each) read ahead of the write cursor at most: bounds the memory of writeFileShared. */
+const GROUPS_AHEAD = 8;
+/** Groups the reading worker holds at once: one it reads, one queued so it never waits for the main thread. */
+const WORKER_GROUPS = 2;
 
 export interface MaterializeCounts {
   files: number;
@@ -50,6 +63,34 @@ export function nsToSeconds(ns: string): number {
 
 /** The metadata setMeta applies. */
 export type EntryMeta = Pick<TreeEntry, 'type' | 'mode' | 'mtime' | 'uid' | 'gid'>;
+
+/** Starts the writeback of a file being written every WRITEBACK_EVERY bytes, one sync in flight. */
+class Writeback {
+  private since = 0;
+  private syncing: Promise<void> | undefined;
+  private failed: unknown;
+
+  constructor(private readonly fd: number) {}
+
+  wrote(bytes: number): void {
+    this.since += bytes;
+    if (this.since < WRITEBACK_EVERY || this.syncing) return;
+    this.since = 0;
+    this.syncing = new Promise<void>((resolve) =>
+      fs.fdatasync(this.fd, (err) => {
+        if (err) this.failed ??= err;
+        this.syncing = undefined;
+        resolve();
+      }),
+    );
+  }
+
+  /** Waits for the sync in flight; throws what any sync failed with (the disk could not keep the data). */
+  async settle(): Promise<void> {
+    await this.syncing;
+    if (this.failed) throw this.failed;
+  }
+}
 
 export class Materializer {
   readonly counts: MaterializeCounts = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
@@ -117,28 +158,10 @@ export class Materializer {
     let written = 0;
     try {
       const fd = fs.openSync(p, CREATE_FLAGS, 0o600);
-      let writing: Promise<void> | undefined;
       try {
-        let batch: Buffer[] = [];
-        let batchBytes = 0;
-        for (const id of e.chunks ?? []) {
-          const data = this.chunk(e, id, rel);
-          batch.push(data);
-          batchBytes += data.length;
-          written += data.length;
-          if (batchBytes >= WRITE_BATCH) {
-            if (writing) await writing;
-            writing = writeAll(fd, batch);
-            batch = [];
-            batchBytes = 0;
-          }
-        }
-        if (writing) await writing;
-        writing = undefined;
-        if (batch.length > 0) await writeAll(fd, batch);
+        const reader = isInline(e) || (e.size ?? 0) < SHARED_READ_MIN ? undefined : this.ctx.store.groupReader();
+        written = reader ? await this.writeFileShared(e, fd, reader, rel) : await this.writeFileAlone(e, fd, rel);
       } finally {
-        // A failed chunk read leaves no write behind on a closed descriptor.
-        if (writing) await writing.catch(() => undefined);
         fs.closeSync(fd);
       }
     } catch (err) {
@@ -149,6 +172,108 @@ export class Materializer {
       throw new IntegrityError(`cannot restore ${rel}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });
     }
     this.counts.bytes += written;
+  }
+
+  /** writeFile's chunks read on this thread only; returns the bytes written. */
+  private async writeFileAlone(e: TreeEntry, fd: number, rel: string): Promise<number> {
+    let written = 0;
+    let writing: Promise<void> | undefined;
+    const writeback = new Writeback(fd);
+    try {
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      for (const id of e.chunks ?? []) {
+        const data = this.chunk(e, id, rel);
+        batch.push(data);
+        batchBytes += data.length;
+        written += data.length;
+        if (batchBytes >= WRITE_BATCH) {
+          if (writing) await writing;
+          writeback.wrote(batchBytes);
+          writing = writeAll(fd, batch);
+          batch = [];
+          batchBytes = 0;
+        }
+      }
+      if (writing) await writing;
+      writing = undefined;
+      if (batch.length > 0) await writeAll(fd, batch);
+    } finally {
+      // A failed chunk read leaves no write (or sync) behind on a closed descriptor.
+      if (writing) await writing.catch(() => undefined);
+      await writeback.settle();
+    }
+    return written;
+  }
+
+  /**
+   * writeFile's chunks read on two threads: the chunks are cut into groups of about WRITE_BATCH bytes (by the
+   * file's average chunk size), the reading worker is kept WORKER_GROUPS groups busy, and this thread reads
+   * the next group itself whenever the group due for writing is still on the worker. Groups are written in
+   * order, one write in flight, at most GROUPS_AHEAD groups held. A group the worker could not read is read
+   * here (getSync), so every error is the one reading alone gives. Returns the bytes written.
+   */
+  private async writeFileShared(e: TreeEntry, fd: number, reader: ObjectGroupReader, rel: string): Promise<number> {
+    const ids = e.chunks ?? [];
+    const perGroup = Math.max(1, Math.min(4096, Math.round(WRITE_BATCH / Math.max(1, (e.size ?? 0) / Math.max(1, ids.length)))));
+    const groupCount = Math.ceil(ids.length / perGroup);
+    const groupIds = (g: number): ObjectId[] => ids.slice(g * perGroup, (g + 1) * perGroup);
+    const readHere = (g: number): Buffer[] => groupIds(g).map((id) => this.chunk(e, id, rel));
+    /** Per group: its content once read (a worker's group as one buffer), else the promise of it. */
+    const groups: Array<Buffer[] | Promise<Buffer[]> | undefined> = [];
+    let onWorker = 0;
+    const onTheWorker = (g: number): Promise<Buffer[]> => {
+      onWorker++;
+      const task = reader.read(groupIds(g)).then((content) => {
+        onWorker--;
+        const out = content ? [content] : readHere(g);
+        groups[g] = out;
+        return out;
+      });
+      task.catch(() => undefined); // awaited when due; a failure then is this file's error
+      return task;
+    };
+    let next = 0; // the next group to hand out
+    let due = 0; // the next group to write
+    let written = 0;
+    let writing: Promise<void> | undefined;
+    let writeDone = true;
+    const writeback = new Writeback(fd);
+    try {
+      while (due < groupCount) {
+        while (onWorker < WORKER_GROUPS && next < groupCount) groups[next] = onTheWorker(next++);
+        const head = groups[due];
+        if (Array.isArray(head) && writeDone) {
+          groups[due++] = undefined;
+          if (writing) await writing; // settled already: only to throw its error
+          let bytes = 0;
+          for (const b of head) bytes += b.length;
+          written += bytes;
+          writeback.wrote(bytes);
+          writeDone = false;
+          writing = writeAll(fd, head).finally(() => {
+            writeDone = true;
+          });
+        } else if (next < groupCount && next - due < GROUPS_AHEAD) {
+          // The group due is still on the worker, or the last write is still running: read one more here.
+          groups[next] = readHere(next);
+          next++;
+          // Let the worker's answers and the write's completion in, so the worker is given its next group in time.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        } else {
+          // Nothing to do here until the write finishes (when the group due is read) or that group arrives.
+          await (Array.isArray(head) ? writing : writeDone ? head : Promise.race([head, writing]));
+        }
+      }
+      if (writing) await writing;
+      writing = undefined;
+    } finally {
+      if (writing) await writing.catch(() => undefined);
+      // Groups still on the worker settle before the descriptor closes (nothing of theirs is written).
+      await Promise.all(groups.filter((g): g is Promise<Buffer[]> => g instanceof Promise).map((g) => g.catch(() => undefined)));
+      await writeback.settle();
+    }
+    return written;
   }
 
   /** A chunk's verified bytes; a missing or damaged one is an IntegrityError naming the file. */

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { CairnError, NotFoundError, RefusedError, UnsafePathError, UsageError, isErrno } from '../errors.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
-import { fsyncDir, syncFileSystem } from '../util/durableFs.js';
+import { fsyncDir, fsyncTree, syncFileSystem } from '../util/durableFs.js';
 import { Materializer, type MaterializeCounts } from './materialize.js';
 import { restoreInPlace, setTargetHead } from './restoreInPlace.js';
 import { countChanges, describePlan, normalizeRestorePath, planRestore, type NameStatus, type PlanCounts } from './restorePlan.js';
@@ -195,7 +195,8 @@ async function writeNewTarget(
   try {
     await m.writeTree(tree, Buffer.from(staging));
     if (options.verify) await verifyRestoredTree(ctx, tree, staging);
-    if (!syncFileSystem(staging)) await fsyncDir(staging);
+    // Every file and directory made durable before the rename publishes them.
+    if (!syncFileSystem(staging)) await fsyncTree(staging);
     await fsp.chmod(staging, 0o755);
     if (state === 'empty') await fsp.rmdir(target);
     await fsp.rename(staging, target);

@@ -39,7 +39,7 @@ import { writeHead } from '../refs.js';
 import { IGNORE_FILE, type ExcludeRules } from '../snapshot/excludes.js';
 import { takeSnapshot } from '../snapshot/snapshotter.js';
 import type { ObjectId } from '../store/objectId.js';
-import { fsyncDir, syncFileSystem } from '../util/durableFs.js';
+import { fsyncDir, fsyncTree, syncFileSystem } from '../util/durableFs.js';
 import { faultPoint } from '../util/faults.js';
 import { Materializer, type MaterializeCounts } from './materialize.js';
 import { journalOwnerAlive, listJournals, readJournal, removeJournal, writeJournal, type RestoreJournal } from './restoreJournal.js';
@@ -184,21 +184,6 @@ async function removeTree(dir: string): Promise<void> {
   await fsp.rm(dir, { recursive: true, force: true });
 }
 
-async function fsyncTree(dir: string): Promise<void> {
-  for (const d of await fsp.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, d.name);
-    if (d.isDirectory()) await fsyncTree(p);
-    else if (d.isFile()) {
-      const fh = await fsp.open(p, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    }
-  }
-  await fsyncDir(dir);
-}
 
 function asCairnError(err: unknown, what: string): CairnError {
   if (err instanceof CairnError) return err;

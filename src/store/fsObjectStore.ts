@@ -10,7 +10,8 @@ import { BatchFlusher } from './batchFlusher.js';
 import { decodeObject, decodeObjectSync, encodeObject, encodeObjectParts, type Compression } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
 import { objectPath, objectShardDir } from './objectPath.js';
-import type { PutResult, SharedChunkSink, SyncObjectWriter } from './objectStore.js';
+import type { ObjectGroupReader, PutResult, SharedChunkSink, SyncObjectWriter } from './objectStore.js';
+import { ParallelReader, parallelReaderScript } from './parallelReader.js';
 import { ParallelStager, parallelStagerScript } from './parallelStager.js';
 import { writeStagedFileSync } from './stagedFile.js';
 
@@ -25,6 +26,8 @@ export interface FsObjectStoreOptions {
   flushCount?: number;
   /** The staging worker's entry file for sharedSink(), or false for none; found beside the code when absent. */
   stagerScript?: string | false;
+  /** The reading worker's entry file for groupReader(), or false for none; found beside the code when absent. */
+  readerScript?: string | false;
 }
 
 function readError(id: ObjectId, err: unknown): Error {
@@ -163,6 +166,8 @@ export class FsObjectStore implements SyncObjectWriter {
   private stager: ParallelStager | null | undefined;
   /** Objects the staging worker is writing (not yet pending: their temp files are not complete). */
   private readonly staging = new Set<string>();
+  /** The worker that reads groups of objects; null when there is no worker entry to start. */
+  private reader: ParallelReader | null | undefined;
 
   constructor(
     readonly root: string,
@@ -308,6 +313,19 @@ export class FsObjectStore implements SyncObjectWriter {
     if (this.pending.length >= (this.options.flushCount ?? 16_384) || this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024)) {
       this.needsFlush = true;
     }
+  }
+
+  /**
+   * Reads groups of objects on a worker thread (restoring a large file), or undefined when this build has no
+   * worker entry. An object pending in this process's batch is not at its final path: the worker fails that
+   * group and the caller reads it with getSync(), which finds it.
+   */
+  groupReader(): ObjectGroupReader | undefined {
+    if (this.reader === undefined) {
+      const script = this.options.readerScript ?? parallelReaderScript();
+      this.reader = script ? new ParallelReader(script, this.root) : null;
+    }
+    return this.reader ?? undefined;
   }
 
   sharedSink(shared: SharedArrayBuffer): SharedChunkSink | undefined {

@@ -45,6 +45,14 @@ export interface ObjectWriter extends ObjectReader {
   delete(id: ObjectId): Promise<void>;
 }
 
+/**
+ * Reads groups of objects on another thread (see ParallelReader): the contents of `ids`, read, decoded and
+ * verified, concatenated in order; undefined when that thread could not, and the caller must read them itself.
+ */
+export interface ObjectGroupReader {
+  read(ids: readonly ObjectId[]): Promise<Buffer | undefined>;
+}
+
 /** A writer that can also store small objects synchronously (the snapshot walk's hot path). */
 export interface SyncObjectWriter extends ObjectWriter {
   putSync(content: Buffer, id: ObjectId, compression?: Compression): PutResult;

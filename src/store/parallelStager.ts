@@ -11,11 +11,9 @@
  * exists (the sources run by a test runner), parallelStagerScript() returns
  * undefined and callers store chunks on the main thread as before.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { workerExecArgv } from '../util/workerExecArgv.js';
+import { workerScript } from '../util/workerScript.js';
 import type { Compression } from './objectCodec.js';
 
 export type StagerRequest =
@@ -27,13 +25,7 @@ export type StagerReply = { seq: number; storedBytes: number; error?: undefined 
 
 /** Where the worker entry is, or undefined when this build has none (see the module comment). */
 export function parallelStagerScript(): string | undefined {
-  const candidates: string[] = [];
-  // In the CLI's CommonJS bundle __dirname is dist/bin; in the library's ES modules it is undefined and
-  // import.meta.url names this file (the bundler defines import.meta.url as undefined).
-  if (typeof __dirname === 'string') candidates.push(path.join(__dirname, 'cairn-stager.cjs'));
-  const here = import.meta.url as string | undefined;
-  if (here?.startsWith('file:')) candidates.push(path.join(path.dirname(fileURLToPath(here)), 'stagerThread.js'));
-  return candidates.find((p) => fs.existsSync(p));
+  return workerScript('cairn-stager.cjs', 'stagerThread.js', import.meta.url as string | undefined);
 }
 
 export class ParallelStager {

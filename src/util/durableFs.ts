@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { faultPoint, faultPointSync } from './faults.js';
 
 const session = randomBytes(4).toString('hex');
 let counter = 0;
@@ -89,6 +90,7 @@ export function writeFileAtomicSync(file: string, data: Uint8Array | string, opt
 }
 
 let syncfsWorks: boolean | undefined;
+let syncfsCalls = 0;
 
 /**
  * Flushes every dirty page and inode of the file system holding `anyPath`
@@ -98,7 +100,35 @@ let syncfsWorks: boolean | undefined;
  */
 export function syncFileSystem(anyPath: string): boolean {
   if (syncfsWorks === false) return false;
+  try {
+    faultPointSync('syncfs', ++syncfsCalls); // a test's stand-in for a system without `sync -f`
+  } catch {
+    return false;
+  }
   const r = spawnSync('sync', ['-f', anyPath], { stdio: 'ignore' });
   syncfsWorks = r.status === 0;
   return syncfsWorks;
+}
+
+let treeFileSyncs = 0;
+
+/**
+ * fsync every regular file and directory under `dir` (and `dir` itself), children before their parent: what
+ * makes a restored tree durable where syncFileSystem() is unavailable.
+ */
+export async function fsyncTree(dir: string): Promise<void> {
+  for (const d of await fsp.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, d.name);
+    if (d.isDirectory()) await fsyncTree(p);
+    else if (d.isFile()) {
+      await faultPoint('file-sync', ++treeFileSyncs);
+      const fh = await fsp.open(p, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+  await fsyncDir(dir);
 }

@@ -10,7 +10,10 @@
  * Points used by the restore engine: `restore-stage` (before each staged
  * entry), `restore-apply` (after each rename into the target),
  * `restore-rollback` (before each undone action), `restore-finish` (all done,
- * before the staging directory is removed).
+ * before the staging directory is removed), `syncfs` (each call of
+ * syncFileSystem(): a rule that trips makes it report syncfs unavailable, as
+ * on a system without `sync -f`), `file-sync` (before each file fsyncTree()
+ * syncs).
  */
 
 interface FaultRule {
@@ -65,7 +68,8 @@ export async function faultPoint(point: string, count: number): Promise<void> {
  * CAIRN_TEST_FAULTS, so a point can be reached off the main thread.
  * Points used by the object store, with the temp file created and nothing
  * written: `object-write` (each object putSync writes on the main thread),
- * `object-stage` (each chunk the staging worker writes).
+ * `object-stage` (each chunk the staging worker writes). And by the reading
+ * worker: `object-read-worker` (each group of objects it is asked to read).
  */
 export function faultPointSync(point: string, count: number): void {
   for (const r of rules()) {

@@ -1,0 +1,135 @@
+/**
+ * Restoring large files with the reading worker (src/store/parallelReader.ts)
+ * and making restored files durable, through the built CLI: a file of 4 MiB or
+ * more has groups of its chunks read, decoded and verified on the worker while
+ * the main thread reads others. The fault point `object-read-worker` exists
+ * only in the worker: a restore that stalls there proves the worker reads, and
+ * one that fails there must still restore byte for byte, the main thread
+ * reading the groups the worker gave up on.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, cairn, cairnOk, describeTree, parseJson, tempDir } from '../helpers.js';
+
+const root = tempDir('cairn-parallel-restore-');
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const src = path.join(root, 'src');
+const repo = path.join(root, 'repo');
+let snapshot = '';
+
+beforeAll(() => {
+  fs.mkdirSync(src);
+  // Content-defined chunks of ~1 MiB (one per group) and a database's 8 KiB page chunks (~128 per group).
+  fs.writeFileSync(path.join(src, 'big.bin'), Buffer.concat([randomBytes(6 * 1024 * 1024), Buffer.from('text '.repeat(1_000_000)), randomBytes(3 * 1024 * 1024)]));
+  const db = new Database(path.join(src, 'app.db'));
+  db.pragma('journal_mode = DELETE');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+  const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
+  db.transaction(() => {
+    for (let i = 1; i <= 50_000; i++) insert.run(i, `row ${i} ${randomBytes(60).toString('base64')}`);
+  })();
+  db.close();
+  fs.writeFileSync(path.join(src, 'small.txt'), 'small\n');
+  expect(fs.statSync(path.join(src, 'app.db')).size).toBeGreaterThan(4 * 1024 * 1024);
+  cairnOk(['init', '--repo', repo]);
+  snapshot = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--json'])).id;
+});
+
+const restoreStaging = () => fs.readdirSync(root).filter((n) => n.includes('cairn-restore'));
+
+describe('restoring large files with the reading worker', () => {
+  it('restores byte for byte, with --verify', () => {
+    const out = path.join(root, 'out');
+    cairnOk(['restore', snapshot, '--repo', repo, '--target', out, '--verify']);
+    expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
+  });
+
+  it('restores byte for byte when the worker fails groups: the main thread reads them', () => {
+    const out = path.join(root, 'out-eio');
+    const r = cairn(['restore', snapshot, '--repo', repo, '--target', out], {
+      env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'object-read-worker:EIO:1,object-read-worker:EIO:2,object-read-worker:EIO:5' },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
+  });
+
+  it('reads on the worker (a stall there holds the restore), and kill -9 then leaves no target', async () => {
+    const out = path.join(root, 'out-kill');
+    const child = spawn(process.execPath, [CLI, 'restore', snapshot, '--repo', repo, '--target', out], {
+      env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'object-read-worker:stall:3' },
+    });
+    let stderr = '';
+    let killed = false;
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (!killed && stderr.includes('cairn-test-fault: stalled at object-read-worker 3')) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      });
+      child.on('exit', () => resolve());
+    });
+    expect(killed).toBe(true);
+    expect(fs.existsSync(out)).toBe(false); // the restore was staged beside it and never renamed into place
+    cairnOk(['verify', '--read-data', '--repo', repo]);
+    for (const s of restoreStaging()) fs.rmSync(path.join(root, s), { recursive: true, force: true });
+  });
+
+  it('without syncfs, syncs every restored file before the rename: a failing file sync fails the restore and leaves no target', () => {
+    const out = path.join(root, 'out-nosyncfs');
+    const r = cairn(['restore', snapshot, '--repo', repo, '--target', out], {
+      env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'syncfs:ENOSYS:1,file-sync:EIO:2' },
+    });
+    expect(r.stderr).not.toContain('    at ');
+    expect(r.stderr).toMatch(/EIO: injected fault at file-sync 2/);
+    expect(r.code).toBe(1);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(restoreStaging()).toEqual([]);
+    // And without the fault, the same file-by-file path restores everything.
+    const ok = cairn(['restore', snapshot, '--repo', repo, '--target', out], { env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'syncfs:ENOSYS:1' } });
+    expect(ok.code).toBe(0);
+    expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
+  });
+});
+
+describe('the library', () => {
+  it("reads through the same worker (dist/src/store/readerThread.js), from any parent's Node options", async () => {
+    const index = path.resolve(path.dirname(CLI), '../src/index.js');
+    const out = path.join(root, 'out-library');
+    const script = `
+      import { Repository } from ${JSON.stringify(index)};
+      const repo = await Repository.open({ repo: ${JSON.stringify(repo)} });
+      try { await repo.restore(${JSON.stringify(snapshot)}, { target: ${JSON.stringify(out)} }); console.log('restored'); }
+      catch (e) { console.log(e.code, e.message); }
+      finally { repo.close(); }`;
+    // The stall is reached only on the worker: its marker proves that the library started the worker from a
+    // parent run as \`node --input-type=module -e\`, whose options it must not inherit.
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'object-read-worker:stall:1' },
+    });
+    let stderr = '';
+    let killed = false;
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (!killed && stderr.includes('cairn-test-fault: stalled at object-read-worker 1')) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      });
+      child.on('exit', () => resolve());
+    });
+    expect(killed).toBe(true);
+    for (const s of restoreStaging()) fs.rmSync(path.join(root, s), { recursive: true, force: true });
+    const ok = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, CAIRN_REPO: '' } });
+    expect(ok.stdout.trim()).toBe('restored');
+    expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
+  });
+});

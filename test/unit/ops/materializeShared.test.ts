@@ -1,0 +1,119 @@
+/**
+ * A large file's chunks read on two threads (Materializer.writeFileShared):
+ * groups go to the store's group reader (a worker in the built CLI, a fake
+ * here) while this thread reads others, and the file must come out byte for
+ * byte whatever order and delay the answers come in, whichever groups the
+ * reader gives up on, with at most two groups on the reader at once; a group
+ * the reader gave up on that cannot be read here either fails the file with
+ * the store's error.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { IntegrityError } from '../../../src/errors.js';
+import type { TreeEntry } from '../../../src/model/tree.js';
+import { Materializer } from '../../../src/ops/materialize.js';
+import type { RepoContext } from '../../../src/repoContext.js';
+import type { ObjectId } from '../../../src/store/objectId.js';
+import type { ObjectGroupReader } from '../../../src/store/objectStore.js';
+import { tempDir } from '../../helpers.js';
+
+const root = tempDir('cairn-materialize-');
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const KiB = 1024;
+let files = 0;
+
+/** Distinct chunk contents (ids are their SHA-256), from which files are made. */
+const pool: Buffer[] = Array.from({ length: 24 }, (_, i) => {
+  const b = Buffer.alloc(40 * KiB + i * 9 * KiB);
+  for (let j = 0; j < b.length; j++) b[j] = (j * 31 + i * 7 + (j >> 9)) & 0xff;
+  return b;
+});
+const byId = new Map<string, Buffer>(pool.map((b) => [createHash('sha256').update(b).digest('hex'), b]));
+const ids = [...byId.keys()] as ObjectId[];
+
+interface Plan {
+  /** Indexes into ids: the file's chunks. */
+  chunks: number[];
+  /** Per read() call, in order: how the fake reader answers (delay in ms, or give up). */
+  answers: Array<{ delay: number; giveUp: boolean }>;
+}
+
+function fakeContext(plan: Plan, damaged?: string): { ctx: RepoContext; maxOnReader: () => number; reads: () => number } {
+  let onReader = 0;
+  let most = 0;
+  let calls = 0;
+  const reader: ObjectGroupReader = {
+    read(group) {
+      const a = plan.answers[calls++ % plan.answers.length]!;
+      onReader++;
+      most = Math.max(most, onReader);
+      return new Promise((resolve) => {
+        const answer = (): void => {
+          onReader--;
+          if (a.giveUp || group.includes(damaged as ObjectId)) resolve(undefined);
+          else resolve(Buffer.concat(group.map((id) => byId.get(id)!)));
+        };
+        if (a.delay === 0) setImmediate(answer);
+        else setTimeout(answer, a.delay);
+      });
+    },
+  };
+  const store = {
+    getSync(id: ObjectId): Buffer {
+      if (id === damaged) throw new IntegrityError(`object ${id} is corrupted`, { details: { object: id } });
+      return byId.get(id)!;
+    },
+    groupReader: () => reader,
+  };
+  return { ctx: { store } as unknown as RepoContext, maxOnReader: () => most, reads: () => calls };
+}
+
+function entryOf(plan: Plan): { entry: TreeEntry; content: Buffer } {
+  const content = Buffer.concat(plan.chunks.map((i) => pool[i]!));
+  const entry: TreeEntry = { name: 'f', type: 'file', mode: 0o644, mtime: '0', size: content.length, chunks: plan.chunks.map((i) => ids[i]!) };
+  return { entry, content };
+}
+
+// Enough chunks for a file over the two-thread threshold (4 MiB), in groups of ~1 MiB (about 6-12 chunks each).
+const planArb = fc.record({
+  chunks: fc.array(fc.nat({ max: pool.length - 1 }), { minLength: 60, maxLength: 160 }),
+  answers: fc.array(fc.record({ delay: fc.constantFrom(0, 0, 1, 3), giveUp: fc.integer({ min: 0, max: 4 }).map((n) => n === 0) }), {
+    minLength: 1,
+    maxLength: 12,
+  }),
+});
+
+describe('writing a large file with a group reader', () => {
+  it('writes every byte in order, whatever the reader answers and when, with at most two groups on it', async () => {
+    await fc.assert(
+      fc.asyncProperty(planArb, async (plan) => {
+        const { entry, content } = entryOf(plan);
+        fc.pre(content.length >= 4 * 1024 * KiB);
+        const { ctx, maxOnReader, reads } = fakeContext(plan);
+        const out = path.join(root, `f${files++}`);
+        await new Materializer(ctx).writeFile(entry, Buffer.from(out), 'f');
+        expect(fs.readFileSync(out).equals(content)).toBe(true);
+        expect(reads()).toBeGreaterThan(0);
+        expect(maxOnReader()).toBeLessThanOrEqual(2);
+        fs.rmSync(out);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('fails with the store error when a group the reader gave up on cannot be read here, after every group settled', async () => {
+    const plan: Plan = { chunks: Array.from({ length: 120 }, (_, i) => i % pool.length), answers: [{ delay: 1, giveUp: false }] };
+    const { entry } = entryOf(plan);
+    for (const at of [3, 50, 119]) {
+      const { ctx } = fakeContext(plan, entry.chunks![at]);
+      const out = path.join(root, `bad${at}`);
+      const err = await new Materializer(ctx).writeFile(entry, Buffer.from(out), 'data/f').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IntegrityError);
+      expect((err as Error).message).toBe(`cannot restore data/f: object ${entry.chunks![at]} is corrupted`);
+    }
+  });
+});
