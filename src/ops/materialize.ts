@@ -15,6 +15,7 @@ import type { ObjectId } from '../store/objectId.js';
 import type { ObjectGroupReader } from '../store/objectStore.js';
 import { Limiter } from '../util/limiter.js';
 import { writeAll } from '../util/writeAll.js';
+import { collectYoungGarbage } from '../util/youngGarbage.js';
 
 const SLASH = Buffer.from('/');
 const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -36,6 +37,8 @@ const WRITEBACK_EVERY = 16 * 1024 * 1024;
 const SHARED_READ_MIN = 4 * 1024 * 1024;
 /** Groups (of about 1 MiB each) read ahead of the write cursor at most: bounds the memory of writeFileShared. */
 const GROUPS_AHEAD = 8;
+/** A minor garbage collection after this many groups read on this thread (see collectYoungGarbage). */
+const COLLECT_EVERY = 8;
 /** Groups the reading worker holds at once: one it reads, one queued so it never waits for the main thread. */
 const WORKER_GROUPS = 2;
 
@@ -222,10 +225,13 @@ export class Materializer {
     /** Per group: its content once read (a worker's group as one buffer), else the promise of it. */
     const groups: Array<Buffer[] | Promise<Buffer[]> | undefined> = [];
     let onWorker = 0;
+    /** The reader's buffers, handed back once written (see ObjectGroupReader.release). */
+    const fromReader = new Set<Buffer>();
     const onTheWorker = (g: number): Promise<Buffer[]> => {
       onWorker++;
       const task = reader.read(groupIds(g)).then((content) => {
         onWorker--;
+        if (content) fromReader.add(content);
         const out = content ? [content] : readHere(g);
         groups[g] = out;
         return out;
@@ -233,6 +239,7 @@ export class Materializer {
       task.catch(() => undefined); // awaited when due; a failure then is this file's error
       return task;
     };
+    let readHereCount = 0;
     let next = 0; // the next group to hand out
     let due = 0; // the next group to write
     let written = 0;
@@ -253,11 +260,14 @@ export class Materializer {
           writeDone = false;
           writing = writeAll(fd, head).finally(() => {
             writeDone = true;
+            for (const b of head) if (fromReader.delete(b)) reader.release?.(b);
           });
         } else if (next < groupCount && next - due < GROUPS_AHEAD) {
           // The group due is still on the worker, or the last write is still running: read one more here.
           groups[next] = readHere(next);
           next++;
+          // The decoded chunks just read are garbage once written: collected every few groups, not after tens of MiB.
+          if (++readHereCount % COLLECT_EVERY === 0) collectYoungGarbage();
           // Let the worker's answers and the write's completion in, so the worker is given its next group in time.
           await new Promise<void>((resolve) => setImmediate(resolve));
         } else {

@@ -51,6 +51,8 @@ export interface ObjectWriter extends ObjectReader {
  */
 export interface ObjectGroupReader {
   read(ids: readonly ObjectId[]): Promise<Buffer | undefined>;
+  /** Gives a buffer read() returned back for reuse, once the caller no longer needs it (it may be emptied). */
+  release?(content: Buffer): void;
 }
 
 /** A writer that can also store small objects synchronously (the snapshot walk's hot path). */

@@ -21,11 +21,17 @@ import type { ObjectId } from './objectId.js';
 
 export interface ReaderRequest {
   seq: number;
+  /** The objects to read; none when the message only hands buffers back. */
   ids: readonly string[];
+  /** Output buffers of earlier groups, written and handed back (transferred) for the worker to reuse. */
+  recycle?: ArrayBuffer[];
 }
 
 /** The group's content (every object read, decoded and verified, in order), or `failed` for any problem. */
 export type ReaderReply = { seq: number; content: ArrayBuffer; length: number } | { seq: number; failed: string };
+
+/** Buffers kept for handing back at most: about what is in flight at once (see Materializer). */
+const MAX_RELEASED = 12;
 
 /** Where the worker entry is, or undefined when this build has none. */
 export function parallelReaderScript(): string | undefined {
@@ -38,6 +44,8 @@ export class ParallelReader {
   private broken = false;
   private seq = 0;
   private readonly waiting = new Map<number, (content: Buffer | undefined) => void>();
+  /** Buffers released since the last request, handed back with the next one. */
+  private released: ArrayBuffer[] = [];
 
   constructor(
     private readonly script: string,
@@ -75,10 +83,21 @@ export class ParallelReader {
     const w = (this.worker ??= this.start());
     const seq = ++this.seq;
     w.ref(); // a group in flight keeps the process alive until it is answered
+    const recycle = this.released;
+    this.released = [];
     return new Promise((resolve) => {
       this.waiting.set(seq, resolve);
-      w.postMessage({ seq, ids } satisfies ReaderRequest);
+      w.postMessage({ seq, ids, recycle } satisfies ReaderRequest, recycle);
     });
+  }
+
+  /**
+   * Hands a group's buffer (from read()) back for the worker to reuse, with the next request: its memory is
+   * then never garbage waiting for a collection on this thread. The caller must be done with it: it is
+   * detached (empty) once sent.
+   */
+  release(content: Buffer): void {
+    if (this.worker && this.released.length < MAX_RELEASED) this.released.push(content.buffer as ArrayBuffer);
   }
 
   async close(): Promise<void> {

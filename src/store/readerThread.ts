@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { faultPointSync } from '../util/faults.js';
+import { collectYoungGarbage } from '../util/youngGarbage.js';
 import { sha256Hex } from '../util/hash.js';
 import { decodeObjectSync } from './objectCodec.js';
 import type { ObjectId } from './objectId.js';
@@ -24,20 +25,27 @@ const objectsRoot = (workerData as { objectsRoot: string }).objectsRoot;
 /** Read buffer reused for objects that fit (a database's pages); larger ones get their own. */
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 let groups = 0;
+/** Output buffers the main thread has written and handed back (transferred), reused for later groups. */
+const pool: ArrayBuffer[] = [];
+/** A new output buffer's least size: a group is about 1 MiB (one larger chunk, or ~128 page chunks). */
+const OUTPUT_MIN = 1280 * 1024;
+/** A minor collection after this many groups (see collectYoungGarbage). */
+const COLLECT_EVERY = 8;
 
 function readStored(p: string): Buffer {
   const fd = fs.openSync(p, 'r');
   try {
+    // A local regular file reads short only at its end; were it otherwise, the hash check fails the group and
+    // the main thread reads it again (see parallelReader.ts).
     let n = 0;
     for (;;) {
-      const got = fs.readSync(fd, scratch, n, scratch.length - n, null);
-      if (got === 0) break;
+      const want = scratch.length - n;
+      const got = fs.readSync(fd, scratch, n, want, null);
       n += got;
-      if (n === scratch.length) {
-        const bigger = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, fs.fstatSync(fd).size + 1));
-        scratch.copy(bigger, 0, 0, n);
-        scratch = bigger;
-      }
+      if (got < want) break;
+      const bigger = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, fs.fstatSync(fd).size + 1));
+      scratch.copy(bigger, 0, 0, n);
+      scratch = bigger;
     }
     return scratch.subarray(0, n);
   } finally {
@@ -45,24 +53,36 @@ function readStored(p: string): Buffer {
   }
 }
 
+/** An output buffer of at least `min` bytes: a pooled one if one is big enough. */
+function output(min: number): Buffer {
+  const i = pool.findIndex((b) => b.byteLength >= min);
+  if (i >= 0) return Buffer.from(pool.splice(i, 1)[0]!);
+  return Buffer.allocUnsafeSlow(Math.max(min, OUTPUT_MIN));
+}
+
 function readGroup(req: ReaderRequest): ReaderReply {
   faultPointSync('object-read-worker', ++groups);
-  const parts: Buffer[] = [];
+  if (groups % COLLECT_EVERY === 0) collectYoungGarbage();
+  let out = output(OUTPUT_MIN);
   let length = 0;
   for (const id of req.ids) {
-    // Decoded at once: a raw object's content is a view of the scratch buffer until the next read.
+    // Copied out at once: a raw object's content is a view of the scratch buffer until the next read.
     const content = decodeObjectSync(readStored(objectPath(objectsRoot, id as ObjectId)), `object ${id}`);
     if (sha256Hex(content) !== id) return { seq: req.seq, failed: `object ${id} does not match its id` };
-    parts.push(content.buffer === scratch.buffer ? Buffer.from(content) : content);
-    length += content.length;
+    if (length + content.length > out.length) {
+      const bigger = output(Math.max(out.length * 2, length + content.length));
+      out.copy(bigger, 0, 0, length);
+      pool.push(out.buffer as ArrayBuffer);
+      out = bigger;
+    }
+    length += content.copy(out, length);
   }
-  const out = Buffer.allocUnsafeSlow(Math.max(1, length));
-  let at = 0;
-  for (const p of parts) at += p.copy(out, at);
   return { seq: req.seq, content: out.buffer as ArrayBuffer, length };
 }
 
 port.on('message', (req: ReaderRequest) => {
+  for (const b of req.recycle ?? []) pool.push(b);
+  if (req.ids.length === 0) return; // only buffers handed back
   let reply: ReaderReply;
   try {
     reply = readGroup(req);

@@ -1,0 +1,30 @@
+/**
+ * A minor garbage collection on demand, for a loop whose garbage is mostly
+ * small buffers: each holds memory outside V8's heap (a decoded chunk) but
+ * only ~100 bytes inside it, so the young generation fills, and the buffers
+ * are freed, only after tens of megabytes of them. Restoring a 538 MB database
+ * (65,751 page chunks, read on the main thread and the reading worker) peaked
+ * at 157-159 MiB RSS without these collections and 144-151 MiB with one every
+ * 8 groups of ~1 MiB on each thread (a scavenge of a small heap costs well
+ * under a millisecond).
+ *
+ * Uses V8's gc extension, exposed to new contexts by --expose-gc; when that is
+ * unavailable, collect() does nothing.
+ */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+
+type GcFunction = (options?: { type?: 'minor' | 'major' }) => void;
+let gc: GcFunction | null | undefined;
+
+export function collectYoungGarbage(): void {
+  if (gc === undefined) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      gc = vm.runInNewContext('gc') as GcFunction;
+    } catch {
+      gc = null;
+    }
+  }
+  gc?.({ type: 'minor' });
+}
