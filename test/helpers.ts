@@ -1,5 +1,5 @@
 /** Shared test helpers: temp dirs, the built CLI, tree literals and tree snapshots for byte-for-byte comparison. */
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -35,6 +35,28 @@ export function cairnOk(args: string[], options: SpawnSyncOptions & { input?: st
   const r = cairn(args, options);
   if (r.code !== expected) throw new Error(`cairn ${args.join(' ')} exited ${r.code} (wanted ${expected})\nstderr: ${r.stderr}\nstdout: ${r.stdout.slice(0, 2000)}`);
   return r;
+}
+
+/**
+ * Runs `node <argv>` with the fault rules `faults` (CAIRN_TEST_FAULTS) and kills it (-9) as soon as its stderr
+ * shows `cairn-test-fault: stalled at <point>`: a kill at an exact point, with no timing involved. Resolves
+ * whether it was killed there (false: the process ended first).
+ */
+export async function killAtStall(argv: string[], faults: string, point: string): Promise<boolean> {
+  const child = spawn(process.execPath, argv, { env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: faults } });
+  let stderr = '';
+  let killed = false;
+  await new Promise<void>((resolve) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!killed && stderr.includes(`cairn-test-fault: stalled at ${point}`)) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.on('exit', () => resolve());
+  });
+  return killed;
 }
 
 export type TreeSpec = { [name: string]: string | Buffer | TreeSpec | { symlink: string } };

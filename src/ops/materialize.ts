@@ -14,6 +14,7 @@ import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
 import type { ObjectGroupReader } from '../store/objectStore.js';
 import { Limiter } from '../util/limiter.js';
+import { faultPointSync } from '../util/faults.js';
 import { writeAll } from '../util/writeAll.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
 
@@ -33,8 +34,13 @@ const WRITE_BATCH = 1024 * 1024;
  * tenth or so of the machine's memory is dirty, and the restore's final sync would otherwise wait for all of it.
  */
 const WRITEBACK_EVERY = 16 * 1024 * 1024;
-/** Files of at least this size are read on two threads (see writeFileShared). */
-const SHARED_READ_MIN = 4 * 1024 * 1024;
+/**
+ * Files of at least this size are read on two threads (see writeFileShared). Below it the worker's start (~30 ms
+ * and ~20 MiB) costs more than a second thread saves: the benchmark tree's restore, whose largest files are 6 and
+ * 9 MiB, peaked at 169-181 MiB RSS with a 4 MiB threshold, 157-160 MiB with this one and 150-160 MiB before the
+ * worker (3 interleaved rounds).
+ */
+export const SHARED_READ_MIN = 16 * 1024 * 1024;
 /** Groups (of about 1 MiB each) read ahead of the write cursor at most: bounds the memory of writeFileShared. */
 const GROUPS_AHEAD = 8;
 /** A minor garbage collection after this many groups read on this thread (see collectYoungGarbage). */
@@ -67,6 +73,8 @@ export function nsToSeconds(ns: string): number {
 /** The metadata setMeta applies. */
 export type EntryMeta = Pick<TreeEntry, 'type' | 'mode' | 'mtime' | 'uid' | 'gid'>;
 
+let writebacks = 0;
+
 /** Starts the writeback of a file being written every WRITEBACK_EVERY bytes, one sync in flight. */
 class Writeback {
   private since = 0;
@@ -79,6 +87,12 @@ class Writeback {
     this.since += bytes;
     if (this.since < WRITEBACK_EVERY || this.syncing) return;
     this.since = 0;
+    try {
+      faultPointSync('restore-writeback', ++writebacks);
+    } catch (err) {
+      this.failed ??= err;
+      return;
+    }
     this.syncing = new Promise<void>((resolve) =>
       fs.fdatasync(this.fd, (err) => {
         if (err) this.failed ??= err;
@@ -88,9 +102,13 @@ class Writeback {
     );
   }
 
-  /** Waits for the sync in flight; throws what any sync failed with (the disk could not keep the data). */
+  /** Waits for the sync in flight (never throws: see check()). */
   async settle(): Promise<void> {
     await this.syncing;
+  }
+
+  /** Throws what any sync failed with (the disk could not keep the data); call after settle(). */
+  check(): void {
     if (this.failed) throw this.failed;
   }
 }
@@ -206,6 +224,7 @@ export class Materializer {
       if (writing) await writing.catch(() => undefined);
       await writeback.settle();
     }
+    writeback.check();
     return written;
   }
 
@@ -283,6 +302,7 @@ export class Materializer {
       await Promise.all(groups.filter((g): g is Promise<Buffer[]> => g instanceof Promise).map((g) => g.catch(() => undefined)));
       await writeback.settle();
     }
+    writeback.check();
     return written;
   }
 

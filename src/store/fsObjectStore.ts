@@ -9,6 +9,7 @@ import { sha256HexAsync } from '../util/hashAsync.js';
 import { BatchFlusher } from './batchFlusher.js';
 import { decodeObject, decodeObjectSync, encodeObject, encodeObjectParts, type Compression } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
+import { ObjectFileReader } from './objectFileReader.js';
 import { objectPath, objectShardDir } from './objectPath.js';
 import type { ObjectGroupReader, PutResult, SharedChunkSink, SyncObjectWriter } from './objectStore.js';
 import { ParallelReader, parallelReaderScript } from './parallelReader.js';
@@ -59,45 +60,12 @@ function verifyContent(id: ObjectId, actual: string): void {
   }
 }
 
-/**
- * The read buffer of readStoredSync, reused: restoring a database reads tens of thousands of ~5 KB page
- * objects, and a fresh buffer for each was garbage for the collector. Larger objects get a buffer of their own.
- */
-const scratch = Buffer.allocUnsafeSlow(16 * 1024);
-
-/**
- * Reads a whole object file on the calling thread. An object that fits the scratch buffer is returned as a
- * view of it, valid only until the next call: the caller decodes it at once, and ownedContent() copies out a
- * result that still points into it.
- */
-function readStoredSync(p: string, untilZero = false): Buffer {
-  const fd = fs.openSync(p, 'r');
-  try {
-    // No fstat first: most objects fit, and a read that fills the buffer is followed by one into a bigger buffer.
-    // No read to see 0 either (unless untilZero): a local regular file reads short only at its end, and objects
-    // are never written in place. getSync reads again until 0 before it calls a short object damaged.
-    let buf = scratch;
-    let n = 0;
-    for (;;) {
-      const want = buf.length - n;
-      const got = fs.readSync(fd, buf, n, want, null);
-      n += got;
-      if (got === 0 || (got < want && !untilZero)) break;
-      if (n === buf.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, fs.fstatSync(fd).size + 1));
-        buf.copy(bigger, 0, 0, n);
-        buf = bigger;
-      }
-    }
-    return buf.subarray(0, n);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+/** Object files read on the calling thread (getSync): small ones into one reused buffer. */
+const files = new ObjectFileReader(16 * 1024, false);
 
 /** `content` as a buffer of its own when it is a view into the scratch buffer (a small raw object's payload). */
 function ownedContent(content: Buffer): Buffer {
-  return content.buffer === scratch.buffer ? Buffer.from(content) : content;
+  return files.holds(content) ? Buffer.from(content) : content;
 }
 
 /** Batches of up to this many objects are made durable with an fsync per file instead of syncfs. */
@@ -249,7 +217,7 @@ export class FsObjectStore implements SyncObjectWriter {
   private readVerifiedSync(id: ObjectId, untilZero: boolean): Buffer {
     let stored: Buffer;
     try {
-      stored = this.readPending(id, (p) => readStoredSync(p, untilZero));
+      stored = this.readPending(id, (p) => files.read(p, untilZero));
     } catch (err) {
       throw readError(id, err);
     }

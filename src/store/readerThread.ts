@@ -8,12 +8,12 @@
  * Runs as a worker_threads entry: dist/src/store/readerThread.js for the
  * library, dist/bin/cairn-reader.cjs in the CLI's bundle.
  */
-import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { faultPointSync } from '../util/faults.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
 import { sha256Hex } from '../util/hash.js';
 import { decodeObjectSync } from './objectCodec.js';
+import { ObjectFileReader } from './objectFileReader.js';
 import type { ObjectId } from './objectId.js';
 import { objectPath } from './objectPath.js';
 import type { ReaderReply, ReaderRequest } from './parallelReader.js';
@@ -22,8 +22,8 @@ const port = parentPort;
 if (!port) throw new Error('readerThread.js is a worker thread entry');
 const objectsRoot = (workerData as { objectsRoot: string }).objectsRoot;
 
-/** Read buffer reused for objects that fit (a database's pages); larger ones get their own. */
-let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+/** Object files read into one reused buffer, grown to the largest object read. */
+const files = new ObjectFileReader(64 * 1024, true);
 let groups = 0;
 /** Output buffers the main thread has written and handed back (transferred), reused for later groups. */
 const pool: ArrayBuffer[] = [];
@@ -31,27 +31,6 @@ const pool: ArrayBuffer[] = [];
 const OUTPUT_MIN = 1280 * 1024;
 /** A minor collection after this many groups (see collectYoungGarbage). */
 const COLLECT_EVERY = 8;
-
-function readStored(p: string): Buffer {
-  const fd = fs.openSync(p, 'r');
-  try {
-    // A local regular file reads short only at its end; were it otherwise, the hash check fails the group and
-    // the main thread reads it again (see parallelReader.ts).
-    let n = 0;
-    for (;;) {
-      const want = scratch.length - n;
-      const got = fs.readSync(fd, scratch, n, want, null);
-      n += got;
-      if (got < want) break;
-      const bigger = Buffer.allocUnsafeSlow(Math.max(scratch.length * 2, fs.fstatSync(fd).size + 1));
-      scratch.copy(bigger, 0, 0, n);
-      scratch = bigger;
-    }
-    return scratch.subarray(0, n);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** An output buffer of at least `min` bytes: a pooled one if one is big enough. */
 function output(min: number): Buffer {
@@ -66,8 +45,10 @@ function readGroup(req: ReaderRequest): ReaderReply {
   let out = output(OUTPUT_MIN);
   let length = 0;
   for (const id of req.ids) {
-    // Copied out at once: a raw object's content is a view of the scratch buffer until the next read.
-    const content = decodeObjectSync(readStored(objectPath(objectsRoot, id as ObjectId)), `object ${id}`);
+    // Copied out at once: a raw object's content is a view of the reused buffer until the next read. A local
+    // regular file reads short only at its end; were it otherwise, the hash check fails the group and the main
+    // thread reads it again (see parallelReader.ts).
+    const content = decodeObjectSync(files.read(objectPath(objectsRoot, id as ObjectId)), `object ${id}`);
     if (sha256Hex(content) !== id) return { seq: req.seq, failed: `object ${id} does not match its id` };
     if (length + content.length > out.length) {
       const bigger = output(Math.max(out.length * 2, length + content.length));

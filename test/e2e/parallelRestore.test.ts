@@ -1,19 +1,19 @@
 /**
  * Restoring large files with the reading worker (src/store/parallelReader.ts)
- * and making restored files durable, through the built CLI: a file of 4 MiB or
- * more has groups of its chunks read, decoded and verified on the worker while
+ * and making restored files durable, through the built CLI: a file of 16 MiB
+ * or more has groups of its chunks read, decoded and verified on the worker while
  * the main thread reads others. The fault point `object-read-worker` exists
  * only in the worker: a restore that stalls there proves the worker reads, and
  * one that fails there must still restore byte for byte, the main thread
  * reading the groups the worker gave up on.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, cairn, cairnOk, describeTree, parseJson, tempDir } from '../helpers.js';
+import { CLI, cairn, cairnOk, describeTree, killAtStall, parseJson, tempDir } from '../helpers.js';
 
 const root = tempDir('cairn-parallel-restore-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -24,8 +24,9 @@ let snapshot = '';
 
 beforeAll(() => {
   fs.mkdirSync(src);
-  // Content-defined chunks of ~1 MiB (one per group) and a database's 8 KiB page chunks (~128 per group).
-  fs.writeFileSync(path.join(src, 'big.bin'), Buffer.concat([randomBytes(6 * 1024 * 1024), Buffer.from('text '.repeat(1_000_000)), randomBytes(3 * 1024 * 1024)]));
+  // Content-defined chunks of ~1 MiB (20 MiB: read on two threads, one chunk per group, its writeback started
+  // once) and a database's 8 KiB page chunks (a smaller file: read on the main thread only).
+  fs.writeFileSync(path.join(src, 'big.bin'), Buffer.concat([randomBytes(12 * 1024 * 1024), Buffer.from('text '.repeat(1_000_000)), randomBytes(3 * 1024 * 1024)]));
   const db = new Database(path.join(src, 'app.db'));
   db.pragma('journal_mode = DELETE');
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
@@ -35,7 +36,6 @@ beforeAll(() => {
   })();
   db.close();
   fs.writeFileSync(path.join(src, 'small.txt'), 'small\n');
-  expect(fs.statSync(path.join(src, 'app.db')).size).toBeGreaterThan(4 * 1024 * 1024);
   cairnOk(['init', '--repo', repo]);
   snapshot = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--json'])).id;
 });
@@ -61,25 +61,21 @@ describe('restoring large files with the reading worker', () => {
 
   it('reads on the worker (a stall there holds the restore), and kill -9 then leaves no target', async () => {
     const out = path.join(root, 'out-kill');
-    const child = spawn(process.execPath, [CLI, 'restore', snapshot, '--repo', repo, '--target', out], {
-      env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'object-read-worker:stall:3' },
-    });
-    let stderr = '';
-    let killed = false;
-    await new Promise<void>((resolve) => {
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if (!killed && stderr.includes('cairn-test-fault: stalled at object-read-worker 3')) {
-          killed = true;
-          child.kill('SIGKILL');
-        }
-      });
-      child.on('exit', () => resolve());
-    });
+    const killed = await killAtStall([CLI, 'restore', snapshot, '--repo', repo, '--target', out], 'object-read-worker:stall:3', 'object-read-worker 3');
     expect(killed).toBe(true);
     expect(fs.existsSync(out)).toBe(false); // the restore was staged beside it and never renamed into place
     cairnOk(['verify', '--read-data', '--repo', repo]);
     for (const s of restoreStaging()) fs.rmSync(path.join(root, s), { recursive: true, force: true });
+  });
+
+  it('fails the restore when a large file cannot be synced while it is written, and leaves no target', () => {
+    const out = path.join(root, 'out-writeback');
+    const r = cairn(['restore', snapshot, '--repo', repo, '--target', out], { env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'restore-writeback:EIO:1' } });
+    expect(r.stderr).not.toContain('    at ');
+    expect(r.stderr).toMatch(/cannot write big\.bin: EIO: injected fault at restore-writeback 1/);
+    expect(r.code).toBe(1);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(restoreStaging()).toEqual([]);
   });
 
   it('without syncfs, syncs every restored file before the rename: a failing file sync fails the restore and leaves no target', () => {
@@ -111,21 +107,7 @@ describe('the library', () => {
       finally { repo.close(); }`;
     // The stall is reached only on the worker: its marker proves that the library started the worker from a
     // parent run as \`node --input-type=module -e\`, whose options it must not inherit.
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'object-read-worker:stall:1' },
-    });
-    let stderr = '';
-    let killed = false;
-    await new Promise<void>((resolve) => {
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if (!killed && stderr.includes('cairn-test-fault: stalled at object-read-worker 1')) {
-          killed = true;
-          child.kill('SIGKILL');
-        }
-      });
-      child.on('exit', () => resolve());
-    });
+    const killed = await killAtStall(['--input-type=module', '-e', script], 'object-read-worker:stall:1', 'object-read-worker 1');
     expect(killed).toBe(true);
     for (const s of restoreStaging()) fs.rmSync(path.join(root, s), { recursive: true, force: true });
     const ok = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, CAIRN_REPO: '' } });

@@ -5,11 +5,11 @@
  * dist/bin/cairn-stager.cjs. The fault point `object-stage` exists only in
  * the worker, so a test that trips it also proves the worker did the writing.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, cairn, cairnOk, describeTree, parseJson, tempDir } from '../helpers.js';
+import { CLI, cairn, cairnOk, describeTree, killAtStall, parseJson, tempDir } from '../helpers.js';
 import { content } from '../property/treeArb.js';
 
 const root = tempDir('cairn-staging-');
@@ -106,21 +106,7 @@ describe('a big file stored through the staging worker', () => {
   it('kill -9 while the worker is writing leaves the repository consistent, and the next snapshot is clean', async () => {
     const repo = path.join(root, 'repo-kill');
     cairnOk(['init', '--repo', repo]);
-    const child = spawn(process.execPath, [CLI, 'snapshot', src, '--repo', repo], {
-      env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'object-stage:stall:4' },
-    });
-    let stderr = '';
-    let killed = false;
-    await new Promise<void>((resolve) => {
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if (!killed && stderr.includes('cairn-test-fault: stalled at object-stage 4')) {
-          killed = true;
-          child.kill('SIGKILL');
-        }
-      });
-      child.on('exit', () => resolve());
-    });
+    const killed = await killAtStall([CLI, 'snapshot', src, '--repo', repo], 'object-stage:stall:4', 'object-stage 4');
     expect(killed).toBe(true);
     expect(parseJson<unknown[]>(cairnOk(['log', '--json', '--repo', repo]))).toEqual([]);
     expect(tempObjects(repo).length).toBeGreaterThan(0); // the stalled chunk's file, and those written before it

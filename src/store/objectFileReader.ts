@@ -1,0 +1,58 @@
+/**
+ * Reads whole object files on the calling thread into one reused buffer:
+ * restoring a database reads tens of thousands of ~5 KB page objects, and a
+ * fresh buffer for each was garbage for the collector. A result is a view of
+ * that buffer, valid only until the next read: the caller decodes or copies
+ * it at once (holds() tells whether it must copy).
+ */
+import * as fs from 'node:fs';
+
+export class ObjectFileReader {
+  private scratch: Buffer;
+
+  /**
+   * @param size the reused buffer's size
+   * @param keepGrown keep a buffer grown for a larger object as the reused one (a worker reading ~1 MiB
+   *   chunks); otherwise a larger object gets a buffer of its own and the reused one stays small.
+   */
+  constructor(
+    size: number,
+    private readonly keepGrown: boolean,
+  ) {
+    this.scratch = Buffer.allocUnsafeSlow(size);
+  }
+
+  /**
+   * The whole file at `p`. No fstat first: most objects fit, and a read that fills the buffer is followed by one
+   * into a bigger buffer. No read to see 0 either (unless `untilZero`): a local regular file reads short only at
+   * its end, and objects are never written in place; a caller whose result then fails its hash reads again
+   * until 0 before it calls the object damaged.
+   */
+  read(p: string, untilZero = false): Buffer {
+    const fd = fs.openSync(p, 'r');
+    try {
+      let buf = this.scratch;
+      let n = 0;
+      for (;;) {
+        const want = buf.length - n;
+        const got = fs.readSync(fd, buf, n, want, null);
+        n += got;
+        if (got === 0 || (got < want && !untilZero)) break;
+        if (n === buf.length) {
+          const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, fs.fstatSync(fd).size + 1));
+          buf.copy(bigger, 0, 0, n);
+          buf = bigger;
+          if (this.keepGrown) this.scratch = bigger;
+        }
+      }
+      return buf.subarray(0, n);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** True when `b` is (a view of) the reused buffer, which the next read overwrites. */
+  holds(b: Buffer): boolean {
+    return b.buffer === this.scratch.buffer;
+  }
+}
