@@ -35,14 +35,26 @@ const WRITE_BATCH = 1024 * 1024;
  */
 const WRITEBACK_EVERY = 16 * 1024 * 1024;
 /**
- * Files of at least this size are read on two threads (see writeFileShared). Below it the worker's start (~30 ms
+ * Files of at least this size, with chunks of at most SHARED_READ_MAX_CHUNK on average, are read on two threads
+ * (see writeFileShared). Below this size the worker's start (~30 ms
  * and ~20 MiB) costs more than a second thread saves: the benchmark tree's restore, whose largest files are 6 and
  * 9 MiB, peaked at 169-181 MiB RSS with a 4 MiB threshold, 157-160 MiB with this one and 150-160 MiB before the
  * worker (3 interleaved rounds).
  */
 export const SHARED_READ_MIN = 16 * 1024 * 1024;
-/** Groups (of about 1 MiB each) read ahead of the write cursor at most: bounds the memory of writeFileShared. */
-const GROUPS_AHEAD = 8;
+/**
+ * See SHARED_READ_MIN. Where a chunk is small (a database's 8 KiB pages), opening,
+ * reading and decoding its object costs more than writing it, and a second reading thread pays. For large
+ * chunks it bought less than it cost in memory: the 1 GiB big-edit file (~1.2 MiB chunks) restored in 2.7-3.1 s
+ * with it against 3.0-4.4 s without (restic 4.5-5.1 s), but at 157-181 MiB peak RSS against 106-110 MiB.
+ */
+export const SHARED_READ_MAX_CHUNK = 64 * 1024;
+/**
+ * Groups (of about 1 MiB each) read ahead of the write cursor at most: bounds the memory of writeFileShared. The
+ * db restore peaked at 152-157 MiB RSS with 8 (and 8 MiB of pooled buffers on the worker), 137 MiB with 4 (and
+ * 4 MiB), in the same time (4 interleaved pairs).
+ */
+const GROUPS_AHEAD = 4;
 /** A minor garbage collection after this many groups read on this thread (see collectYoungGarbage). */
 const COLLECT_EVERY = 8;
 /** Groups the reading worker holds at once: one it reads, one queued so it never waits for the main thread. */
@@ -180,7 +192,9 @@ export class Materializer {
     try {
       const fd = fs.openSync(p, CREATE_FLAGS, 0o600);
       try {
-        const reader = isInline(e) || (e.size ?? 0) < SHARED_READ_MIN ? undefined : this.ctx.store.groupReader();
+        const size = e.size ?? 0;
+        const shared = !isInline(e) && size >= SHARED_READ_MIN && size <= SHARED_READ_MAX_CHUNK * (e.chunks?.length ?? 0);
+        const reader = shared ? this.ctx.store.groupReader() : undefined;
         written = reader ? await this.writeFileShared(e, fd, reader, rel) : await this.writeFileAlone(e, fd, rel);
       } finally {
         fs.closeSync(fd);

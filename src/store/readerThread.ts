@@ -27,16 +27,34 @@ const files = new ObjectFileReader(64 * 1024, true);
 let groups = 0;
 /** Output buffers the main thread has written and handed back (transferred), reused for later groups. */
 const pool: ArrayBuffer[] = [];
-/** A new output buffer's least size: a group is about 1 MiB (one larger chunk, or ~128 page chunks). */
-const OUTPUT_MIN = 1280 * 1024;
+/** A new output buffer's least size: a group is about 1 MiB (~128 page chunks of 8 KiB). */
+const OUTPUT_MIN = 1024 * 1024;
 /** A minor collection after this many groups (see collectYoungGarbage). */
 const COLLECT_EVERY = 8;
 
-/** An output buffer of at least `min` bytes: a pooled one if one is big enough. */
+/** Bytes of buffers kept for reuse at most (about what is in flight for a database: see Materializer). */
+const POOL_BYTES = 4 * 1024 * 1024;
+let pooled = 0;
+
+/** Keeps a buffer for reuse, within POOL_BYTES (dropped, for the collector, beyond). */
+function keep(b: ArrayBuffer): void {
+  if (pooled + b.byteLength > POOL_BYTES) return;
+  pool.push(b);
+  pooled += b.byteLength;
+}
+
+/**
+ * An output buffer of at least `min` bytes: a pooled one if one is big enough, else a new one of the next power
+ * of two (so that a few sizes serve every group, and the pool does not fill with ever slightly larger buffers).
+ */
 function output(min: number): Buffer {
   const i = pool.findIndex((b) => b.byteLength >= min);
-  if (i >= 0) return Buffer.from(pool.splice(i, 1)[0]!);
-  return Buffer.allocUnsafeSlow(Math.max(min, OUTPUT_MIN));
+  if (i >= 0) {
+    const b = pool.splice(i, 1)[0]!;
+    pooled -= b.byteLength;
+    return Buffer.from(b);
+  }
+  return Buffer.allocUnsafeSlow(Math.max(OUTPUT_MIN, 2 ** Math.ceil(Math.log2(min))));
 }
 
 function readGroup(req: ReaderRequest): ReaderReply {
@@ -53,7 +71,7 @@ function readGroup(req: ReaderRequest): ReaderReply {
     if (length + content.length > out.length) {
       const bigger = output(Math.max(out.length * 2, length + content.length));
       out.copy(bigger, 0, 0, length);
-      pool.push(out.buffer as ArrayBuffer);
+      keep(out.buffer as ArrayBuffer);
       out = bigger;
     }
     length += content.copy(out, length);
@@ -62,7 +80,7 @@ function readGroup(req: ReaderRequest): ReaderReply {
 }
 
 port.on('message', (req: ReaderRequest) => {
-  for (const b of req.recycle ?? []) pool.push(b);
+  for (const b of req.recycle ?? []) keep(b);
   if (req.ids.length === 0) return; // only buffers handed back
   let reply: ReaderReply;
   try {

@@ -1,7 +1,7 @@
 /**
  * Restoring large files with the reading worker (src/store/parallelReader.ts)
  * and making restored files durable, through the built CLI: a file of 16 MiB
- * or more has groups of its chunks read, decoded and verified on the worker while
+ * or more of small chunks (a database's pages) has groups of its chunks read, decoded and verified on the worker while
  * the main thread reads others. The fault point `object-read-worker` exists
  * only in the worker: a restore that stalls there proves the worker reads, and
  * one that fails there must still restore byte for byte, the main thread
@@ -24,17 +24,18 @@ let snapshot = '';
 
 beforeAll(() => {
   fs.mkdirSync(src);
-  // Content-defined chunks of ~1 MiB (20 MiB: read on two threads, one chunk per group, its writeback started
-  // once) and a database's 8 KiB page chunks (a smaller file: read on the main thread only).
+  // A database of 8 KiB page chunks, over 16 MiB: read on two threads. A 20 MiB file of ~1 MiB content-defined
+  // chunks: read on the main thread only; the writeback of both is started once at least.
   fs.writeFileSync(path.join(src, 'big.bin'), Buffer.concat([randomBytes(12 * 1024 * 1024), Buffer.from('text '.repeat(1_000_000)), randomBytes(3 * 1024 * 1024)]));
   const db = new Database(path.join(src, 'app.db'));
   db.pragma('journal_mode = DELETE');
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
   const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
   db.transaction(() => {
-    for (let i = 1; i <= 50_000; i++) insert.run(i, `row ${i} ${randomBytes(60).toString('base64')}`);
+    for (let i = 1; i <= 130_000; i++) insert.run(i, `row ${i} ${randomBytes(90).toString('base64')}`);
   })();
   db.close();
+  expect(fs.statSync(path.join(src, 'app.db')).size).toBeGreaterThan(16 * 1024 * 1024);
   fs.writeFileSync(path.join(src, 'small.txt'), 'small\n');
   cairnOk(['init', '--repo', repo]);
   snapshot = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--json'])).id;
@@ -72,7 +73,7 @@ describe('restoring large files with the reading worker', () => {
     const out = path.join(root, 'out-writeback');
     const r = cairn(['restore', snapshot, '--repo', repo, '--target', out], { env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'restore-writeback:EIO:1' } });
     expect(r.stderr).not.toContain('    at ');
-    expect(r.stderr).toMatch(/cannot write big\.bin: EIO: injected fault at restore-writeback 1/);
+    expect(r.stderr).toMatch(/cannot write (big\.bin|app\.db): EIO: injected fault at restore-writeback 1/);
     expect(r.code).toBe(1);
     expect(fs.existsSync(out)).toBe(false);
     expect(restoreStaging()).toEqual([]);

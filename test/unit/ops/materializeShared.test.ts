@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../../src/errors.js';
 import type { TreeEntry } from '../../../src/model/tree.js';
-import { Materializer, SHARED_READ_MIN } from '../../../src/ops/materialize.js';
+import { Materializer, SHARED_READ_MAX_CHUNK, SHARED_READ_MIN } from '../../../src/ops/materialize.js';
 import type { RepoContext } from '../../../src/repoContext.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import type { ObjectGroupReader } from '../../../src/store/objectStore.js';
@@ -28,7 +28,7 @@ let files = 0;
 
 /** Distinct chunk contents (ids are their SHA-256), from which files are made. */
 const pool: Buffer[] = Array.from({ length: 24 }, (_, i) => {
-  const b = Buffer.alloc(100 * KiB + i * 9 * KiB);
+  const b = Buffer.alloc(8 * KiB + i * 2 * KiB);
   for (let j = 0; j < b.length; j++) b[j] = (j * 31 + i * 7 + (j >> 9)) & 0xff;
   return b;
 });
@@ -101,9 +101,9 @@ function entryOf(plan: Plan): { entry: TreeEntry; content: Buffer } {
   return { entry, content };
 }
 
-// Enough chunks for a file over the two-thread threshold (16 MiB), in groups of ~1 MiB (about 3-10 chunks each).
+// Enough small chunks (8-54 KiB) for a file over the two-thread threshold (16 MiB), in groups of ~1 MiB (~33 chunks).
 const planArb = fc.record({
-  chunks: fc.array(fc.nat({ max: pool.length - 1 }), { minLength: 100, maxLength: 140 }),
+  chunks: fc.array(fc.nat({ max: pool.length - 1 }), { minLength: 600, maxLength: 800 }),
   answers: fc.array(fc.record({ delay: fc.constantFrom(0, 0, 1, 3), giveUp: fc.integer({ min: 0, max: 4 }).map((n) => n === 0) }), {
     minLength: 1,
     maxLength: 12,
@@ -115,7 +115,7 @@ describe('writing a large file with a group reader', () => {
     await fc.assert(
       fc.asyncProperty(planArb, async (plan) => {
         const { entry, content } = entryOf(plan);
-        fc.pre(content.length >= SHARED_READ_MIN);
+        fc.pre(content.length >= SHARED_READ_MIN && content.length <= SHARED_READ_MAX_CHUNK * plan.chunks.length);
         const { ctx, maxOnReader, reads, unreleased } = fakeContext(plan);
         const out = path.join(root, `f${files++}`);
         await new Materializer(ctx).writeFile(entry, Buffer.from(out), 'f');
@@ -131,10 +131,11 @@ describe('writing a large file with a group reader', () => {
   });
 
   it('fails with the store error when a group the reader gave up on cannot be read here, after every group settled', async () => {
-    const plan: Plan = { chunks: Array.from({ length: 120 }, (_, i) => i % pool.length), answers: [{ delay: 1, giveUp: false }] };
+    const plan: Plan = { chunks: Array.from({ length: 700 }, (_, i) => i % pool.length), answers: [{ delay: 1, giveUp: false }] };
     expect(entryOf(plan).content.length).toBeGreaterThanOrEqual(SHARED_READ_MIN);
+    expect(entryOf(plan).content.length).toBeLessThanOrEqual(SHARED_READ_MAX_CHUNK * plan.chunks.length);
     const { entry } = entryOf(plan);
-    for (const at of [3, 50, 119]) {
+    for (const at of [3, 350, 699]) {
       const { ctx } = fakeContext(plan, entry.chunks![at]);
       const out = path.join(root, `bad${at}`);
       const err = await new Materializer(ctx).writeFile(entry, Buffer.from(out), 'data/f').catch((e: unknown) => e);
