@@ -82,9 +82,11 @@ export interface EncodedParts {
 }
 
 /**
- * Large outputs copied into a buffer of Node's: snappy's own are external memory that V8 does not count, freed
- * only by a finalizer after a garbage collection that their size never triggers. On the staging worker, whose
- * heap barely grows, a 1 GiB file's first snapshot peaked at 290 MiB RSS with them and 140-150 MiB with the copy.
+ * Outputs copied into a buffer of Node's: snappy's own are external memory that V8 does not count, freed only by
+ * a finalizer after a garbage collection that their size never triggers. On the staging worker, whose heap barely
+ * grows, a 1 GiB file's first snapshot peaked at 290 MiB RSS with them and 140-150 MiB with the copy. Small ones
+ * too since 2026-11-30: with putSync's collections (fsObjectStore.ts), the db's first snapshot peaked at 151-168
+ * MiB without the copy of its 8 KiB pages' outputs and 146-157 MiB with it.
  */
 const COPY_OUT = { copyOutputData: true };
 /**
@@ -97,7 +99,7 @@ const DECODE_OPTS = { asBuffer: true, copyOutputData: true };
 /** encodeObjectSync without the framing copy: a large chunk's stored form is written as two buffers. */
 export function encodeObjectParts(content: Buffer, compression: Compression): EncodedParts {
   if (compression === 'none' || content.length <= MIN_COMPRESS || !worthCompressing(content, compression)) return { codec: CODEC_RAW, payload: content };
-  const packed = compression === 'snappy' ? snappy.compressSync(content, content.length >= ASYNC_THRESHOLD ? COPY_OUT : undefined) : zlib.deflateRawSync(content, DEFLATE_OPTS);
+  const packed = compression === 'snappy' ? snappy.compressSync(content, COPY_OUT) : zlib.deflateRawSync(content, DEFLATE_OPTS);
   return packed.length < content.length ? { codec: compression === 'snappy' ? CODEC_SNAPPY : CODEC_DEFLATE, payload: packed } : { codec: CODEC_RAW, payload: content };
 }
 

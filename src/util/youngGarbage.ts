@@ -17,14 +17,18 @@ import * as vm from 'node:vm';
 type GcFunction = (options?: { type?: 'minor' | 'major' }) => void;
 let gc: GcFunction | null | undefined;
 
-export function collectYoungGarbage(): void {
+/** Runs a minor collection; false when the gc extension is unavailable (nothing ran). */
+export function collectYoungGarbage(): boolean {
   if (gc === undefined) {
     try {
       v8.setFlagsFromString('--expose-gc');
-      gc = vm.runInNewContext('gc') as GcFunction;
+      const f: unknown = vm.runInNewContext('typeof gc === "function" ? gc : undefined');
+      gc = typeof f === 'function' ? (f as GcFunction) : null;
     } catch {
       gc = null;
     }
   }
-  gc?.({ type: 'minor' });
+  if (!gc) return false;
+  gc({ type: 'minor' });
+  return true;
 }
