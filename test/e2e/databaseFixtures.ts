@@ -1,5 +1,6 @@
 /** Helpers for the database tests: build SQLite files, run a concurrent writer or lock holder, check consistency. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
@@ -28,6 +29,18 @@ export function makeDatabase(file: string, journal: Journal, fillerPages = 0, it
       insert.run(p);
       add.run(p.length);
     }
+  })();
+  db.close();
+}
+
+/** A database of `rows` rows of random text (130k rows: over 16 MiB, in 4 KiB pages), rollback journal. */
+export function makeRowDatabase(file: string, rows: number): void {
+  const db = new Database(file);
+  db.pragma('journal_mode = DELETE');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+  const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
+  db.transaction(() => {
+    for (let i = 1; i <= rows; i++) insert.run(i, `row ${i} ${randomBytes(90).toString('base64')}`);
   })();
   db.close();
 }

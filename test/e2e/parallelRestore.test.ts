@@ -11,9 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, cairn, cairnOk, describeTree, killAtStall, parseJson, tempDir } from '../helpers.js';
+import { makeRowDatabase } from './databaseFixtures.js';
 
 const root = tempDir('cairn-parallel-restore-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -27,14 +27,7 @@ beforeAll(() => {
   // A database of 8 KiB page chunks, over 16 MiB: read on two threads. A 20 MiB file of ~1 MiB content-defined
   // chunks: read on the main thread only; the writeback of both is started once at least.
   fs.writeFileSync(path.join(src, 'big.bin'), Buffer.concat([randomBytes(12 * 1024 * 1024), Buffer.from('text '.repeat(1_000_000)), randomBytes(3 * 1024 * 1024)]));
-  const db = new Database(path.join(src, 'app.db'));
-  db.pragma('journal_mode = DELETE');
-  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
-  const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
-  db.transaction(() => {
-    for (let i = 1; i <= 130_000; i++) insert.run(i, `row ${i} ${randomBytes(90).toString('base64')}`);
-  })();
-  db.close();
+  makeRowDatabase(path.join(src, 'app.db'), 130_000);
   expect(fs.statSync(path.join(src, 'app.db')).size).toBeGreaterThan(16 * 1024 * 1024);
   fs.writeFileSync(path.join(src, 'small.txt'), 'small\n');
   cairnOk(['init', '--repo', repo]);

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cairn, cairnOk, describeTree, parseJson, tempDir, writeTree } from '../helpers.js';
+import { makeRowDatabase } from './databaseFixtures.js';
 
 const root = tempDir('cairn-large-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -90,14 +91,7 @@ describe('restoring files of 16 MiB and more', () => {
     writeTree(src, {
       'huge.bin': Buffer.concat([randomBytes(12 * 1024 * 1024), Buffer.from('some text '.repeat(600_000)), randomBytes(2 * 1024 * 1024)]),
     });
-    const db = new Database(path.join(src, 'big.db'));
-    db.pragma('journal_mode = DELETE');
-    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
-    const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
-    db.transaction(() => {
-      for (let i = 1; i <= 130_000; i++) insert.run(i, `row ${i} ${randomBytes(90).toString('base64')}`);
-    })();
-    db.close();
+    makeRowDatabase(path.join(src, 'big.db'), 130_000);
     expect(fs.statSync(path.join(src, 'big.db')).size).toBeGreaterThan(16 * 1024 * 1024);
 
     cairnOk(['init', '--repo', repo]);
