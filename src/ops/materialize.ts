@@ -36,17 +36,16 @@ const WRITE_BATCH = 1024 * 1024;
 const WRITEBACK_EVERY = 16 * 1024 * 1024;
 /**
  * Files of at least this size, with chunks of at most SHARED_READ_MAX_CHUNK on average, are read on two threads
- * (see writeFileShared). Below this size the worker's start (~30 ms
- * and ~20 MiB) costs more than a second thread saves: the benchmark tree's restore, whose largest files are 6 and
- * 9 MiB, peaked at 169-181 MiB RSS with a 4 MiB threshold, 157-160 MiB with this one and 150-160 MiB before the
- * worker (3 interleaved rounds).
+ * (see writeFileShared). Below this size the worker's start (~30 ms and ~20 MiB) costs more than a second thread
+ * saves: the benchmark tree's restore, whose largest files are 6 and 9 MiB, peaked at 169-181 MiB RSS with a 4 MiB
+ * threshold, 157-160 MiB with this one and 150-160 MiB before the worker (3 interleaved rounds).
  */
 export const SHARED_READ_MIN = 16 * 1024 * 1024;
 /**
- * See SHARED_READ_MIN. Where a chunk is small (a database's 8 KiB pages), opening,
- * reading and decoding its object costs more than writing it, and a second reading thread pays. For large
- * chunks it bought less than it cost in memory: the 1 GiB big-edit file (~1.2 MiB chunks) restored in 2.7-3.1 s
- * with it against 3.0-4.4 s without (restic 4.5-5.1 s), but at 157-181 MiB peak RSS against 106-110 MiB.
+ * See SHARED_READ_MIN. Where a chunk is small (a database's 8 KiB pages), opening, reading and decoding its object
+ * costs more than writing it, and a second reading thread pays. For large chunks it bought less than it cost in
+ * memory: the 1 GiB big-edit file (~1.2 MiB chunks) restored in 2.7-3.3 s with it against 3.0-4.4 s without
+ * (restic 4.5-5.1 s), but at 157-181 MiB peak RSS against 106-110 MiB.
  */
 export const SHARED_READ_MAX_CHUNK = 64 * 1024;
 /**
