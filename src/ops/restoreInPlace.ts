@@ -184,7 +184,6 @@ async function removeTree(dir: string): Promise<void> {
   await fsp.rm(dir, { recursive: true, force: true });
 }
 
-
 function asCairnError(err: unknown, what: string): CairnError {
   if (err instanceof CairnError) return err;
   return new IoError(`${what}: ${describeError(err)}`, { cause: err });

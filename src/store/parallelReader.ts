@@ -21,7 +21,7 @@ import type { ObjectId } from './objectId.js';
 
 export interface ReaderRequest {
   seq: number;
-  /** The objects to read; none when the message only hands buffers back. */
+  /** The objects to read. */
   ids: readonly string[];
   /** Output buffers of earlier groups, written and handed back (transferred) for the worker to reuse. */
   recycle?: ArrayBuffer[];
@@ -98,11 +98,5 @@ export class ParallelReader {
    */
   release(content: Buffer): void {
     if (this.worker && this.released.length < MAX_RELEASED) this.released.push(content.buffer as ArrayBuffer);
-  }
-
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    if (w) await w.terminate();
   }
 }

@@ -81,7 +81,6 @@ function readGroup(req: ReaderRequest): ReaderReply {
 
 port.on('message', (req: ReaderRequest) => {
   for (const b of req.recycle ?? []) keep(b);
-  if (req.ids.length === 0) return; // only buffers handed back
   let reply: ReaderReply;
   try {
     reply = readGroup(req);

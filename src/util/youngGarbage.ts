@@ -8,8 +8,9 @@
  * 8 groups of ~1 MiB on each thread (a scavenge of a small heap costs well
  * under a millisecond).
  *
- * Uses V8's gc extension, exposed to new contexts by --expose-gc; when that is
- * unavailable, collect() does nothing.
+ * Uses V8's gc extension, exposed to new contexts by --expose-gc (set here
+ * with v8.setFlagsFromString); when that is unavailable, collectYoungGarbage()
+ * does nothing and returns false.
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
