@@ -138,7 +138,9 @@ export class Materializer {
 
   /** Writes the entries of tree `tree` into the existing empty directory `dest`. */
   async writeTree(tree: ObjectId, dest: Buffer, rel = ''): Promise<void> {
-    const entries = await this.ctx.loadTree(tree);
+    // Trees, directories and their metadata on this thread: a thread-pool round trip per call (several per
+    // directory) left the restore of a 3,700-directory tree idle for ~2 s.
+    const entries = this.ctx.loadTreeSync(tree);
     const pending: Array<Promise<void>> = [];
     const dirs: Array<{ e: TreeEntry; path: Buffer }> = [];
     for (const e of entries) {
@@ -147,7 +149,7 @@ export class Materializer {
       const p = Buffer.concat([dest, SLASH, name]);
       const r = rel === '' ? name.toString('utf8') : `${rel}/${name.toString('utf8')}`;
       if (e.type === 'dir') {
-        await fsp.mkdir(p, { mode: 0o700 });
+        fs.mkdirSync(p, { mode: 0o700 });
         await this.writeTree(e.tree!, p, r);
         dirs.push({ e, path: p });
         this.counts.dirs++;
@@ -162,7 +164,7 @@ export class Materializer {
     }
     await Promise.all(pending);
     // Directory metadata last: writing children changes a directory's mtime.
-    for (const d of dirs) await this.setMeta(d.e, d.path);
+    for (const d of dirs) this.setMetaSync(d.e, d.path);
   }
 
   /** Writes one file or symlink entry at `p` (which must not exist). */
@@ -369,6 +371,28 @@ export class Materializer {
     this.counts.bytes += written;
     this.counts.files++;
     this.options.onProgress?.(this.counts, rel);
+  }
+
+  /** setMeta() on this thread (a directory's metadata: see writeTree). */
+  setMetaSync(e: EntryMeta, p: Buffer | string): void {
+    const t = nsToSeconds(e.mtime);
+    if (this.chown && e.uid !== undefined && e.gid !== undefined) {
+      try {
+        fs.lchownSync(p, e.uid, e.gid);
+      } catch {
+        /* an owner we cannot set is not an error */
+      }
+    }
+    if (e.type === 'symlink') {
+      try {
+        fs.lutimesSync(p, t, t);
+      } catch {
+        /* as setMeta */
+      }
+      return;
+    }
+    fs.chmodSync(p, e.mode & 0o7777);
+    fs.utimesSync(p, t, t);
   }
 
   async setMeta(e: EntryMeta, p: Buffer | string): Promise<void> {
