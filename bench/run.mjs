@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { DATASET_NAMES, makeDataset, selectDatasets } from './lib/datasets.mjs';
 import { compareManifests, contentManifest, dirStats, machineInfo, readLimits, runTimed, sha256Limit, TIME_BIN } from './lib/measure.mjs';
 import { writeReport } from './lib/report.mjs';
+import { mountScratchFs } from './lib/scratchFs.mjs';
 import { ensureCommand, TOOL_NAMES, TOOLS } from './lib/tools.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -29,6 +30,8 @@ const HELP = `usage: npm run bench -- [options]
   --runs N             interleaved runs per tool, medians reported (default 3; BENCH_RUNS)
   --work DIR           where datasets and repositories go (default: a new dir in $TMPDIR; BENCH_WORK)
   --keep               keep the work dir afterwards
+  --fs scratch|plain   scratch (default, as root): run in a fresh journaled ext4 on a loop device made inside the
+                       work dir (bench/lib/scratchFs.mjs says why); plain: in the work dir's own file system (BENCH_FS)
   --drop-caches        as root: drop the page cache to measure a cold sequential read
   --out FILE           raw JSON lines (default bench/results/<stamp>.jsonl)
   --report FILE        markdown summary (default docs/benchmarks.md at full scale, bench/results/benchmarks-quick.md otherwise)
@@ -43,6 +46,7 @@ function parseArgs(argv) {
     runs: env.BENCH_RUNS ? Number(env.BENCH_RUNS) : 3,
     work: env.BENCH_WORK,
     keep: false,
+    fs: env.BENCH_FS ?? 'scratch',
     dropCaches: false,
     out: undefined,
     report: undefined,
@@ -61,6 +65,7 @@ function parseArgs(argv) {
     else if (a === '--runs') o.runs = Number(val());
     else if (a === '--work') o.work = val();
     else if (a === '--keep') o.keep = true;
+    else if (a === '--fs') o.fs = val();
     else if (a === '--drop-caches') o.dropCaches = true;
     else if (a === '--out') o.out = val();
     else if (a === '--report') o.report = val();
@@ -70,6 +75,7 @@ function parseArgs(argv) {
     } else throw new Error(`unknown option ${a}\n${HELP}`);
   }
   if (!(o.scale > 0 && o.scale <= 1)) throw new Error('--scale must be in (0, 1]');
+  if (o.fs !== 'scratch' && o.fs !== 'plain') throw new Error('--fs must be scratch or plain');
   if (!(Number.isInteger(o.runs) && o.runs >= 1)) throw new Error('--runs must be a positive integer');
   o.datasets = selectDatasets(o.datasets);
   for (const t of o.tools) if (!TOOLS[t]) throw new Error(`unknown tool "${t}" (choose from ${TOOL_NAMES.join(', ')})`);
@@ -96,8 +102,18 @@ async function main() {
   const outFile = path.resolve(o.out ?? path.join(ROOT, 'bench', 'results', `${stamp}${quick ? '-quick' : ''}.jsonl`));
   const reportFile = path.resolve(o.report ?? (quick ? path.join(ROOT, 'bench', 'results', 'benchmarks-quick.md') : path.join(ROOT, 'docs', 'benchmarks.md')));
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
-  const work = o.work ? path.resolve(o.work) : fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-bench-'));
-  fs.mkdirSync(work, { recursive: true });
+  const top = o.work ? path.resolve(o.work) : fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-bench-'));
+  fs.mkdirSync(top, { recursive: true });
+  let work = top;
+  let scratch;
+  if (o.fs === 'scratch') {
+    const st = fs.statfsSync(top);
+    const room = Math.min(128 * 2 ** 30, Math.floor(st.bavail * st.bsize * 0.8));
+    scratch = mountScratchFs(top, room, { keep: o.keep });
+    if (scratch.reason) log(`NOTE: no scratch file system (${scratch.reason}): running in ${top}, whose file system earlier runs' deletions can slow (bench/lib/scratchFs.mjs)`);
+    else work = path.join(scratch.mountPoint, 'work');
+    fs.mkdirSync(work, { recursive: true });
+  }
   const records = [];
   const emit = (rec) => {
     records.push(rec);
@@ -122,6 +138,7 @@ async function main() {
 
   // ---- the machine and its limits, measured in this run
   const machine = machineInfo(work);
+  if (scratch?.description) machine.fs = scratch.description;
   log(`machine: ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGiB} GiB, load ${machine.loadavg.join(' ')}`);
   const sha = sha256Limit();
   log(`single-core SHA-256: ${sha.mbps.toFixed(0)} MB/s`);
@@ -177,7 +194,12 @@ async function main() {
     rmrf(file);
   }
 
-  if (!o.keep) rmrf(work);
+  if (o.keep) {
+    if (scratch?.mountPoint) log(`kept: ${work} (on the scratch file system mounted at ${scratch.mountPoint}; umount and losetup -d when done)`);
+  } else {
+    scratch?.release?.();
+    rmrf(top);
+  }
   writeReport(records, reportFile, { rawFile: path.relative(ROOT, outFile) });
   log(`report → ${path.relative(process.cwd(), reportFile)}`);
 }
