@@ -49,11 +49,23 @@ async function main(): Promise<number> {
   }
 }
 
+let settled = false;
+// A command whose work was left waiting on nothing (a promise no pending I/O or timer will settle) would let the
+// process end with status 0 and the work half done: say so and fail instead.
+process.on('exit', () => {
+  if (!settled && process.exitCode === undefined) {
+    process.stderr.write('cairn: internal error: the command stopped before it finished (nothing left to wait for)\n  hint: this is a bug; please report it with the command line\n');
+    process.exitCode = EXIT.INTERNAL;
+  }
+});
+
 main().then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (err: unknown) => {
+    settled = true;
     process.stderr.write(`cairn: internal error: ${String(err)}\n`);
     process.exitCode = EXIT.INTERNAL;
   },

@@ -191,7 +191,7 @@ async function writeNewTarget(
   if (!fs.existsSync(parent)) throw new NotFoundError(`the parent of restore target ${target} does not exist`, { hint: 'create it first' });
   const staging = path.join(parent, `.${path.basename(target)}.cairn-restore-${randomBytes(4).toString('hex')}`);
   await fsp.mkdir(staging, { mode: 0o700 });
-  const m = new Materializer(ctx, options.onProgress ? { onProgress: options.onProgress } : {});
+  const m = new Materializer(ctx, { earlySync: staging, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
   try {
     await m.writeTree(tree, Buffer.from(staging));
     if (options.verify) await verifyRestoredTree(ctx, tree, staging);

@@ -2,7 +2,7 @@
  * Durable file-system primitives: the only correct way to write the only copy
  * of someone's data is temp file → fsync → rename → fsync the directory.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -108,6 +108,23 @@ export function syncFileSystem(anyPath: string): boolean {
   const r = spawnSync('sync', ['-f', anyPath], { stdio: 'ignore' });
   syncfsWorks = r.status === 0;
   return syncfsWorks;
+}
+
+/**
+ * Starts a `sync -f` of the file system holding `anyPath` without waiting for it: only so the disk writes while
+ * the caller goes on and a later syncFileSystem() finds less to do. It guarantees nothing (its outcome is not
+ * looked at); returns the process, or undefined where `sync -f` is known not to work.
+ */
+export function startFileSystemSync(anyPath: string): ChildProcess | undefined {
+  if (syncfsWorks === false) return undefined;
+  try {
+    const child = spawn('sync', ['-f', anyPath], { stdio: 'ignore' });
+    child.on('error', () => undefined);
+    child.unref();
+    return child;
+  } catch {
+    return undefined;
+  }
 }
 
 let treeFileSyncs = 0;
