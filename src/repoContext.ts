@@ -214,12 +214,16 @@ export class RepoContext {
     this.trees.set(id, entries);
   }
 
-  /** loadTree() on the calling thread: the snapshot walk reads base trees this way (small objects; no thread-pool round trip). */
-  loadTreeSync(id: ObjectId): readonly TreeEntry[] {
+  /**
+   * loadTree() on the calling thread: the snapshot walk reads base trees this way (small objects; no thread-pool
+   * round trip). With `keep: false` a tree read now is not cached (a restore reads each tree once: caching them
+   * only held their entries and inline contents in memory).
+   */
+  loadTreeSync(id: ObjectId, options: { keep?: boolean } = {}): readonly TreeEntry[] {
     const hit = this.trees.get(id);
     if (hit) return hit;
     const entries = decodeTree(this.store.getSync(id), id).entries;
-    this.trees.set(id, entries);
+    if (options.keep !== false) this.trees.set(id, entries);
     return entries;
   }
 

@@ -55,6 +55,11 @@ export const SHARED_READ_MAX_CHUNK = 64 * 1024;
  * 4 MiB), in the same time (4 interleaved pairs).
  */
 const GROUPS_AHEAD = 4;
+/**
+ * A minor garbage collection after this many bytes of small files written: their decoded contents are garbage
+ * once written, and mostly outside V8's heap (see collectYoungGarbage).
+ */
+const SMALL_COLLECT_BYTES = 8 * 1024 * 1024;
 /** A minor garbage collection after this many groups read on this thread (see collectYoungGarbage). */
 const COLLECT_EVERY = 8;
 /** Groups the reading worker holds at once: one it reads, one queued so it never waits for the main thread. */
@@ -152,7 +157,7 @@ export class Materializer {
   async writeTree(tree: ObjectId, dest: Buffer, rel = ''): Promise<void> {
     // Trees, directories and their metadata on this thread: a thread-pool round trip per call (several per
     // directory) left the restore of a 3,700-directory tree idle for ~2 s.
-    const entries = this.ctx.loadTreeSync(tree);
+    const entries = this.ctx.loadTreeSync(tree, { keep: false });
     const pending: Array<Promise<void>> = [];
     const dirs: Array<{ e: TreeEntry; path: Buffer }> = [];
     for (const e of entries) {
@@ -395,9 +400,17 @@ export class Materializer {
     }
     this.counts.bytes += written;
     this.counts.files++;
+    this.smallSinceCollect += written;
+    if (this.smallSinceCollect >= SMALL_COLLECT_BYTES) {
+      this.smallSinceCollect = 0;
+      collectYoungGarbage();
+    }
     this.maybeSyncEarly();
     this.options.onProgress?.(this.counts, rel);
   }
+
+  /** Bytes of small files written since the last minor collection. */
+  private smallSinceCollect = 0;
 
   /** setMeta() on this thread (a directory's metadata: see writeTree). */
   setMetaSync(e: EntryMeta, p: Buffer | string): void {
