@@ -81,10 +81,17 @@ export interface MaterializeOptions {
    * EARLY_SYNC_EVERY bytes written, so the caller's final sync finds less to write.
    */
   earlySync?: string;
+  /**
+   * The owner every file and directory created gets anyway (the process's, where the destination's directory
+   * has no set-group-id bit): entries owned by it need no chown (a system call per entry, as root).
+   */
+  createdOwner?: { uid: number; gid: number };
 }
 
 /** See MaterializeOptions.earlySync. */
 const EARLY_SYNC_EVERY = 64 * 1024 * 1024;
+/** Bytes written between the walk's turns of the event loop (see writeTree). */
+const YIELD_EVERY = 16 * 1024 * 1024;
 
 /**
  * Seconds for utimes(), which takes a double: microsecond precision is what a
@@ -168,6 +175,12 @@ export class Materializer {
       if (e.type === 'dir') {
         fs.mkdirSync(p, { mode: 0o700 });
         await this.writeTree(e.tree!, p, r);
+        // A turn of the event loop now and then: the walk is otherwise synchronous, and an early sync's end (see
+        // maybeSyncEarly) or a large file's write is seen only there.
+        if (this.counts.bytes - this.yieldedAt >= YIELD_EVERY) {
+          this.yieldedAt = this.counts.bytes;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         dirs.push({ e, path: p });
         this.counts.dirs++;
       } else if (e.type === 'file' && (e.size ?? 0) <= SYNC_FILE) {
@@ -382,7 +395,7 @@ export class Materializer {
         throw new IntegrityError(`cannot restore ${rel}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });
       }
       // Metadata as setMeta sets it, through the descriptor (no path lookups): owner, then mode, then times.
-      if (this.chown && e.uid !== undefined && e.gid !== undefined) {
+      if (this.needsChown(e)) {
         try {
           fs.fchownSync(fd, e.uid, e.gid);
         } catch {
@@ -409,13 +422,23 @@ export class Materializer {
     this.options.onProgress?.(this.counts, rel);
   }
 
+  /** counts.bytes at the walk's last turn of the event loop. */
+  private yieldedAt = 0;
+
   /** Bytes of small files written since the last minor collection. */
   private smallSinceCollect = 0;
+
+  /** Whether entry `e` needs its owner set (restoring owners, and not the owner it was created with). */
+  private needsChown(e: EntryMeta): e is EntryMeta & { uid: number; gid: number } {
+    if (!this.chown || e.uid === undefined || e.gid === undefined) return false;
+    const created = this.options.createdOwner;
+    return created === undefined || e.uid !== created.uid || e.gid !== created.gid;
+  }
 
   /** setMeta() on this thread (a directory's metadata: see writeTree). */
   setMetaSync(e: EntryMeta, p: Buffer | string): void {
     const t = nsToSeconds(e.mtime);
-    if (this.chown && e.uid !== undefined && e.gid !== undefined) {
+    if (this.needsChown(e)) {
       try {
         fs.lchownSync(p, e.uid, e.gid);
       } catch {
@@ -436,7 +459,7 @@ export class Materializer {
 
   async setMeta(e: EntryMeta, p: Buffer | string): Promise<void> {
     const t = nsToSeconds(e.mtime);
-    if (this.chown && e.uid !== undefined && e.gid !== undefined) await fsp.lchown(p, e.uid, e.gid).catch(() => undefined);
+    if (this.needsChown(e)) await fsp.lchown(p, e.uid, e.gid).catch(() => undefined);
     if (e.type === 'symlink') {
       await fsp.lutimes(p, t, t).catch(() => undefined);
       return;

@@ -179,6 +179,20 @@ export async function restoreToNewTarget(ctx: RepoContext, id: ObjectId, options
   return restoreSnapshot(ctx, id, { ...options, force: false });
 }
 
+/**
+ * The owner of what is created under `dir` (a new directory of this process): the process's, unless `dir` has the
+ * set-group-id bit (its group is then inherited) or its owner is not the process (a file system that maps owners).
+ */
+function createdOwner(dir: string): { createdOwner?: { uid: number; gid: number } } {
+  if (typeof process.geteuid !== 'function' || typeof process.getegid !== 'function') return {};
+  const st = fs.statSync(dir);
+  const uid = process.geteuid();
+  const gid = process.getegid();
+  // 0o2000: S_ISGID (not among Node's fs.constants).
+  if ((st.mode & 0o2000) !== 0 || st.uid !== uid || st.gid !== gid) return {};
+  return { createdOwner: { uid, gid } };
+}
+
 /** Writes tree `tree` into a staging directory beside `target` and renames it into place. */
 async function writeNewTarget(
   ctx: RepoContext,
@@ -191,7 +205,11 @@ async function writeNewTarget(
   if (!fs.existsSync(parent)) throw new NotFoundError(`the parent of restore target ${target} does not exist`, { hint: 'create it first' });
   const staging = path.join(parent, `.${path.basename(target)}.cairn-restore-${randomBytes(4).toString('hex')}`);
   await fsp.mkdir(staging, { mode: 0o700 });
-  const m = new Materializer(ctx, { earlySync: staging, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+  const m = new Materializer(ctx, {
+    earlySync: staging,
+    ...createdOwner(staging),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
   try {
     await m.writeTree(tree, Buffer.from(staging));
     if (options.verify) await verifyRestoredTree(ctx, tree, staging);
