@@ -219,7 +219,11 @@ async function runOne({ tool, ds, pristine, work, run, emit }) {
   let failed = false;
   const step = (name, spec) => {
     const r = runTimed(spec.cmd, spec.args, { cwd: spec.cwd ?? base, env });
+    // The sync after a step, timed: cairn's restore is durable when it exits, restic's, borg's and git's are
+    // not (their data is still being written when they exit); the report also shows restore + this sync.
+    const s0 = process.hrtime.bigint();
     sync();
+    const syncAfter = Number(process.hrtime.bigint() - s0) / 1e9;
     const repo = dirStats(ctx.repo);
     const cache = tool.cacheDir ? dirStats(tool.cacheDir(ctx)).bytes : 0;
     const parsed = name !== 'init' && name !== 'restore' && r.code === 0 ? tool.parseSnapshot(r.stdout) : {};
@@ -233,6 +237,7 @@ async function runOne({ tool, ds, pristine, work, run, emit }) {
       sys: r.sys,
       cpu: r.cpu,
       maxRssKiB: r.maxRssKiB,
+      syncAfter,
       repoBytes: repo.bytes,
       repoAllocated: repo.allocated,
       repoFiles: repo.files,

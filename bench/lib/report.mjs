@@ -50,6 +50,8 @@ export function summarize(records) {
         med[d.dataset][tool][step] = {
           n: rs.length,
           wall: m('wall'),
+          // The step and the sync after it (older records have no syncAfter).
+          wallSynced: median(rs.map((r) => r.wall + (r.syncAfter ?? NaN))),
           cpu: m('cpu'),
           rssKiB: m('maxRssKiB'),
           maxRssKiB: Math.max(...rs.map((r) => r.maxRssKiB)),
@@ -193,6 +195,10 @@ export function renderMarkdown(s, { rawFile } = {}) {
     for (const step of STEPS) {
       const c = get(s, ds, 'cairn', step, 'wall');
       L.push(`| ${STEP_LABEL[step]} | ${tools.map((t) => secs(get(s, ds, t, step, 'wall'))).join(' | ')} | ${peers.map((p) => ratio(c / get(s, ds, p, step, 'wall'))).join(' | ')} |`);
+    }
+    const cs = get(s, ds, 'cairn', 'restore', 'wallSynced');
+    if (Number.isFinite(cs)) {
+      L.push(`| full restore + the \`sync\` after it (durable) | ${tools.map((t) => secs(get(s, ds, t, 'restore', 'wallSynced'))).join(' | ')} | ${peers.map((p) => ratio(cs / get(s, ds, p, 'restore', 'wallSynced'))).join(' | ')} |`);
     }
     L.push('');
     L.push(`CPU (user+sys s) / peak RSS (MiB) / repository size after the step (apparent bytes; on disk, counting whole blocks, in brackets):`);
