@@ -435,7 +435,10 @@ export class Materializer {
     return created === undefined || e.uid !== created.uid || e.gid !== created.gid;
   }
 
-  /** setMeta() on this thread (a directory's metadata: see writeTree). */
+  /**
+   * Sets an entry's owner (restoring owners; one that cannot be set is not an error), mode and times, on this
+   * thread: a call each costs less than a thread-pool round trip.
+   */
   setMetaSync(e: EntryMeta, p: Buffer | string): void {
     const t = nsToSeconds(e.mtime);
     if (this.needsChown(e)) {
@@ -449,7 +452,7 @@ export class Materializer {
       try {
         fs.lutimesSync(p, t, t);
       } catch {
-        /* as setMeta */
+        /* times of a symlink are not kept on every system */
       }
       return;
     }
@@ -457,14 +460,9 @@ export class Materializer {
     fs.utimesSync(p, t, t);
   }
 
+  /** An entry's owner (restoring owners), mode and times: see setMetaSync. */
   async setMeta(e: EntryMeta, p: Buffer | string): Promise<void> {
-    const t = nsToSeconds(e.mtime);
-    if (this.needsChown(e)) await fsp.lchown(p, e.uid, e.gid).catch(() => undefined);
-    if (e.type === 'symlink') {
-      await fsp.lutimes(p, t, t).catch(() => undefined);
-      return;
-    }
-    await fsp.chmod(p, e.mode & 0o7777);
-    await fsp.utimes(p, t, t);
+    this.setMetaSync(e, p);
   }
+
 }

@@ -21,10 +21,7 @@ export function workerExecArgv(): string[] {
       continue;
     }
     if (a.startsWith('--input-type=') || a.startsWith('--eval=') || a.startsWith('--print=')) continue;
-    if (PER_PROCESS.test(a)) {
-      if (!a.includes('=') && i + 1 < argv.length && /^\d/.test(argv[i + 1]!)) i++; // `--flag N`
-      continue;
-    }
+    if (PER_PROCESS.test(a)) continue; // always `--flag=N`: node refuses a V8 option's value as a separate argument
     out.push(a);
   }
   return out;
