@@ -5,7 +5,8 @@
  * `action` happens. Actions: an errno code (ENOSPC, EACCES, EIO, ...) throws a
  * system error with that code; `stall` writes `cairn-test-fault: stalled at
  * <point> <n>` on stderr and then never returns (a test kills the process on
- * that line, with no dependence on wall time). Unset, every call is a no-op.
+ * that line, with no dependence on wall time); `hang` (faultPoint only) awaits a
+ * promise that nothing settles, without keeping the process alive. Unset, every call is a no-op.
  *
  * Points used by the restore engine: `restore-stage` (before each staged
  * entry), `restore-apply` (after each rename into the target),
@@ -57,6 +58,9 @@ export async function faultPoint(point: string, count: number): Promise<void> {
       await new Promise<void>(() => undefined);
       clearInterval(keepAlive);
     }
+    // A promise nothing will settle, with nothing else keeping the process alive: what a lost promise does (the
+    // CLI must then fail, not exit 0 with the work half done).
+    if (r.action === 'hang') await new Promise<void>(() => undefined);
     throw systemError(r.action, `injected fault at ${point} ${count}`);
   }
 }

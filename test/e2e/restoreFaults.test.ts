@@ -126,6 +126,17 @@ describe('restore in place under faults', () => {
     expect(lastAudit()).toMatchObject({ op: 'restore', outcome: 'error', error: 'IO' });
   });
 
+  it('a command left waiting on a promise nothing settles fails (exit 1) instead of exiting 0 half-way', () => {
+    const r = cairn(['restore', id1, '--yes'], { cwd: ws, ...withFaults('restore-stage:hang:2') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/stopped before it finished/);
+    // Left as a kill would leave it: nothing applied to the target (staged first), and --resume finishes.
+    expect(describeTree(ws, { ...SKIP, skip: ['.cairn', ...fs.readdirSync(ws).filter((n) => n.startsWith('.cairn-restore'))] })).toEqual(changedState);
+    cairnOk(['restore', '--resume'], { cwd: ws });
+    expect(describeTree(ws, SKIP)).toEqual(v1State);
+    expect(leftovers()).toEqual({ staging: [], journals: [] });
+  });
+
   it('an I/O error after some renames is rolled back automatically, byte for byte', () => {
     const r = cairn(['restore', id1, '--yes'], { cwd: ws, ...withFaults('restore-apply:EIO:4') });
     expect(r.code).toBe(1);
