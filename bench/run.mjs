@@ -109,7 +109,7 @@ async function main() {
   if (o.fs === 'scratch') {
     const st = fs.statfsSync(top);
     const room = Math.min(128 * 2 ** 30, Math.floor(st.bavail * st.bsize * 0.8));
-    scratch = mountScratchFs(top, room, { keep: o.keep });
+    scratch = mountScratchFs(top, room, { keep: o.keep, log });
     if (scratch.reason) log(`NOTE: no scratch file system (${scratch.reason}): running in ${top}, whose file system earlier runs' deletions can slow (bench/lib/scratchFs.mjs)`);
     else work = path.join(scratch.mountPoint, 'work');
     fs.mkdirSync(work, { recursive: true });

@@ -10,28 +10,23 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ensureCommand } from './tools.mjs';
 
 const run = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' });
-
-function which(cmd) {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
-    const p = path.join(dir, cmd);
-    if (fs.existsSync(p)) return p;
-  }
-  return undefined;
-}
 
 /**
  * Makes and mounts the file system under `parent` (image `parent/scratch.img`, mount point `parent/fs`), sized
  * `bytes` (sparse: only what is written takes space). Returns { mountPoint, description, release() }, or
- * { reason } when it cannot (not root, no mkfs.ext4 or losetup, no loop device). release() unmounts it and
+ * { reason } when it cannot (not root, no mkfs.ext4 or losetup and no way to install them, no loop device). release() unmounts it and
  * removes the image; it also runs on exit, SIGINT and SIGTERM unless `keep` (then it stays mounted).
  */
-export function mountScratchFs(parent, bytes, { keep = false } = {}) {
+export function mountScratchFs(parent, bytes, { keep = false, log = () => undefined } = {}) {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return { reason: 'not root (a loop mount needs it)' };
-  const mkfs = which('mkfs.ext4');
-  const losetup = which('losetup');
-  if (!mkfs || !losetup) return { reason: 'mkfs.ext4 or losetup is missing (apt-get install e2fsprogs mount)' };
+  // Installed with apt-get when missing, as the peers' tools are (tools.mjs).
+  const missing = ensureCommand('mkfs.ext4', 'e2fsprogs', log) || ensureCommand('losetup', 'mount', log);
+  if (missing) return { reason: missing };
+  const mkfs = 'mkfs.ext4';
+  const losetup = 'losetup';
   const image = path.join(parent, 'scratch.img');
   const mountPoint = path.join(parent, 'fs');
   fs.mkdirSync(mountPoint, { recursive: true });

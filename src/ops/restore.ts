@@ -185,7 +185,13 @@ export async function restoreToNewTarget(ctx: RepoContext, id: ObjectId, options
  */
 function createdOwner(dir: string): { createdOwner?: { uid: number; gid: number } } {
   if (typeof process.geteuid !== 'function' || typeof process.getegid !== 'function') return {};
-  const st = fs.statSync(dir);
+  // Never throws (the caller has not yet set up the staging directory's removal): unknown means chown all.
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    return {};
+  }
   const uid = process.geteuid();
   const gid = process.getegid();
   // 0o2000: S_ISGID (not among Node's fs.constants).
