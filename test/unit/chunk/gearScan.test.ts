@@ -1,0 +1,74 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { GEAR_SCAN_WASM } from '../../../src/chunk/gearScanWasm.js';
+import { WASM_WINDOW, gearScan, gearScanJs } from '../../../src/chunk/gearScan.js';
+
+function seeded(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+const top = (bits: number) => (bits >= 32 ? -1 : ~((1 << (32 - bits)) - 1) | 0);
+
+describe('gear scan', () => {
+  it('uses WebAssembly here (the fallback is only for runtimes without it)', () => {
+    expect(gearScan()).not.toBe(gearScanJs);
+  });
+
+  it('the WebAssembly scan finds exactly the cuts the JavaScript one does, for any mask, start and end', () => {
+    const wasm = gearScan();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        fc.integer({ min: 1, max: 24 }),
+        fc.integer({ min: 32, max: 3000 }),
+        fc.integer({ min: 0, max: 40_000 }),
+        (seed, bits, from, length) => {
+          const data = seeded(from + length + 17, seed);
+          const mask = top(bits);
+          expect(wasm(data, from, from + length, mask)).toBe(gearScanJs(data, from, from + length, mask));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('across window boundaries: a cut on either side of one, or none, in a scan longer than several windows', () => {
+    const wasm = gearScan();
+    const data = seeded(WASM_WINDOW * 3 + 1000, 99);
+    // Every bit of the mask: it cuts only where the hash is 0, practically never, so the whole span is scanned
+    // through four window copies.
+    expect(wasm(data, 100, data.length, -1)).toBe(gearScanJs(data, 100, data.length, -1));
+    // Every position where a 12-bit mask cuts, found by starting the scan just before it, so that the cut falls at
+    // every offset relative to the windows, including their first and last bytes.
+    const mask = top(12);
+    for (let from = 32; from < data.length; ) {
+      const expected = gearScanJs(data, from, data.length, mask);
+      expect(wasm(data, from, data.length, mask)).toBe(expected);
+      if (expected < 0) break;
+      from = expected;
+    }
+    for (const edge of [WASM_WINDOW - 1, WASM_WINDOW, WASM_WINDOW + 1, 2 * WASM_WINDOW - 1, 2 * WASM_WINDOW]) {
+      for (const from of [32, 1000, edge - 40]) {
+        for (const end of [edge, edge + 1, edge + 33]) {
+          if (end <= from) continue;
+          for (const bits of [1, 8, 16, 30]) expect(wasm(data, from, end, top(bits))).toBe(gearScanJs(data, from, end, top(bits)));
+        }
+      }
+    }
+  });
+
+  it('the embedded module is the one gearScan.wat assembles to', async () => {
+    // @ts-expect-error: a plain .mjs script, without types
+    const { assembleGearScan } = await import('../../../scripts/build-gear-wasm.mjs');
+    const bytes: Buffer = await assembleGearScan();
+    expect(bytes.toString('base64')).toBe(GEAR_SCAN_WASM);
+  });
+});
