@@ -21,6 +21,12 @@ import { sha256HexAsync } from '../util/hashAsync.js';
  * thread-pool round trip per hash and per system call costs more than the work.
  */
 const SYNC_CHUNK = 64 * 1024;
+/**
+ * Chunks of a big file are hashed by the staging worker while it has fewer than this many queued, else here (see
+ * storeStream). The main thread cuts (~0.9 s per GiB) and hashes (~1.1 s), the worker compresses (~1.2 s) and
+ * writes (~0.5 s): sharing the hashing evens the two out (docs/performance.md: 2 and 3 measured, 3 kept).
+ */
+const STAGER_HASHES_BELOW = 3;
 
 export interface ContentResult {
   chunks: ObjectId[];
@@ -87,6 +93,19 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
     if (sink) shared = Buffer.from(sab);
   }
   let staged: Array<{ offset: number; end: number; done: Promise<void> }> = [];
+  /** Chunks on the staging worker (see sink below). */
+  let onStager = 0;
+  const hashedHere = (view: Buffer): Promise<PutResult> => {
+    const id = sha256Hex(view) as ObjectId;
+    chunks.push(id);
+    return sink!.put(view.byteOffset, view.length, id, compression);
+  };
+  const hashedThere = async (view: Buffer): Promise<PutResult> => {
+    const slot = chunks.push('' as ObjectId) - 1;
+    const r = await sink!.putUnhashed(view.byteOffset, view.length, compression);
+    chunks[slot] = r.id;
+    return r;
+  };
   const drain = async (from: number, to: number) => {
     // Every chunk with a byte in [from, to), including one that began in the other half and runs into this one.
     const overlaps = (s: { offset: number; end: number }) => s.offset < to && s.end > from;
@@ -109,16 +128,21 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
           return;
         }
         if (sink) {
-          // Hashed here, compressed and written by the worker from the shared buffer; chunkStream waits (drain)
-          // for it before it reuses that part of the buffer.
-          const id = sha256Hex(view) as ObjectId;
-          chunks.push(id);
-          const done = sink.put(view.byteOffset, view.length, id, compression).then(
-            count,
+          // Compressed and written by the worker from the shared buffer; chunkStream waits (drain) for it before
+          // it reuses that part of the buffer. Hashed here while the worker has chunks queued, else by the worker
+          // (this thread cuts and hashes, the worker compresses and writes: whichever falls behind, the other
+          // takes the hashing), its id filled in when it answers.
+          const done = (onStager >= STAGER_HASHES_BELOW ? hashedHere(view) : hashedThere(view)).then(
+            (r) => {
+              onStager--;
+              count(r);
+            },
             (err: unknown) => {
+              onStager--;
               failure ??= err;
             },
           );
+          onStager++;
           staged.push({ offset: view.byteOffset, end: view.byteOffset + view.length, done });
           return;
         }

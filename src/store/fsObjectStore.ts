@@ -14,7 +14,7 @@ import { ObjectFileReader } from './objectFileReader.js';
 import { objectPath, objectShardDir } from './objectPath.js';
 import type { ObjectGroupReader, PutResult, SharedChunkSink, SyncObjectWriter } from './objectStore.js';
 import { ParallelReader, parallelReaderScript } from './parallelReader.js';
-import { ParallelStager, parallelStagerScript } from './parallelStager.js';
+import { ParallelStager, parallelStagerScript, type Staged } from './parallelStager.js';
 import { writeStagedFileSync } from './stagedFile.js';
 
 export interface FsObjectStoreOptions {
@@ -43,11 +43,12 @@ function readError(id: ObjectId, err: unknown): Error {
 }
 
 /** A failed object write; a full disk says what to do. */
-function writeError(id: ObjectId, err: unknown): IoError {
+/** `id` undefined: a chunk whose id the worker was computing. */
+function writeError(id: ObjectId | undefined, err: unknown): IoError {
   const full = isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT');
-  return new IoError(`cannot write object ${id}: ${describeError(err)}`, {
+  return new IoError(`cannot write ${id ? `object ${id}` : 'a new object'}: ${describeError(err)}`, {
     cause: err,
-    details: { object: id },
+    details: id ? { object: id } : {},
     ...(full ? { hint: 'the repository\'s disk is full: free some space and run the command again; no snapshot was saved' } : {}),
   });
 }
@@ -315,7 +316,7 @@ export class FsObjectStore implements SyncObjectWriter {
   sharedSink(shared: SharedArrayBuffer): SharedChunkSink | undefined {
     if (this.stager === undefined) {
       const script = this.options.stagerScript ?? parallelStagerScript();
-      this.stager = script ? new ParallelStager(script) : null;
+      this.stager = script ? new ParallelStager(script, this.root) : null;
     }
     const stager = this.stager;
     if (!stager) return undefined;
@@ -328,7 +329,7 @@ export class FsObjectStore implements SyncObjectWriter {
         this.staging.add(id);
         let storedBytes: number;
         try {
-          storedBytes = await stager.stage(handle, offset, length, compression ?? this.options.compression, tmp);
+          storedBytes = (await stager.stage(handle, offset, length, compression ?? this.options.compression, tmp)).storedBytes;
         } catch (err) {
           throw writeError(id, err);
         } finally {
@@ -336,6 +337,24 @@ export class FsObjectStore implements SyncObjectWriter {
         }
         this.addPending(id, tmp, storedBytes);
         return { id, written: true, storedBytes };
+      },
+      putUnhashed: async (offset, length, compression) => {
+        const tmp = tempName(this.options.tempDir, 'obj');
+        let staged: Staged;
+        try {
+          staged = await stager.stage(handle, offset, length, compression ?? this.options.compression, tmp, true);
+        } catch (err) {
+          throw writeError((err as { objectId?: ObjectId }).objectId, err);
+        }
+        const id = staged.id as ObjectId;
+        if (staged.exists) return { id, written: false, storedBytes: 0 };
+        // Stored (or being stored) by this process meanwhile, under another chunk of the same bytes: this copy goes.
+        if (this.hasSync(id)) {
+          fs.rmSync(tmp, { force: true });
+          return { id, written: false, storedBytes: 0 };
+        }
+        this.addPending(id, tmp, staged.storedBytes);
+        return { id, written: true, storedBytes: staged.storedBytes };
       },
       release: () => stager.release(handle),
     };

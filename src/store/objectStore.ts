@@ -74,5 +74,11 @@ export interface SharedChunkSink {
    * (or being stored) already; the bytes must not change until this settles.
    */
   put(offset: number, length: number, id: ObjectId, compression?: Compression): Promise<PutResult>;
+  /**
+   * Stores bytes [offset, offset + length) of the buffer unless the object is stored already, hashed by the
+   * other thread (so that hashing, too, is shared between the threads); resolves with its id. The bytes must
+   * not change until this settles.
+   */
+  putUnhashed(offset: number, length: number, compression?: Compression): Promise<PutResult>;
   release(): void;
 }

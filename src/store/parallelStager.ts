@@ -3,7 +3,9 @@
  * uses both cores: the main thread reads, cuts and hashes chunks in a shared
  * buffer (SharedArrayBuffer: nothing is copied to the worker) and checks
  * which are new, while the worker compresses each new one and writes it to
- * its temp file (stagerThread.ts). A chunk's region of the shared buffer must
+ * its temp file (stagerThread.ts). When the worker has little queued, the
+ * main thread sends chunks unhashed: the worker hashes them, and writes only
+ * those the store does not have. A chunk's region of the shared buffer must
  * not change until its promise settles.
  *
  * The worker is a file of its own: dist/bin/cairn-stager.cjs beside the CLI's
@@ -19,9 +21,20 @@ import type { Compression } from './objectCodec.js';
 export type StagerRequest =
   | { type: 'buffer'; buffer: number; shared: SharedArrayBuffer }
   | { type: 'release'; buffer: number }
-  | { type: 'stage'; seq: number; buffer: number; offset: number; length: number; compression: Compression; tmp: string };
+  | { type: 'stage'; seq: number; buffer: number; offset: number; length: number; compression: Compression; tmp: string; hash?: boolean };
 
-export type StagerReply = { seq: number; storedBytes: number; error?: undefined } | { seq: number; error: { message: string; code?: string | undefined } };
+/**
+ * A staged chunk: the bytes written to its temp file; for a chunk sent unhashed, also its id, and `exists` (nothing
+ * written) when the store has that object already.
+ */
+export interface Staged {
+  storedBytes: number;
+  id?: string;
+  exists?: boolean;
+}
+
+/** A failure: the error's message and code, and the chunk's id when the worker had hashed it. */
+export type StagerReply = ({ seq: number; error?: undefined } & Staged) | { seq: number; error: { message: string; code?: string | undefined; objectId?: string } };
 
 /** Where the worker entry is, or undefined when this build has none (see the module comment). */
 export function parallelStagerScript(): string | undefined {
@@ -32,19 +45,23 @@ export class ParallelStager {
   private worker: Worker | undefined;
   private seq = 0;
   private nextBuffer = 0;
-  private readonly waiting = new Map<number, { resolve: (storedBytes: number) => void; reject: (err: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (staged: Staged) => void; reject: (err: Error) => void }>();
 
-  constructor(private readonly script: string) {}
+  /** `objectsRoot`: the store's objects directory, where the worker looks for a chunk it hashed. */
+  constructor(
+    private readonly script: string,
+    private readonly objectsRoot: string,
+  ) {}
 
   private start(): Worker {
-    const w = new Worker(this.script, { execArgv: workerExecArgv() });
+    const w = new Worker(this.script, { execArgv: workerExecArgv(), workerData: { objectsRoot: this.objectsRoot } });
     w.on('message', (r: StagerReply) => {
       const p = this.waiting.get(r.seq);
       if (!p) return;
       this.waiting.delete(r.seq);
       if (this.waiting.size === 0) w.unref();
-      if (r.error) p.reject(Object.assign(new Error(r.error.message), { code: r.error.code }));
-      else p.resolve(r.storedBytes);
+      if (r.error) p.reject(Object.assign(new Error(r.error.message), { code: r.error.code, ...(r.error.objectId ? { objectId: r.error.objectId } : {}) }));
+      else p.resolve({ storedBytes: r.storedBytes, ...(r.id !== undefined ? { id: r.id } : {}), ...(r.exists ? { exists: true } : {}) });
     });
     w.on('error', (err) => this.failAll(err));
     w.on('exit', (code) => {
@@ -81,9 +98,10 @@ export class ParallelStager {
 
   /**
    * Encodes bytes [offset, offset + length) of a registered buffer with `compression` and writes the stored
-   * form to `tmp` (created; it must not exist). Resolves with the bytes written.
+   * form to `tmp` (created; it must not exist). Resolves with the bytes written. With `hash`, the worker
+   * hashes the bytes first and answers their id, and writes nothing when the store has that object already.
    */
-  stage(buffer: number, offset: number, length: number, compression: Compression, tmp: string): Promise<number> {
+  stage(buffer: number, offset: number, length: number, compression: Compression, tmp: string, hash = false): Promise<Staged> {
     const w = (this.worker ??= this.start());
     const shared = this.unsent.get(buffer);
     if (shared) {
@@ -92,9 +110,9 @@ export class ParallelStager {
     }
     const seq = ++this.seq;
     w.ref(); // a chunk in flight keeps the process alive until it is written
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<Staged>((resolve, reject) => {
       this.waiting.set(seq, { resolve, reject });
-      w.postMessage({ type: 'stage', seq, buffer, offset, length, compression, tmp } satisfies StagerRequest);
+      w.postMessage({ type: 'stage', seq, buffer, offset, length, compression, tmp, ...(hash ? { hash } : {}) } satisfies StagerRequest);
     });
   }
 

@@ -9,6 +9,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FsObjectStore } from '../../src/store/fsObjectStore.js';
+import type { ObjectId } from '../../src/store/objectId.js';
+import { sha256Hex } from '../../src/util/hash.js';
 import { CLI, cairn, cairnOk, describeTree, killAtStall, parseJson, tempDir } from '../helpers.js';
 import { content } from '../property/treeArb.js';
 
@@ -140,5 +143,41 @@ describe('the library', () => {
     fs.rmSync(repo, { recursive: true, force: true });
     const ok = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, CAIRN_REPO: '' } });
     expect(ok.stdout.trim()).toBe('saved');
+  });
+});
+
+describe('chunks the staging worker hashes (putUnhashed)', () => {
+  it('are stored under the id the worker computed; one the store has is not written; of one staged twice at once, one copy is kept', async () => {
+    const dir = path.join(root, 'store-unhashed');
+    const tmp = path.join(dir, 'tmp');
+    fs.mkdirSync(tmp, { recursive: true });
+    const store = new FsObjectStore(path.join(dir, 'objects'), {
+      tempDir: tmp,
+      compression: 'snappy',
+      stagerScript: path.resolve(path.dirname(CLI), '../src/store/stagerThread.js'), // the built worker
+    });
+    const shared = new SharedArrayBuffer(3 * MiB);
+    const buf = Buffer.from(shared);
+    content(MiB, 1).copy(buf, 0);
+    content(MiB, 1).copy(buf, MiB); // the same bytes again
+    content(MiB, 2).copy(buf, 2 * MiB);
+    const sink = store.sharedSink(shared)!;
+    const id = sha256Hex(buf.subarray(0, MiB)) as ObjectId;
+    const [a, b] = await Promise.all([sink.putUnhashed(0, MiB), sink.putUnhashed(MiB, MiB)]);
+    expect([a.id, b.id]).toEqual([id, id]);
+    expect(a.written).toBe(true);
+    expect(b).toEqual({ id, written: false, storedBytes: 0 }); // staged by the worker, then dropped here
+    await store.flush();
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    expect((await store.get(id)).equals(buf.subarray(0, MiB))).toBe(true);
+    // In the store now: the worker finds it after hashing, and writes nothing.
+    expect(await sink.putUnhashed(0, MiB)).toEqual({ id, written: false, storedBytes: 0 });
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    const c = await sink.putUnhashed(2 * MiB, MiB);
+    expect(c.id).toBe(sha256Hex(buf.subarray(2 * MiB)));
+    expect(c.written).toBe(true);
+    await store.flush();
+    expect((await store.get(c.id)).equals(buf.subarray(2 * MiB))).toBe(true);
+    sink.release();
   });
 });

@@ -71,7 +71,7 @@ describe('storeStream', () => {
  * event-loop turns, as the staging worker does: chunkStream must not move the buffer's tail over a region whose
  * chunks are not done, or the bytes written would differ from the bytes hashed.
  */
-function sharedStore(seen: Map<string, Buffer>, turns: () => number): SyncObjectWriter {
+function sharedStore(seen: Map<string, Buffer>, turns: () => number, used = { hashed: 0, unhashed: 0 }): SyncObjectWriter {
   const store = slowStore(seen, true) as SyncObjectWriter;
   return {
     ...store,
@@ -79,9 +79,19 @@ function sharedStore(seen: Map<string, Buffer>, turns: () => number): SyncObject
       const view = Buffer.from(shared);
       return {
         async put(offset, length, id) {
+          used.hashed++;
           for (let i = turns(); i > 0; i--) await new Promise((r) => setImmediate(r));
           const bytes = Buffer.from(view.subarray(offset, offset + length));
           expect(sha(bytes)).toBe(id);
+          seen.set(id, bytes);
+          return { id, written: true, storedBytes: length };
+        },
+        // As the staging worker does: the bytes hashed (and stored) only when it comes to them.
+        async putUnhashed(offset, length) {
+          used.unhashed++;
+          for (let i = turns(); i > 0; i--) await new Promise((r) => setImmediate(r));
+          const bytes = Buffer.from(view.subarray(offset, offset + length));
+          const id = sha(bytes) as ObjectId;
           seen.set(id, bytes);
           return { id, written: true, storedBytes: length };
         },
@@ -96,6 +106,7 @@ describe('storeStream through a shared sink', () => {
   const params = { kind: 'cdc', min: 72 * 1024, avg: 128 * 1024, max: 256 * 1024 } as ChunkerParams;
 
   it('hands over every large chunk with the bytes that were hashed, whatever the sink and the reads take', async () => {
+    const used = { hashed: 0, unhashed: 0 };
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 3_000_000 }), fc.integer({ min: 1, max: 700_000 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (size, step, seed) => {
         const data = randomBytes(size);
@@ -105,12 +116,15 @@ describe('storeStream through a shared sink', () => {
           return x % 12;
         };
         const seen = new Map<string, Buffer>();
-        const r = await storeStream(sharedStore(seen, turns), reader(data, step), params, { parallel: true });
+        const r = await storeStream(sharedStore(seen, turns, used), reader(data, step), params, { parallel: true });
         expect(r.size).toBe(size);
         expect(Buffer.concat(r.chunks.map((id) => seen.get(id)!)).equals(data)).toBe(true);
       }),
       { numRuns: 40 },
     );
+    // Both ways were taken: chunks hashed here (the sink had several queued) and chunks the sink hashed.
+    expect(used.hashed).toBeGreaterThan(0);
+    expect(used.unhashed).toBeGreaterThan(0);
   });
 
   it('is not used for a chunker whose chunks are all stored synchronously (a database\'s pages)', async () => {
@@ -140,16 +154,20 @@ describe('storeStream through a shared sink', () => {
     const base = slowStore(new Map(), true) as SyncObjectWriter;
     const store: SyncObjectWriter = {
       ...base,
-      sharedSink: () => ({
-        async put(_offset, _length, id) {
+      sharedSink: (shared) => {
+        const stage = async (id: ObjectId) => {
           const n = ++handed;
           for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
           settled++;
           if (n === 3) throw new Error('ENOSPC: injected');
           return { id, written: true, storedBytes: 1 };
-        },
-        release() {},
-      }),
+        };
+        return {
+          put: (_offset, _length, id) => stage(id),
+          putUnhashed: (offset, length) => stage(sha(Buffer.from(shared, offset, length)) as ObjectId),
+          release() {},
+        };
+      },
     };
     await expect(storeStream(store, reader(data, 65_536), params, { parallel: true })).rejects.toThrow(/ENOSPC/);
     expect(handed).toBeGreaterThanOrEqual(3);
