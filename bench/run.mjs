@@ -163,7 +163,7 @@ async function main() {
       const r = readLimits(path.join(pristine, ds.file), { dropCaches: o.dropCaches });
       emit({ type: 'limits', ...r });
       limitsDone.done = true;
-      log(`sequential read: ${r.directMBps ? `${r.directMBps.toFixed(0)} MB/s O_DIRECT, ` : ''}${r.cachedMBps.toFixed(0)} MB/s from page cache`);
+      log(`sequential read: ${r.directMBps ? `${r.directMBps.toFixed(0)} MB/s O_DIRECT, ` : ''}${r.cachedMBps.toFixed(0)} MB/s from page cache; durable write: ${r.writeMBps ? `${r.writeMBps.toFixed(0)} MB/s` : r.writeNote}`);
     }
 
     for (let run = 1; run <= o.runs; run++) {

@@ -170,7 +170,8 @@ export function sha256Limit() {
  * - direct: dd with O_DIRECT (bypasses the page cache: what the disk delivers);
  * - cached: a second read through the page cache (what the tools see here,
  *   since each dataset was just copied and sits in memory);
- * - cold: only with dropCaches (root): drop the page cache, then a normal read.
+ * - cold: only with dropCaches (root): drop the page cache, then a normal read;
+ * and the durable sequential write speed beside it (writeMBps: dd conv=fsync of a copy).
  */
 export function readLimits(file, { dropCaches = false } = {}) {
   const size = fs.statSync(file).size;
@@ -206,5 +207,17 @@ export function readLimits(file, { dropCaches = false } = {}) {
       result.coldNote = `could not drop caches: ${err.message}`;
     }
   }
+  // Durable sequential write (MB/s): the same bytes copied from the page cache into a new file beside it, then
+  // fsync'd, as a first snapshot must write its objects. A floor for the big file's first snapshot, which writes
+  // ~0.8 GB of compressed objects for its 1 GiB.
+  const copy = path.join(path.dirname(file), '.write-limit');
+  let wrote = -1;
+  const written = timeIt(() => {
+    wrote = spawnSync('dd', [`if=${file}`, `of=${copy}`, 'bs=4M', 'conv=fsync'], { stdio: 'ignore' }).status ?? -1;
+  });
+  fs.rmSync(copy, { force: true });
+  spawnSync('sync');
+  if (wrote === 0) result.writeMBps = written;
+  else result.writeNote = 'dd conv=fsync failed';
   return result;
 }

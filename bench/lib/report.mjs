@@ -133,7 +133,12 @@ export function evaluateTargets(s) {
     const d = s.datasets.find((x) => x.dataset === 'big-edit');
     const mbps = d.bytes / 1e6 / get(s, 'big-edit', 'cairn', 'first', 'wall');
     const frac = mbps / s.meta.sha256.mbps;
-    row('big-file snapshot throughput', '≥ 50% of single-core SHA-256', `${mbps.toFixed(0)} MB/s = ${(frac * 100).toFixed(0)}% of ${s.meta.sha256.mbps.toFixed(0)} MB/s`, Number.isFinite(frac) ? frac >= 0.5 : NaN);
+    // What the disk allows: the bytes the first snapshot stored, at the durable write speed measured in the run.
+    const stored = get(s, 'big-edit', 'cairn', 'first', 'storedBytes');
+    const write = s.limits?.writeMBps;
+    const writeSecs = stored / 1e6 / write;
+    const floor = write && stored ? ` (writing its ${(stored / 1e6).toFixed(0)} MB of objects durably takes ${writeSecs.toFixed(2)} s at the ${write.toFixed(0)} MB/s measured: at most ${(d.bytes / 1e6 / writeSecs).toFixed(0)} MB/s, ${((d.bytes / 1e6 / writeSecs / s.meta.sha256.mbps) * 100).toFixed(0)}%, without any other work)` : '';
+    row('big-file snapshot throughput', '≥ 50% of single-core SHA-256', `${mbps.toFixed(0)} MB/s = ${(frac * 100).toFixed(0)}% of ${s.meta.sha256.mbps.toFixed(0)} MB/s${floor}`, Number.isFinite(frac) ? frac >= 0.5 : NaN);
   }
   return out;
 }
@@ -171,7 +176,8 @@ export function renderMarkdown(s, { rawFile } = {}) {
       [lim?.directMBps ? `${lim.directMBps.toFixed(0)} MB/s with O_DIRECT (the disk, no page cache)` : lim?.directNote, lim?.cachedMBps ? `${lim.cachedMBps.toFixed(0)} MB/s from the page cache` : '', lim?.coldMBps ? `${lim.coldMBps.toFixed(0)} MB/s cold after dropping caches` : lim?.coldNote ?? '']
         .filter(Boolean)
         .join(', ') +
-      '. Every tool reads its freshly copied source from the page cache, so snapshot times are CPU- and syscall-bound, not disk-bound.',
+      (lim?.writeMBps ? `; durable sequential write (a copy of it, fsync'd): **${lim.writeMBps.toFixed(0)} MB/s**` : lim?.writeNote ? `; ${lim.writeNote}` : '') +
+      '. Every tool reads its freshly copied source from the page cache, so snapshot reads are CPU- and syscall-bound, not disk-bound; what a first snapshot writes is bound by the durable write speed as well.',
   );
   L.push('');
   L.push('### Targets (issue 8)');
