@@ -144,10 +144,9 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
   const compareTree = compareWith ? (await ctx.readManifest(compareWith)).tree : null;
   // Changes are counted and turned into compact index rows as they are found: a first snapshot of
   // a huge tree has one change per file, which must not all be held as objects at once.
-  // The rows go straight into an open index transaction under a placeholder id, renamed to the
-  // snapshot id once the manifest exists; a crash before the commit leaves no rows behind.
+  // The rows go straight into an open index transaction, staged until the manifest exists and
+  // then filed under its id; a crash before the commit leaves no rows behind.
   const counts = { added: 0, modified: 0, deleted: 0 };
-  const placeholder = `pending-${process.pid}-${Date.now()}` as ObjectId;
   const index = ctx.index;
   const parentTree = parent === compareWith ? compareTree : parent ? (await ctx.readManifest(parent)).tree : null;
   index.begin();
@@ -155,11 +154,11 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
     await diffTrees(compareTree, input.tree, load, sha256Hex, {
       onChange: (c) => {
         countChange(counts, c);
-        if (parent === compareWith) index.insertVersion(placeholder, versionRow(c));
+        if (parent === compareWith) index.stageVersion(versionRow(c));
       },
     });
-    if (parent !== compareWith) await diffTrees(parentTree, input.tree, load, sha256Hex, { onChange: (c) => index.insertVersion(placeholder, versionRow(c)) });
-    return await writeManifest(ctx, input, parent, counts, placeholder);
+    if (parent !== compareWith) await diffTrees(parentTree, input.tree, load, sha256Hex, { onChange: (c) => index.stageVersion(versionRow(c)) });
+    return await writeManifest(ctx, input, parent, counts);
   } catch (err) {
     index.rollback();
     throw err;
@@ -171,7 +170,6 @@ async function writeManifest(
   input: CommitInput,
   parent: ObjectId | null,
   counts: { added: number; modified: number; deleted: number },
-  placeholder: ObjectId,
 ): Promise<SnapshotSummary> {
   const { host, user } = RepoContext.identity();
   const manifest: Manifest = {
@@ -211,7 +209,7 @@ async function writeManifest(
   await fsyncDir(path.dirname(marker));
   ctx.logger.debug({ phase: 'marker-durable', id }, 'snapshot marker is durable');
   ctx.index.addSnapshot(id, manifest);
-  ctx.index.renameVersions(placeholder, id);
+  ctx.index.publishVersions(id);
   ctx.index.commit();
   ctx.logger.debug({ phase: 'indexed', id }, 'snapshot is in the index');
   writeHead(ctx.dir, { source: input.source, snapshot: id });
