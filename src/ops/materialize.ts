@@ -107,6 +107,7 @@ export type EntryMeta = Pick<TreeEntry, 'type' | 'mode' | 'mtime' | 'uid' | 'gid
 
 let writebacks = 0;
 
+
 /** Starts the writeback of a file being written every WRITEBACK_EVERY bytes, one sync in flight. */
 class Writeback {
   private since = 0;
@@ -158,7 +159,13 @@ export class Materializer {
     private readonly options: MaterializeOptions = {},
   ) {
     this.chown = options.chown ?? (typeof process.getuid === 'function' && process.getuid() === 0);
+    // Read, not set: process.umask() without an argument (DEP0139 is documentation-only; it is racy only with
+    // code that sets the umask meanwhile, which cairn never does).
+    this.umask = process.umask();
   }
+
+  /** The process's umask when this restore began: what file creation takes away from the modes given. */
+  private readonly umask: number;
 
   /** Writes the entries of tree `tree` into the existing empty directory `dest`. */
   async writeTree(tree: ObjectId, dest: Buffer, rel = ''): Promise<void> {
@@ -378,9 +385,13 @@ export class Materializer {
 
   /** Writes a small file and its metadata synchronously (see SYNC_FILE); same checks and errors as writeFile. */
   writeSmallFileSync(e: TreeEntry, p: Buffer, rel: string): void {
+    // Created with its own permission bits (never the set-id and sticky bits), so that where the umask leaves them
+    // whole no fchmod is needed (a system call per file). Never more open than the file ends up: the bits given
+    // are the file's, and the umask only takes some away.
+    const mode = e.mode & 0o7777;
     let fd: number;
     try {
-      fd = fs.openSync(p, CREATE_FLAGS, 0o600);
+      fd = fs.openSync(p, CREATE_FLAGS, mode & 0o777);
     } catch (err) {
       throw new IoError(`cannot write ${rel}: ${describeError(err)}`, { cause: err, details: { path: rel } });
     }
@@ -402,7 +413,7 @@ export class Materializer {
           /* as setMeta: an owner we cannot set is not an error */
         }
       }
-      fs.fchmodSync(fd, e.mode & 0o7777);
+      if (mode !== (mode & 0o777 & ~this.umask)) fs.fchmodSync(fd, mode);
       const t = nsToSeconds(e.mtime);
       fs.futimesSync(fd, t, t);
     } catch (err) {

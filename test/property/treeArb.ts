@@ -27,7 +27,8 @@ const fileArb = fc.record({
   name: nameArb,
   size: fc.oneof(fc.constantFrom(...SIZES), fc.integer({ min: 0, max: 30000 })),
   seed: fc.integer(),
-  mode: fc.constantFrom(0o644, 0o755, 0o600, 0o400, 0o664),
+  // 0o664 and 0o666 have bits a 022 umask takes away at creation; 0o4755 a set-user-id bit.
+  mode: fc.constantFrom(0o644, 0o755, 0o600, 0o400, 0o664, 0o666, 0o4755),
 });
 
 const symlinkArb = fc.record({
