@@ -107,7 +107,6 @@ export type EntryMeta = Pick<TreeEntry, 'type' | 'mode' | 'mtime' | 'uid' | 'gid
 
 let writebacks = 0;
 
-
 /** Starts the writeback of a file being written every WRITEBACK_EVERY bytes, one sync in flight. */
 class Writeback {
   private since = 0;

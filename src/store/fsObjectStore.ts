@@ -42,8 +42,7 @@ function readError(id: ObjectId, err: unknown): Error {
   return new IoError(`cannot read object ${id}: ${(err as Error).message}`, { cause: err, details: { object: id } });
 }
 
-/** A failed object write; a full disk says what to do. */
-/** `id` undefined: a chunk whose id the worker was computing. */
+/** A failed object write (`id` undefined: a chunk the worker failed to hash); a full disk says what to do. */
 function writeError(id: ObjectId | undefined, err: unknown): IoError {
   const full = isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT');
   return new IoError(`cannot write ${id ? `object ${id}` : 'a new object'}: ${describeError(err)}`, {
