@@ -2,18 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GEAR_SCAN_WASM } from '../../../src/chunk/gearScanWasm.js';
 import { WASM_WINDOW, gearScan, gearScanJs } from '../../../src/chunk/gearScan.js';
-
-function seeded(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
+import { content as seeded } from '../../property/treeArb.js';
 
 const top = (bits: number) => (bits >= 32 ? -1 : ~((1 << (32 - bits)) - 1) | 0);
 
