@@ -50,14 +50,21 @@ export const WASM_WINDOW = 256 * 1024;
 type WasmScan = (from: number, end: number, mask: number, gear: number) => number;
 
 function instantiate(): GearScan | null {
+  // No WebAssembly (node --jitless), or it cannot be compiled here: the JavaScript loop, with the same cuts.
   if (typeof WebAssembly !== 'object') return null;
-  const module = new WebAssembly.Module(Buffer.from(GEAR_SCAN_WASM, 'base64'));
-  const { exports } = new WebAssembly.Instance(module, {});
+  let exports: WebAssembly.Exports;
+  try {
+    exports = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(GEAR_SCAN_WASM, 'base64')), {}).exports;
+  } catch {
+    return null;
+  }
   const memory = exports.memory as WebAssembly.Memory;
   const scan = exports.scan as WasmScan;
   // The memory never grows, so these views stay valid.
   const bytes = new Uint8Array(memory.buffer);
-  new Int32Array(memory.buffer, GEAR_AT, 256).set(GEAR);
+  // Little-endian whatever the host's order: the module's i32.load always reads little-endian.
+  const table = new DataView(memory.buffer, GEAR_AT, 256 * 4);
+  GEAR.forEach((g, i) => table.setInt32(i * 4, g, true));
   const data = WINDOW_AT + 32;
   return (buf, from, end, mask) => {
     // Window by window: each copied with the 32 bytes before it, which warm the hash exactly as the bytes

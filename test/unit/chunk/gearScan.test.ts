@@ -1,7 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GEAR_SCAN_WASM } from '../../../src/chunk/gearScanWasm.js';
 import { WASM_WINDOW, gearScan, gearScanJs } from '../../../src/chunk/gearScan.js';
+import { CLI } from '../../helpers.js';
+import { chunkBuffer } from '../../../src/chunk/chunkStream.js';
+import { DEFAULT_CDC } from '../../../src/chunk/chunkerParams.js';
 import { content as seeded } from '../../property/treeArb.js';
 
 const top = (bits: number) => (bits >= 32 ? -1 : ~((1 << (32 - bits)) - 1) | 0);
@@ -59,5 +64,33 @@ describe('gear scan', () => {
     const { assembleGearScan } = await import('../../../scripts/build-gear-wasm.mjs');
     const bytes: Buffer = await assembleGearScan();
     expect(bytes.toString('base64')).toBe(GEAR_SCAN_WASM);
+  });
+
+  it('without WebAssembly (node --jitless) the built library falls back to the JavaScript scan and cuts the same chunks', () => {
+    const lib = path.resolve(path.dirname(CLI), '../src/chunk');
+    const data = seeded(12_000_000, 5);
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--jitless',
+        '--input-type=module',
+        '-e',
+        `import { chunkBuffer } from ${JSON.stringify(`${lib}/chunkStream.js`)};
+         import { gearScan, gearScanJs } from ${JSON.stringify(`${lib}/gearScan.js`)};
+         import { DEFAULT_CDC } from ${JSON.stringify(`${lib}/chunkerParams.js`)};
+         const chunks = [];
+         process.stdin.on('data', (c) => chunks.push(c));
+         process.stdin.on('end', () => {
+           const data = Buffer.concat(chunks);
+           console.log(JSON.stringify({ js: gearScan() === gearScanJs, lengths: chunkBuffer(data, DEFAULT_CDC).map((c) => c.length) }));
+         });`,
+      ],
+      { input: data, encoding: 'utf8', maxBuffer: 1 << 20 },
+    );
+    expect(child.status).toBe(0);
+    const out = JSON.parse(child.stdout) as { js: boolean; lengths: number[] };
+    expect(out.js).toBe(true);
+    expect(out.lengths.length).toBeGreaterThan(3);
+    expect(out.lengths).toEqual(chunkBuffer(data, DEFAULT_CDC).map((c) => c.length));
   });
 });
