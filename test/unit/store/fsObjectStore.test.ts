@@ -211,4 +211,41 @@ describe('FsObjectStore', () => {
     await s.abort();
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
+
+  it('after a few hundred small objects, their temp files are written by the flush worker: read from memory until then, flushed into place', async () => {
+    const s = newStore();
+    const bufs = Array.from({ length: 700 }, (_, i) => Buffer.from(`small object ${i} `.repeat(1 + (i % 50))));
+    const ids = bufs.map((b) => s.putSync(b, sha256Hex(b) as ObjectId).id);
+    const tmp = path.join(path.dirname(s.root), 'tmp');
+    // The last ones are not even sent to the worker yet (fewer than a group): only in memory, and read from there.
+    expect(fs.readdirSync(tmp).length).toBeLessThan(bufs.length);
+    for (let i = 0; i < bufs.length; i++) expect(s.getSync(ids[i]!).equals(bufs[i]!)).toBe(true);
+    for (let i = 0; i < bufs.length; i += 37) expect((await s.get(ids[i]!)).equals(bufs[i]!)).toBe(true);
+    expect(s.putSync(bufs[650]!, ids[650]!).written).toBe(false); // pending, though unwritten: stored once
+    await s.flush();
+    for (let i = 0; i < bufs.length; i++) {
+      expect(fs.existsSync(path.join(s.root, ids[i]!.slice(0, 2), ids[i]!.slice(2, 4), ids[i]!))).toBe(true);
+      expect(s.getSync(ids[i]!).equals(bufs[i]!)).toBe(true);
+    }
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+
+  it('a temp file the flush worker cannot write fails the flush, naming the object; abort() then finishes', async () => {
+    const s = newStore();
+    const bufs = Array.from({ length: 300 }, (_, i) => Buffer.from(`object ${i} of a failing batch`));
+    const ids: ObjectId[] = [];
+    bufs.forEach((b, i) => {
+      // Written here up to a few hundred; the temp directory gone before the worker writes the rest.
+      if (i === 290) fs.rmSync(path.join(path.dirname(s.root), 'tmp'), { recursive: true });
+      ids.push(s.putSync(b, sha256Hex(b) as ObjectId).id);
+    });
+    const err = await s.flush().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/^cannot write object [0-9a-f]{64}: .*ENOENT/);
+    expect(ids).toContain(err!.message.slice('cannot write object '.length, 'cannot write object '.length + 64));
+    await s.abort();
+  });
 });
+
