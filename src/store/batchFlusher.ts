@@ -43,31 +43,20 @@ function fsyncPath(p) {
   finally { fs.closeSync(fd); }
 }
 const made = new Set();
-// Temp files of small objects, written here in the order they come (before any batch sent after them).
+// Temp files of small objects, written here in the order they come (before any batch sent after them): the codec
+// byte and the payload, as writeStagedFileSync writes them (a copy of a few KiB each, so that writeFileSync
+// deals with short writes); a file that fails is removed.
 function writeTemps(seq, temps, shared) {
   const bytes = Buffer.from(shared);
   for (let i = 0; i < temps.length; i++) {
-    const { tmp, codec, offset: off, length } = temps[i];
-    let fd;
+    const { tmp, codec, offset, length } = temps[i];
     try {
-      fd = fs.openSync(tmp, 'wx');
-      const parts = [Buffer.of(codec), bytes.subarray(off, off + length)];
-      let left = 1 + length;
-      while (left > 0) {
-        let n = fs.writevSync(fd, parts);
-        left -= n;
-        while (n > 0) {
-          if (n >= parts[0].length) { n -= parts[0].length; parts.shift(); }
-          else { parts[0] = parts[0].subarray(n); n = 0; }
-        }
-      }
+      fs.writeFileSync(tmp, Buffer.concat([Buffer.of(codec), bytes.subarray(offset, offset + length)]), { flag: 'wx' });
     } catch (err) {
-      if (fd !== undefined) { try { fs.closeSync(fd); } catch {} }
-      fs.rmSync(tmp, { force: true });
+      if (err.code !== 'EEXIST') fs.rmSync(tmp, { force: true });
       parentPort.postMessage({ seq, error: { message: err.message, code: err.code, path: err.path, index: i } });
       return;
     }
-    fs.closeSync(fd);
   }
   parentPort.postMessage({ seq });
 }
