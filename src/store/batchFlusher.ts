@@ -15,8 +15,8 @@
  * The worker is started from source text (no file to locate next to a bundled
  * binary) and never keeps the process alive.
  */
-import { Worker } from 'node:worker_threads';
-import { workerExecArgv } from '../util/workerExecArgv.js';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../util/workerExecArgv.js';
 
 export interface FlushItem {
   tmp: string;
@@ -105,7 +105,7 @@ export class BatchFlusher {
   private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
 
   private start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: workerExecArgv() });
+    const w = startWorker(WORKER_SOURCE, { eval: true });
     w.on('message', (r: Reply) => {
       const p = this.waiting.get(r.seq);
       if (!p) return;

@@ -14,8 +14,8 @@
  * The worker is dist/bin/cairn-reader.cjs beside the CLI's bundle, or
  * dist/src/store/readerThread.js beside this module (see workerScript).
  */
-import { Worker } from 'node:worker_threads';
-import { workerExecArgv } from '../util/workerExecArgv.js';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../util/workerExecArgv.js';
 import { workerScript } from '../util/workerScript.js';
 import type { ObjectId } from './objectId.js';
 
@@ -53,7 +53,7 @@ export class ParallelReader {
   ) {}
 
   private start(): Worker {
-    const w = new Worker(this.script, { execArgv: workerExecArgv(), workerData: { objectsRoot: this.objectsRoot } });
+    const w = startWorker(this.script, { workerData: { objectsRoot: this.objectsRoot } });
     w.on('message', (r: ReaderReply) => {
       const done = this.waiting.get(r.seq);
       if (!done) return;

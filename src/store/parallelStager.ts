@@ -13,8 +13,8 @@
  * exists (the sources run by a test runner), parallelStagerScript() returns
  * undefined and callers store chunks on the main thread as before.
  */
-import { Worker } from 'node:worker_threads';
-import { workerExecArgv } from '../util/workerExecArgv.js';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../util/workerExecArgv.js';
 import { workerScript } from '../util/workerScript.js';
 import type { Compression } from './objectCodec.js';
 
@@ -54,7 +54,7 @@ export class ParallelStager {
   ) {}
 
   private start(): Worker {
-    const w = new Worker(this.script, { execArgv: workerExecArgv(), workerData: { objectsRoot: this.objectsRoot } });
+    const w = startWorker(this.script, { workerData: { objectsRoot: this.objectsRoot } });
     w.on('message', (r: StagerReply) => {
       const p = this.waiting.get(r.seq);
       if (!p) return;
