@@ -28,13 +28,17 @@ export interface FlushItem {
 const WORKER_SOURCE = `
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const { parentPort } = require('node:worker_threads');
 let syncfsWorks;
+// sync -f as a child process, awaited: meanwhile temp files sent to this worker are written (see below).
 function syncfs(p) {
-  if (syncfsWorks === false) return false;
-  syncfsWorks = spawnSync('sync', ['-f', p], { stdio: 'ignore' }).status === 0;
-  return syncfsWorks;
+  if (syncfsWorks === false) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const child = spawn('sync', ['-f', p], { stdio: 'ignore' });
+    child.once('error', () => resolve((syncfsWorks = false)));
+    child.once('exit', (code) => resolve((syncfsWorks = code === 0)));
+  });
 }
 function fsyncPath(p) {
   const fd = fs.openSync(p, 'r');
@@ -43,29 +47,34 @@ function fsyncPath(p) {
   finally { fs.closeSync(fd); }
 }
 const made = new Set();
-// Temp files of small objects, written here in the order they come (before any batch sent after them): the codec
-// byte and the payload, as writeStagedFileSync writes them (a copy of a few KiB each, so that writeFileSync
-// deals with short writes); a file that fails is removed.
-function writeTemps(seq, temps, shared) {
+// Temp files of small objects, written here as soon as they come, even while a batch is being made durable: a
+// batch's own temp files were all sent before it, so they are written before it starts. Each is its stored form
+// (codec byte and payload) as one slice of the shared buffer, written by writeFileSync (which deals with short
+// writes); a file that fails is removed.
+function writeTemps(seq, temps, shared, written) {
   const bytes = Buffer.from(shared);
   for (let i = 0; i < temps.length; i++) {
-    const { tmp, codec, offset, length } = temps[i];
+    const { tmp, offset, length } = temps[i];
     try {
-      fs.writeFileSync(tmp, Buffer.concat([Buffer.of(codec), bytes.subarray(offset, offset + length)]), { flag: 'wx' });
+      fs.writeFileSync(tmp, bytes.subarray(offset, offset + length), { flag: 'wx' });
     } catch (err) {
       if (err.code !== 'EEXIST') fs.rmSync(tmp, { force: true });
       parentPort.postMessage({ seq, error: { message: err.message, code: err.code, path: err.path, index: i } });
       return;
     }
   }
+  if (written) Atomics.store(written, 0, 1); // the buffer is free: seen before the reply (see FsObjectStore.sentGroups)
   parentPort.postMessage({ seq });
 }
-parentPort.on('message', ({ seq, tempDir, root, items, temps, shared }) => {
-  if (temps) return writeTemps(seq, temps, shared);
+// Renames between two turns of the event loop, where temp files sent meanwhile are written.
+const RENAMES_PER_TURN = 256;
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+async function flushBatch({ seq, tempDir, root, items }) {
   try {
-    if (!syncfs(tempDir)) for (const it of items) fsyncPath(it.tmp);
+    if (!(await syncfs(tempDir))) for (const it of items) fsyncPath(it.tmp);
     const dirs = new Set();
-    for (const it of items) {
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
       if (!made.has(it.dir)) {
         try { fs.mkdirSync(it.dir); }
         catch (err) {
@@ -76,12 +85,26 @@ parentPort.on('message', ({ seq, tempDir, root, items, temps, shared }) => {
       }
       dirs.add(it.dir);
       fs.renameSync(it.tmp, it.dest);
+      if (i % RENAMES_PER_TURN === RENAMES_PER_TURN - 1) await turn();
     }
-    if (!syncfs(root)) { for (const d of dirs) { fsyncPath(d); fsyncPath(path.dirname(d)); } }
+    if (!(await syncfs(root))) { for (const d of dirs) { fsyncPath(d); fsyncPath(path.dirname(d)); } }
     parentPort.postMessage({ seq });
   } catch (err) {
     parentPort.postMessage({ seq, error: { message: err.message, code: err.code, path: err.path } });
   }
+}
+// Batches one at a time, in the order they come.
+const batches = [];
+let flushing = false;
+async function flushBatches() {
+  flushing = true;
+  while (batches.length > 0) await flushBatch(batches.shift());
+  flushing = false;
+}
+parentPort.on('message', (m) => {
+  if (m.temps) return writeTemps(m.seq, m.temps, m.shared, m.written);
+  batches.push(m);
+  if (!flushing) void flushBatches();
 });
 `;
 
@@ -91,10 +114,9 @@ interface Reply {
   error?: { message: string; code?: string; path?: string; index?: number };
 }
 
-/** A small object's temp file for writeTemps(): its codec byte, then bytes [offset, offset + length) of the shared buffer. */
+/** A small object's temp file for writeTemps(): its stored form (codec byte, then payload) is bytes [offset, offset + length) of the shared buffer. */
 export interface TempWrite {
   tmp: string;
-  codec: number;
   offset: number;
   length: number;
 }
@@ -143,16 +165,17 @@ export class BatchFlusher {
   /**
    * Writes small objects' temp files on the worker, from `shared` (which must not change until this settles). A
    * batch sent after this is handled after it, so its temp files exist. Rejects with the error of the first temp
-   * file that failed (its `index` set); none after it was written.
+   * file that failed (its `index` set); none after it was written. `written[0]`, when given, is set to 1 as soon
+   * as all of them are written, before the reply arrives.
    */
-  writeTemps(temps: readonly TempWrite[], shared: SharedArrayBuffer): Promise<void> {
+  writeTemps(temps: readonly TempWrite[], shared: SharedArrayBuffer, written?: Int32Array): Promise<void> {
     this.worker ??= this.start();
     const w = this.worker;
     const seq = ++this.seq;
     w.ref(); // temp files being written keep the process alive until they are
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(seq, { resolve, reject });
-      w.postMessage({ seq, temps, shared });
+      w.postMessage({ seq, temps, shared, written });
     });
   }
 

@@ -138,6 +138,14 @@ interface Pending {
   id: ObjectId;
 }
 
+/** A group of deferred temp files sent to the flush worker (see FsObjectStore.sentGroups). */
+interface SentGroup {
+  shared: SharedArrayBuffer;
+  tmps: string[];
+  /** Set to 1 by the worker when every temp file of the group is written. */
+  written: Int32Array;
+}
+
 /** The object store on a local file system, sharded as objects/ab/cd/<id>. */
 export class FsObjectStore implements SyncObjectWriter {
   private pending: Pending[] = [];
@@ -166,6 +174,13 @@ export class FsObjectStore implements SyncObjectWriter {
   /** Shared buffers free for reuse, and how many were made (at most SEND_BUFFERS). */
   private readonly sendPool: SharedArrayBuffer[] = [];
   private sendBuffers = 0;
+  /**
+   * Groups sent and not yet taken back. The worker sets a group's `written` flag once all its temp files are
+   * written, so that its buffer can be reused at once: its reply is seen only at a turn of the event loop, which a
+   * synchronous walk of many small files takes seldom (the buffers then ran out and most temp files were again
+   * created on this thread).
+   */
+  private readonly sentGroups = new Set<SentGroup>();
   private unsentBytes = 0;
   private readonly writing = new Set<Promise<void>>();
   /** The first failure of a deferred write, thrown by the next flush. */
@@ -303,6 +318,9 @@ export class FsObjectStore implements SyncObjectWriter {
     try {
       if (this.syncWrites < DEFER_AFTER || !this.deferWrite(id, tmp, codec, payload, () => faultPointSync('object-write', ++this.syncWrites))) {
         writeStagedFileSync(tmp, codec, payload, () => faultPointSync('object-write', ++this.syncWrites));
+        this.tempWrites.here++;
+      } else {
+        this.tempWrites.deferred++;
       }
     } catch (err) {
       throw writeError(id, err);
@@ -317,11 +335,12 @@ export class FsObjectStore implements SyncObjectWriter {
    * is sent finds its temp files written.
    */
   private deferWrite(id: ObjectId, tmp: string, codec: number, payload: Buffer, beforeWrite: () => void): boolean {
-    if (payload.length > SEND_TEMPS_BYTES) return false; // a large tree: written here
-    if (this.sendBuffer && this.unsentBytes + payload.length > this.sendBuffer.length) this.sendTemps();
+    if (1 + payload.length > SEND_TEMPS_BYTES) return false; // a large tree: written here
+    if (this.sendBuffer && this.unsentBytes + 1 + payload.length > this.sendBuffer.length) this.sendTemps();
     if (!this.sendBuffer) {
       // One of a few shared buffers, reused: the worker frees one it has seen only when its heap is collected,
       // which is seldom. None free (the worker is busy with a batch): written here.
+      if (this.sendPool.length === 0) this.takeBackWritten();
       let shared = this.sendPool.pop();
       if (!shared && this.sendBuffers < SEND_BUFFERS) {
         shared = new SharedArrayBuffer(SEND_TEMPS_BYTES);
@@ -331,13 +350,15 @@ export class FsObjectStore implements SyncObjectWriter {
       this.sendBuffer = Buffer.from(shared);
     }
     beforeWrite();
-    // Copied into the shared buffer (a payload may be a view of a buffer the next put reuses), which the worker
-    // reads without a copy of its own; read from there, too, until the worker has written it.
-    const copy = this.sendBuffer.subarray(this.unsentBytes, this.unsentBytes + payload.length);
+    // Copied into the shared buffer after its codec byte (a payload may be a view of a buffer the next put
+    // reuses), so that the worker writes the stored form as one slice of it; read from there, too, until the
+    // worker has written it.
+    this.sendBuffer[this.unsentBytes] = codec;
+    const copy = this.sendBuffer.subarray(this.unsentBytes + 1, this.unsentBytes + 1 + payload.length);
     payload.copy(copy);
     this.unwritten.set(tmp, { id, codec, payload: copy });
     this.unsent.push(tmp);
-    this.unsentBytes += payload.length;
+    this.unsentBytes += 1 + payload.length;
     if (this.unsent.length >= SEND_TEMPS_COUNT || this.unsentBytes >= SEND_TEMPS_BYTES) this.sendTemps();
     return true;
   }
@@ -352,14 +373,13 @@ export class FsObjectStore implements SyncObjectWriter {
     this.unsentBytes = 0;
     const temps = tmps.map((tmp) => {
       const u = this.unwritten.get(tmp)!;
-      return { tmp, codec: u.codec, offset: u.payload.byteOffset, length: u.payload.length };
+      return { tmp, offset: u.payload.byteOffset - 1, length: 1 + u.payload.length };
     });
     this.flusher ??= new BatchFlusher();
-    const sent = this.flusher.writeTemps(temps, shared).then(
-      () => {
-        for (const tmp of tmps) this.unwritten.delete(tmp);
-        this.sendPool.push(shared); // nothing reads it any more
-      },
+    const group: SentGroup = { shared, tmps, written: new Int32Array(new SharedArrayBuffer(4)) };
+    this.sentGroups.add(group);
+    const sent = this.flusher.writeTemps(temps, shared, group.written).then(
+      () => this.takeBack(group),
       (err: unknown) => {
         // Those before the failed one were written; it and those after it were not (their reads still come from
         // here, so the buffer is not reused, and abort() removes whatever exists).
@@ -370,6 +390,18 @@ export class FsObjectStore implements SyncObjectWriter {
     );
     this.writing.add(sent);
     void sent.finally(() => this.writing.delete(sent));
+  }
+
+  /** A group whose temp files are all written: nothing reads its buffer any more (once only: flag, then reply). */
+  private takeBack(group: SentGroup): void {
+    if (!this.sentGroups.delete(group)) return;
+    for (const tmp of group.tmps) this.unwritten.delete(tmp);
+    this.sendPool.push(group.shared);
+  }
+
+  /** Takes back the groups the worker has flagged written, without waiting for its replies. */
+  private takeBackWritten(): void {
+    for (const group of this.sentGroups) if (Atomics.load(group.written, 0) === 1) this.takeBack(group);
   }
 
   /** Every deferred temp file written (sent first, if need be); throws the first write failure (or a flush does). */
@@ -385,6 +417,9 @@ export class FsObjectStore implements SyncObjectWriter {
     const u = tmp === undefined ? undefined : this.unwritten.get(tmp);
     return u ? Buffer.concat([CODEC_BYTES[u.codec]!, u.payload]) : undefined;
   }
+
+  /** Small objects' temp files putSync wrote on this thread, and those it left to the flush worker (deferWrite). */
+  readonly tempWrites = { here: 0, deferred: 0 };
 
   /** Set by putSync when the batch is full; the writer calls flush() at its next await point. */
   needsFlush = false;

@@ -230,6 +230,28 @@ describe('FsObjectStore', () => {
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
+  it('reuses the shared buffers of temp files the worker has written without a turn of the event loop', async () => {
+    // A snapshot's walk of many small files runs synchronously for long stretches. The worker's replies arrive
+    // only at a turn of the event loop, so the buffers once ran out after 8 groups and the main thread went back
+    // to creating the temp files itself (86% of them in the benchmark tree's first snapshot).
+    const s = newStore();
+    const tmp = path.join(path.dirname(s.root), 'tmp');
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    const n = 3000;
+    for (let i = 0; i < n; i++) {
+      const b = Buffer.from(`object ${i} written without a turn of the event loop `.repeat(1 + (i % 20)));
+      s.putSync(b, sha256Hex(b) as ObjectId);
+      if (i % 128 === 127) {
+        // Synchronously, until the worker has written what it was sent (bounded: a slow machine only fails this).
+        for (let waited = 0; waited < 10_000 && fs.readdirSync(tmp).length < i + 1 - 128; waited += 2) Atomics.wait(pause, 0, 0, 2);
+      }
+    }
+    expect(s.tempWrites.here).toBe(256); // the first ones, before the worker takes over
+    expect(s.tempWrites.deferred).toBe(n - 256);
+    await s.flush();
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+
   it('a temp file the flush worker cannot write fails the flush, naming the object; abort() then finishes', async () => {
     const s = newStore();
     const bufs = Array.from({ length: 300 }, (_, i) => Buffer.from(`object ${i} of a failing batch`));
