@@ -69,7 +69,15 @@ function writeTemps(seq, temps, shared, written) {
 // Renames between two turns of the event loop, where temp files sent meanwhile are written.
 const RENAMES_PER_TURN = 256;
 const turn = () => new Promise((resolve) => setImmediate(resolve));
-async function flushBatch({ seq, tempDir, root, items }) {
+// Batches that failed: a batch sent after one of them (before its reply was seen) fails too, so that no object
+// is ever in place before those put before it (a tree before its files).
+const failed = new Set();
+async function flushBatch({ seq, tempDir, root, items, after }) {
+  if (after !== undefined && failed.has(after)) {
+    failed.add(seq);
+    parentPort.postMessage({ seq, error: { message: 'an earlier batch of objects could not be stored' } });
+    return;
+  }
   try {
     if (!(await syncfs(tempDir))) for (const it of items) fsyncPath(it.tmp);
     const dirs = new Set();
@@ -90,6 +98,7 @@ async function flushBatch({ seq, tempDir, root, items }) {
     if (!(await syncfs(root))) { for (const d of dirs) { fsyncPath(d); fsyncPath(path.dirname(d)); } }
     parentPort.postMessage({ seq });
   } catch (err) {
+    failed.add(seq);
     parentPort.postMessage({ seq, error: { message: err.message, code: err.code, path: err.path } });
   }
 }
@@ -150,17 +159,26 @@ export class BatchFlusher {
     this.waiting.clear();
   }
 
-  /** Makes `items` durable in place; resolves when every one is under its final name and that is durable. */
+  /**
+   * Makes `items` durable in place; resolves when every one is under its final name and that is durable. May be
+   * called while earlier batches are in flight: the worker takes them in order, and fails this one if the batch
+   * sent before it failed (so objects are in place only after every object put before them).
+   */
   flush(items: readonly FlushItem[], tempDir: string, root: string): Promise<void> {
     this.worker ??= this.start();
     const w = this.worker;
     const seq = ++this.seq;
+    const after = this.lastBatch;
+    this.lastBatch = seq;
     w.ref(); // a batch in flight keeps the process alive until it is durable
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(seq, { resolve, reject });
-      w.postMessage({ seq, tempDir, root, items });
+      w.postMessage({ seq, tempDir, root, items, after });
     });
   }
+
+  /** The last batch sent (see flush). */
+  private lastBatch: number | undefined;
 
   /**
    * Writes small objects' temp files on the worker, from `shared` (which must not change until this settles). A

@@ -511,16 +511,17 @@ export class FsObjectStore implements SyncObjectWriter {
   }
 
   private async flushBatch(): Promise<void> {
-    // One batch at a time on the worker, and objects durable in the order they were put: the previous batch
-    // first (a failure there leaves this batch's temp files tracked, for abort()). The temp files the worker is
-    // to write are sent before the batch, so it writes them first.
-    await this.inflight;
+    // Objects are durable in the order they were put. A large batch is sent at once, even while the previous one
+    // is being made durable: the worker takes them in order and fails a batch sent after one that failed. (The
+    // main thread had waited for the previous batch: at the end of the tree's first snapshot, ~0.5 s idle.) The
+    // temp files the worker is to write are sent before the batch, so it writes them first.
     this.sendTemps();
     const batch = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
     this.needsFlush = false;
     if (batch.length <= SMALL_BATCH) {
+      await this.inflight; // the batches before it first (a failure there leaves this one pending, for abort())
       await this.writeTemps(); // synced here, by path: they must exist
       this.flushSmallBatch(batch);
       return;
@@ -534,20 +535,31 @@ export class FsObjectStore implements SyncObjectWriter {
       (err: unknown) => {
         // The batch stays pending (its temp files are removed by abort() or the next writer). A temp file the
         // worker failed to write (reported before the batch) is the cause to name.
-        this.failedBatch = batch;
+        this.failedBatch.push(...batch);
         throw this.writeFailure ?? new IoError(`cannot store objects: ${describeError(err)}`, { cause: err });
       },
     );
-    this.inflight = done;
-    done.then(
+    // Settles when this batch and every one before it are durable; rejects with the first failure.
+    const previous = this.inflight;
+    const all = previous ? Promise.all([previous, done]).then(() => undefined) : done;
+    this.inflight = all;
+    all.then(
       () => {
-        if (this.inflight === done) this.inflight = undefined;
+        if (this.inflight === all) this.inflight = undefined;
       },
       () => undefined, // reported to whoever awaits it
     );
+    this.batches.add(done);
+    done.then(
+      () => this.batches.delete(done),
+      () => this.batches.delete(done), // reported through `all`
+    );
   }
 
-  /** A batch whose move into place failed on the worker (kept for abort()). */
+  /** Large batches sent to the worker and not yet settled (abort() waits for every one). */
+  private readonly batches = new Set<Promise<void>>();
+
+  /** Batches whose move into place failed on the worker (kept for abort()). */
   private failedBatch: Pending[] = [];
 
   /**
@@ -576,6 +588,8 @@ export class FsObjectStore implements SyncObjectWriter {
   /** Removes pending temp files (after a failure). */
   async abort(): Promise<void> {
     await this.inflight?.catch(() => undefined);
+    await Promise.allSettled([...this.batches]); // a batch after a failed one fails too: its files are removed below
+    this.inflight = undefined; // settled: the store can be used again
     // Temp files still being written are waited for, then removed with the rest; those never sent are not made.
     this.unsent = [];
     this.unsentBytes = 0;

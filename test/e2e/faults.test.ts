@@ -48,7 +48,7 @@ describe('kill -9 during a snapshot', () => {
   files['big.bin'] = content(6 * 1024 * 1024, 99);
   writeTree(src, { data: files, 'note.txt': 'hello' });
 
-  for (const phase of ['objects-durable', 'manifest-durable', 'marker-durable', 'indexed']) {
+  for (const phase of ['objects-sent', 'objects-durable', 'manifest-durable', 'marker-durable', 'indexed']) {
     it(`leaves the repository consistent when killed at ${phase}, and the next snapshot and restore are clean`, async () => {
       const repo = path.join(root, `kill-${phase}`);
       cairnOk(['init', '--repo', repo]);

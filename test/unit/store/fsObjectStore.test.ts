@@ -212,6 +212,28 @@ describe('FsObjectStore', () => {
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
+  it('sends a batch while the one before is in flight; a batch after a failed one fails too, with nothing of it in place', async () => {
+    const s = newStore();
+    const tmp = path.join(path.dirname(s.root), 'tmp');
+    const first = Array.from({ length: 60 }, (_, i) => Buffer.from(`first batch ${i}`));
+    for (const b of first) s.putSync(b, sha256Hex(b) as ObjectId);
+    fs.rmSync(path.join(tmp, fs.readdirSync(tmp).sort()[7]!)); // the first batch cannot be moved into place
+    await s.flush({ wait: false }); // sent, not awaited
+    const second = Array.from({ length: 60 }, (_, i) => Buffer.from(`second batch ${i}`));
+    const ids = second.map((b) => s.putSync(b, sha256Hex(b) as ObjectId).id);
+    await s.flush({ wait: false }); // sent at once, behind the first
+    await expect(s.flush()).rejects.toThrow(/cannot store objects/);
+    // Nothing of the second batch is in place: objects are never there before those put before them.
+    for (const id of ids) expect(fs.existsSync(path.join(s.root, id.slice(0, 2), id.slice(2, 4), id))).toBe(false);
+    await s.abort();
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    // The store works again after abort().
+    const again = Buffer.from('after the abort');
+    const id = s.putSync(again, sha256Hex(again) as ObjectId).id;
+    await s.flush();
+    expect(s.getSync(id).equals(again)).toBe(true);
+  });
+
   it('after a few hundred small objects, their temp files are written by the flush worker: read from memory until then, flushed into place', async () => {
     const s = newStore();
     const bufs = Array.from({ length: 700 }, (_, i) => Buffer.from(`small object ${i} `.repeat(1 + (i % 50))));
