@@ -29,11 +29,12 @@ await build({
   define: { 'import.meta.url': 'undefined' }, // CommonJS has none: parallelStager finds its worker from __dirname
   logLevel: 'warning',
 });
-// The worker threads, started by the bundle from beside it: the staging worker (src/store/stagerThread.ts) and the
-// reading worker (src/store/readerThread.ts).
+// The worker threads, started by the bundle from beside it: the staging worker (src/store/stagerThread.ts), the
+// reading worker (src/store/readerThread.ts) and the flush worker (src/store/flushThread.ts).
 for (const [entry, out] of [
   ['stagerThread.js', 'cairn-stager.cjs'],
   ['readerThread.js', 'cairn-reader.cjs'],
+  ['flushThread.js', 'cairn-flusher.cjs'],
 ]) {
   await build({
     entryPoints: [new URL(`../dist/src/store/${entry}`, import.meta.url).pathname],

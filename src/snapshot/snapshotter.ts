@@ -162,7 +162,7 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
     });
     if (parent !== compareWith) await diffTrees(parentTree, input.tree, load, sha256Hex, { onChange: (c) => index.stageVersion(versionRow(c)) });
     await ctx.store.flush();
-    ctx.logger.debug({ phase: 'objects-durable' }, 'snapshot objects are durable');
+    ctx.logger.debug({ phase: 'objects-durable', tempWrites: ctx.store.tempWrites }, 'snapshot objects are durable');
     return await writeManifest(ctx, input, parent, counts);
   } catch (err) {
     index.rollback();

@@ -2,12 +2,12 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { describeError, IntegrityError, IoError, isErrno } from '../errors.js';
-import { tempName } from '../util/durableFs.js';
+import { fsyncPathSync, tempName } from '../util/durableFs.js';
 import { faultPointSync } from '../util/faults.js';
 import { sha256Hex } from '../util/hash.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
-import { BatchFlusher } from './batchFlusher.js';
+import { BatchFlusher, batchFlusherScript } from './batchFlusher.js';
 import { CODEC_BYTES, decodeObject, decodeObjectSync, encodeObject, encodeObjectParts, type Compression } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
 import { ObjectFileReader } from './objectFileReader.js';
@@ -30,6 +30,11 @@ export interface FsObjectStoreOptions {
   stagerScript?: string | false;
   /** The reading worker's entry file for groupReader(), or false for none; found beside the code when absent. */
   readerScript?: string | false;
+  /**
+   * The flush worker's entry file, or false for none (batches made durable on this thread, temp files written
+   * here); found beside the code when absent.
+   */
+  flusherScript?: string | false;
 }
 
 function readError(id: ObjectId, err: unknown): Error {
@@ -80,9 +85,10 @@ function ownedContent(content: Buffer): Buffer {
 const SMALL_BATCH = 32;
 /**
  * After this many small objects written by putSync, the next ones' temp files are created and written by the
- * flush worker (deferWrite), sent in groups of SEND_TEMPS_COUNT objects or SEND_TEMPS_BYTES of payload: in a first
- * snapshot of many small files, creating a temp file cost the main thread ~20 µs, ~0.45 s for the 36k-file tree.
- * Below it (a small change), the worker is not started for them.
+ * flush worker (deferWrite), sent in groups of SEND_TEMPS_COUNT objects or SEND_TEMPS_BYTES of stored forms: in a
+ * first snapshot of many small files, creating a temp file cost the main thread ~20 µs, ~0.45 s for the 36k-file
+ * tree. Below it (a small change), the worker is not started for them. (Their compression on the worker too gave
+ * no wall time on the 2-core benchmark machine and +8 MiB of peak RSS: docs/performance.md.)
  */
 const DEFER_AFTER = 256;
 const SEND_TEMPS_COUNT = 128;
@@ -90,17 +96,6 @@ const SEND_TEMPS_BYTES = 512 * 1024;
 /** Shared buffers for deferred temp files at most: what can be in flight to the worker (see deferWrite). */
 const SEND_BUFFERS = 8;
 
-/** fsync a file or directory by path; file systems that refuse fsync on a directory are tolerated. */
-function fsyncPathSync(p: string): void {
-  const fd = fs.openSync(p, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } catch (err) {
-    if (!isErrno(err, 'EINVAL') && !isErrno(err, 'EISDIR') && !isErrno(err, 'EPERM')) throw err;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** Stored objects up to this size are read with synchronous calls (trees, small files' blobs). */
 const SYNC_READ = 256 * 1024;
@@ -165,7 +160,8 @@ export class FsObjectStore implements SyncObjectWriter {
   private reader: ParallelReader | null | undefined;
   /**
    * Small objects put with putSync whose temp files the flush worker has not written yet (see deferWrite): their
-   * stored forms by temp file, read from here until written; those not yet sent, and the sends in flight.
+   * stored forms (views of a shared buffer) by temp file, read from here until written; those not yet sent, and
+   * the sends in flight.
    */
   private readonly unwritten = new Map<string, { id: ObjectId; codec: number; payload: Buffer }>();
   private unsent: string[] = [];
@@ -316,11 +312,11 @@ export class FsObjectStore implements SyncObjectWriter {
     const { codec, payload } = encodeObjectParts(content, compression ?? this.options.compression);
     const tmp = tempName(this.options.tempDir, 'obj');
     try {
-      if (this.syncWrites < DEFER_AFTER || !this.deferWrite(id, tmp, codec, payload, () => faultPointSync('object-write', ++this.syncWrites))) {
+      if (this.syncWrites >= DEFER_AFTER && this.deferWrite(id, tmp, codec, payload, () => faultPointSync('object-write', ++this.syncWrites))) {
+        this.tempWrites.deferred++;
+      } else {
         writeStagedFileSync(tmp, codec, payload, () => faultPointSync('object-write', ++this.syncWrites));
         this.tempWrites.here++;
-      } else {
-        this.tempWrites.deferred++;
       }
     } catch (err) {
       throw writeError(id, err);
@@ -329,13 +325,21 @@ export class FsObjectStore implements SyncObjectWriter {
     return { id, written: true, storedBytes: 1 + payload.length };
   }
 
+  /** The flush worker's client (made on first use). */
+  private batchFlusher(): BatchFlusher {
+    this.flusher ??= new BatchFlusher(this.options.flusherScript === false ? undefined : (this.options.flusherScript ?? batchFlusherScript()));
+    return this.flusher;
+  }
+
   /**
-   * Leaves a small object's temp file to the flush worker: kept here (and read from here) until it is written,
-   * sent in groups of SEND_TEMPS_BYTES. The worker handles messages in order, so a batch flushed after a group
-   * is sent finds its temp files written.
+   * Leaves a small object's temp file to the flush worker: its stored form is kept here (and read from here) until
+   * it is written, sent in groups of SEND_TEMPS_BYTES. The worker handles messages in order, so a batch flushed
+   * after a group is sent finds its temp files written. False when there is no worker, no shared buffer free, or
+   * the object is too large: the caller writes it.
    */
   private deferWrite(id: ObjectId, tmp: string, codec: number, payload: Buffer, beforeWrite: () => void): boolean {
     if (1 + payload.length > SEND_TEMPS_BYTES) return false; // a large tree: written here
+    if (!this.batchFlusher().hasWorker) return false;
     if (this.sendBuffer && this.unsentBytes + 1 + payload.length > this.sendBuffer.length) this.sendTemps();
     if (!this.sendBuffer) {
       // One of a few shared buffers, reused: the worker frees one it has seen only when its heap is collected,
@@ -351,8 +355,7 @@ export class FsObjectStore implements SyncObjectWriter {
     }
     beforeWrite();
     // Copied into the shared buffer after its codec byte (a payload may be a view of a buffer the next put
-    // reuses), so that the worker writes the stored form as one slice of it; read from there, too, until the
-    // worker has written it.
+    // reuses), where the worker writes it from; read from there, too, until the worker has written it.
     this.sendBuffer[this.unsentBytes] = codec;
     const copy = this.sendBuffer.subarray(this.unsentBytes + 1, this.unsentBytes + 1 + payload.length);
     payload.copy(copy);
@@ -375,10 +378,9 @@ export class FsObjectStore implements SyncObjectWriter {
       const u = this.unwritten.get(tmp)!;
       return { tmp, offset: u.payload.byteOffset - 1, length: 1 + u.payload.length };
     });
-    this.flusher ??= new BatchFlusher();
     const group: SentGroup = { shared, tmps, written: new Int32Array(new SharedArrayBuffer(4)) };
     this.sentGroups.add(group);
-    const sent = this.flusher.writeTemps(temps, shared, group.written).then(
+    const sent = this.batchFlusher().writeTemps(temps, shared, group.written).then(
       () => this.takeBack(group),
       (err: unknown) => {
         // Those before the failed one were written; it and those after it were not (their reads still come from
@@ -527,8 +529,7 @@ export class FsObjectStore implements SyncObjectWriter {
       return;
     }
     const items = batch.map((p) => ({ tmp: p.tmp, dest: objectPath(this.root, p.id), dir: objectShardDir(this.root, p.id) }));
-    this.flusher ??= new BatchFlusher();
-    const done = this.flusher.flush(items, this.options.tempDir, this.root).then(
+    const done = this.batchFlusher().flush(items, this.options.tempDir, this.root).then(
       () => {
         for (const p of batch) if (this.pendingIds.get(p.id) === p.tmp) this.pendingIds.delete(p.id);
       },
@@ -590,6 +591,7 @@ export class FsObjectStore implements SyncObjectWriter {
     await this.inflight?.catch(() => undefined);
     await Promise.allSettled([...this.batches]); // a batch after a failed one fails too: its files are removed below
     this.inflight = undefined; // settled: the store can be used again
+    this.flusher?.reset();
     // Temp files still being written are waited for, then removed with the rest; those never sent are not made.
     this.unsent = [];
     this.unsentBytes = 0;

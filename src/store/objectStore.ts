@@ -38,8 +38,8 @@ export interface ObjectWriter extends ObjectReader {
   /**
    * Makes every object put so far durable under its final name. With
    * `wait: false` the pending batch is only handed over (to be made durable
-   * while the caller goes on; the previous hand-over is awaited first, so at
-   * most one batch is in flight); a later flush() still waits for all.
+   * while the caller goes on, after the batches handed over before it); a
+   * later flush() still waits for all.
    */
   flush(options?: { wait?: boolean }): Promise<void>;
   delete(id: ObjectId): Promise<void>;

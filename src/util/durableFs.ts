@@ -35,6 +35,19 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** fsync a file or directory by path, synchronously; file systems that refuse fsync on a directory are tolerated. */
+export function fsyncPathSync(p: string): void {
+  const fd = fs.openSync(p, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export interface AtomicWriteOptions {
   /** Directory for the temporary file; must be on the same file system as `file`. */
   tempDir?: string;
@@ -108,6 +121,24 @@ export function syncFileSystem(anyPath: string): boolean {
   const r = spawnSync('sync', ['-f', anyPath], { stdio: 'ignore' });
   syncfsWorks = r.status === 0;
   return syncfsWorks;
+}
+
+/**
+ * syncFileSystem() without blocking the thread while the disk writes: `sync -f` as a child process whose exit is
+ * awaited (the flush worker writes temp files meanwhile). The same fault point; each thread counts its own calls.
+ */
+export function syncFileSystemAsync(anyPath: string): Promise<boolean> {
+  if (syncfsWorks === false) return Promise.resolve(false);
+  try {
+    faultPointSync('syncfs', ++syncfsCalls);
+  } catch {
+    return Promise.resolve(false);
+  }
+  return new Promise((resolve) => {
+    const child = spawn('sync', ['-f', anyPath], { stdio: 'ignore' });
+    child.once('error', () => resolve((syncfsWorks = false)));
+    child.once('exit', (code) => resolve((syncfsWorks = code === 0)));
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../../src/errors.js';
@@ -13,11 +14,14 @@ import { tempDir } from '../../helpers.js';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-function newStore(compression: Compression = 'snappy'): FsObjectStore {
+/** The built flush worker (`npm test` builds first): the TypeScript sources have no worker entry of their own. */
+const FLUSHER = fileURLToPath(new URL('../../../dist/src/store/flushThread.js', import.meta.url));
+
+function newStore(compression: Compression = 'snappy', flusherScript: string | false = FLUSHER): FsObjectStore {
   const d = tempDir('cairn-store-');
   dirs.push(d);
   fs.mkdirSync(path.join(d, 'tmp'));
-  return new FsObjectStore(path.join(d, 'objects'), { tempDir: path.join(d, 'tmp'), compression });
+  return new FsObjectStore(path.join(d, 'objects'), { tempDir: path.join(d, 'tmp'), compression, flusherScript });
 }
 
 describe('object codec', () => {
@@ -250,6 +254,44 @@ describe('FsObjectStore', () => {
       expect(s.getSync(ids[i]!).equals(bufs[i]!)).toBe(true);
     }
     expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+
+  it('writes deferred small objects with the codec asked for, and reports the bytes it stores', async () => {
+    const s = newStore('snappy');
+    const bufs = Array.from({ length: 600 }, (_, i) => Buffer.from(`compressible object ${i} `.repeat(300 + (i % 40))));
+    let reported = 0;
+    const ids = bufs.map((b, i) => {
+      const r = s.putSync(b, sha256Hex(b) as ObjectId, i % 2 === 0 ? 'deflate' : undefined); // a changed file's codec on half
+      reported += r.storedBytes;
+      return r.id;
+    });
+    expect(s.tempWrites.deferred).toBe(600 - 256);
+    for (let i = 0; i < bufs.length; i += 7) expect(s.getSync(ids[i]!).equals(bufs[i]!)).toBe(true); // before and after their writes
+    await s.flush();
+    let onDisk = 0;
+    for (let i = 0; i < bufs.length; i++) {
+      const stored = fs.readFileSync(path.join(s.root, ids[i]!.slice(0, 2), ids[i]!.slice(2, 4), ids[i]!));
+      onDisk += stored.length;
+      expect(stored[0]).toBe(i % 2 === 0 ? CODEC_DEFLATE : CODEC_SNAPPY); // compressed, with the codec asked for
+      expect(s.getSync(ids[i]!).equals(bufs[i]!)).toBe(true);
+    }
+    expect(reported).toBe(onDisk);
+  });
+
+  it('without a flush worker entry, makes batches durable on this thread and writes every temp file here', async () => {
+    const s = newStore('snappy', false);
+    const bufs = Array.from({ length: 400 }, (_, i) => Buffer.from(`object ${i} without a worker `.repeat(1 + (i % 30))));
+    const ids = bufs.map((b) => s.putSync(b, sha256Hex(b) as ObjectId).id);
+    await s.flush({ wait: false });
+    const more = Array.from({ length: 100 }, (_, i) => Buffer.from(`second batch ${i}`));
+    const moreIds = more.map((b) => s.putSync(b, sha256Hex(b) as ObjectId).id);
+    await s.flush();
+    expect(s.tempWrites).toEqual({ here: 500, deferred: 0 });
+    for (const [i, id] of [...ids, ...moreIds].entries()) {
+      expect(fs.existsSync(path.join(s.root, id.slice(0, 2), id.slice(2, 4), id))).toBe(true);
+      expect(s.getSync(id).equals([...bufs, ...more][i]!)).toBe(true);
+    }
+    expect(fs.readdirSync(path.join(path.dirname(s.root), 'tmp'))).toEqual([]);
   });
 
   it('reuses the shared buffers of temp files the worker has written without a turn of the event loop', async () => {

@@ -1,0 +1,57 @@
+/**
+ * Makes a batch of staged objects durable and moves them into place: contents durable (syncfs of the temp
+ * directory's file system, or an fsync per file where `sync -f` is unavailable), then each renamed to its final
+ * path (its shard directory made first), then the names durable. Run by the flush worker (flushThread.ts), or on
+ * the calling thread where this build has no worker entry (the sources run by a test runner).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fsyncPathSync, syncFileSystemAsync } from '../util/durableFs.js';
+
+export interface FlushItem {
+  tmp: string;
+  dest: string;
+  /** The shard directory of dest. */
+  dir: string;
+}
+
+/** Renames between two calls of `between` (where the flush worker writes the temp files sent meanwhile). */
+const RENAMES_PER_TURN = 256;
+
+/**
+ * See the module comment. `made`: shard directories this thread made or found already (kept across batches).
+ * Resolves when every item is under its final name and that is durable; a failure leaves the items not yet
+ * renamed as temp files.
+ */
+export async function makeBatchDurable(
+  items: readonly FlushItem[],
+  tempDir: string,
+  root: string,
+  made: Set<string>,
+  between: () => Promise<void> = async () => undefined,
+): Promise<void> {
+  if (!(await syncFileSystemAsync(tempDir))) for (const it of items) fsyncPathSync(it.tmp);
+  const dirs = new Set<string>();
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
+    if (!made.has(it.dir)) {
+      try {
+        fs.mkdirSync(it.dir);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') fs.mkdirSync(it.dir, { recursive: true });
+        else if (code !== 'EEXIST') throw err;
+      }
+      made.add(it.dir);
+    }
+    dirs.add(it.dir);
+    fs.renameSync(it.tmp, it.dest);
+    if (i % RENAMES_PER_TURN === RENAMES_PER_TURN - 1) await between();
+  }
+  if (!(await syncFileSystemAsync(root))) {
+    for (const d of dirs) {
+      fsyncPathSync(d);
+      fsyncPathSync(path.dirname(d));
+    }
+  }
+}
