@@ -523,9 +523,14 @@ export class FsObjectStore implements SyncObjectWriter {
     this.pendingBytes = 0;
     this.needsFlush = false;
     if (batch.length <= SMALL_BATCH) {
-      await this.inflight; // the batches before it first (a failure there leaves this one pending, for abort())
-      await this.writeTemps(); // synced here, by path: they must exist
-      this.flushSmallBatch(batch);
+      try {
+        await this.inflight; // the batches before it first
+        await this.writeTemps(); // synced here, by path: they must exist
+        this.flushSmallBatch(batch);
+      } catch (err) {
+        this.failedBatch.push(...batch); // kept for abort(), which removes their temp files
+        throw err;
+      }
       return;
     }
     const items = batch.map((p) => ({ tmp: p.tmp, dest: objectPath(this.root, p.id), dir: objectShardDir(this.root, p.id) }));

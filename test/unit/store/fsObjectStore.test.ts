@@ -226,6 +226,8 @@ describe('FsObjectStore', () => {
     const second = Array.from({ length: 60 }, (_, i) => Buffer.from(`second batch ${i}`));
     const ids = second.map((b) => s.putSync(b, sha256Hex(b) as ObjectId).id);
     await s.flush({ wait: false }); // sent at once, behind the first
+    const few = Array.from({ length: 5 }, (_, i) => Buffer.from(`a small batch after them ${i}`));
+    for (const b of few) s.putSync(b, sha256Hex(b) as ObjectId); // a small batch, made durable here after them
     await expect(s.flush()).rejects.toThrow(/cannot store objects/);
     // Nothing of the second batch is in place: objects are never there before those put before them.
     for (const id of ids) expect(fs.existsSync(path.join(s.root, id.slice(0, 2), id.slice(2, 4), id))).toBe(false);
