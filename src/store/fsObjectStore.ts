@@ -278,6 +278,7 @@ export class FsObjectStore implements SyncObjectWriter {
     // Checked again: another put of the same content may have finished meanwhile.
     if (this.pendingIds.has(id)) return { id, written: false, storedBytes: 0 };
     const tmp = tempName(this.options.tempDir, 'obj');
+    this.touch(id);
     this.pendingIds.set(id, tmp);
     try {
       await fsp.writeFile(tmp, stored, { flag: 'wx' });
@@ -431,6 +432,7 @@ export class FsObjectStore implements SyncObjectWriter {
   private sinceCollect = 0;
 
   private addPending(id: ObjectId, tmp: string, storedBytes: number): void {
+    this.touch(id);
     this.pendingIds.set(id, tmp);
     this.pending.push({ tmp, id });
     this.pendingBytes += storedBytes;
@@ -639,8 +641,48 @@ export class FsObjectStore implements SyncObjectWriter {
     }
   }
 
-  /** Synchronous existence check, for hot loops that must not yield. */
+  /**
+   * Synchronous existence check, for the write paths' hot loops that must not yield. An object under a first-level
+   * shard directory (objects/<2 hex>) that did not exist when this store first looked, and under a second-level one
+   * this store has not put anything in, is known absent without a system call: in a first snapshot into a new
+   * repository that spared ~88% of the existence checks (`existsSync` was 160-205 ms of the tree's first snapshot).
+   * An object another process stores there meanwhile is then stored again, the same bytes under the same name.
+   */
   hasSync(id: ObjectId): boolean {
-    return this.pendingIds.has(id) || this.staging.has(id) || fs.existsSync(objectPath(this.root, id));
+    if (this.pendingIds.has(id) || this.staging.has(id)) return true;
+    if (this.knownAbsent(id)) return false;
+    return fs.existsSync(objectPath(this.root, id));
+  }
+
+  /** First-level shard directories missing when this store first looked (see hasSync); undefined until then. */
+  private absentTop: Set<string> | undefined;
+  /** Second-level shard directories (`ab/cd`) under those that this store has put objects in. */
+  private readonly touchedShards = new Set<string>();
+
+  /** An object put by this store: its shard directory is no longer known empty (see hasSync). */
+  private touch(id: ObjectId): void {
+    if (this.missingTop().has(id.slice(0, 2))) this.touchedShards.add(id.slice(0, 4));
+  }
+
+  private knownAbsent(id: ObjectId): boolean {
+    return this.missingTop().has(id.slice(0, 2)) && !this.touchedShards.has(id.slice(0, 4));
+  }
+
+  /** absentTop, read on first use (before this store's first put, so none of its own directories is missed). */
+  private missingTop(): Set<string> {
+    if (this.absentTop === undefined) {
+      this.absentTop = new Set();
+      let present: Set<string>;
+      try {
+        present = new Set(fs.readdirSync(this.root));
+      } catch {
+        return this.absentTop; // no answer: nothing is known absent, every check goes to the file system
+      }
+      for (let i = 0; i < 256; i++) {
+        const top = i.toString(16).padStart(2, '0');
+        if (!present.has(top)) this.absentTop.add(top);
+      }
+    }
+    return this.absentTop;
   }
 }

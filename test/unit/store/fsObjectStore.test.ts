@@ -296,6 +296,26 @@ describe('FsObjectStore', () => {
     expect(fs.readdirSync(path.join(path.dirname(s.root), 'tmp'))).toEqual([]);
   });
 
+  it('knows objects absent under shard directories that did not exist, without missing its own or earlier ones', async () => {
+    const s = newStore();
+    const early = Buffer.from('stored before this store first looked');
+    const earlyId = sha256Hex(early) as ObjectId;
+    const other = new FsObjectStore(s.root, { tempDir: path.join(path.dirname(s.root), 'tmp'), compression: 'snappy', flusherScript: FLUSHER }); // "another process", earlier
+    other.putSync(early, earlyId);
+    await other.flush();
+    const a = Buffer.from('put, flushed, put again');
+    const aId = sha256Hex(a) as ObjectId;
+    expect(s.putSync(early, earlyId).written).toBe(false); // under a directory that existed: looked up
+    expect(s.putSync(a, aId).written).toBe(true);
+    await s.flush();
+    expect(s.putSync(a, aId).written).toBe(false); // its own, after the flush: looked up
+    // Many objects in a fresh store, each put twice across flushes: stored once each.
+    const many = Array.from({ length: 300 }, (_, i) => Buffer.from(`shard check ${i}`));
+    for (const b of many) expect(s.putSync(b, sha256Hex(b) as ObjectId).written).toBe(true);
+    await s.flush();
+    for (const b of many) expect(s.putSync(b, sha256Hex(b) as ObjectId).written).toBe(false);
+  });
+
   it('reuses the shared buffers of temp files the worker has written without a turn of the event loop', async () => {
     // A snapshot's walk of many small files runs synchronously for long stretches. The worker's replies arrive
     // only at a turn of the event loop, so the buffers once ran out after 8 groups and the main thread went back
