@@ -338,6 +338,30 @@ describe('FsObjectStore', () => {
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
+  it('gives the shared buffer of a group that failed back on abort(), so failures do not use up the worker\'s buffers', async () => {
+    const s = newStore();
+    const tmp = path.join(path.dirname(s.root), 'tmp');
+    const put = (text: string): boolean => {
+      const b = Buffer.from(text);
+      return s.putSync(b, sha256Hex(b) as ObjectId).written;
+    };
+    for (let i = 0; i < 300; i++) put(`past the first few hundred ${i}`);
+    await s.flush();
+    // More failed groups than there are shared buffers (8): each round's group fails (its temp directory is gone).
+    for (let round = 0; round < 10; round++) {
+      fs.rmSync(tmp, { recursive: true });
+      for (let i = 0; i < 10; i++) put(`round ${round} object ${i}`); // left to the worker: no error here
+      await expect(s.flush()).rejects.toThrow(/ENOENT/);
+      await s.abort();
+      fs.mkdirSync(tmp);
+    }
+    const before = s.tempWrites.deferred;
+    for (let i = 0; i < 50; i++) put(`after the failures ${i}`);
+    expect(s.tempWrites.deferred - before).toBe(50);
+    await s.flush();
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+
   it('a temp file the flush worker cannot write fails the flush, naming the object; abort() then finishes', async () => {
     const s = newStore();
     const bufs = Array.from({ length: 300 }, (_, i) => Buffer.from(`object ${i} of a failing batch`));
