@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DATASET_NAMES, makeDataset, selectDatasets } from './lib/datasets.mjs';
-import { compareManifests, contentManifest, dirStats, machineInfo, readLimits, runTimed, sha256Limit, TIME_BIN } from './lib/measure.mjs';
+import { compareManifests, contentManifest, dirStats, machineInfo, nodeStartLimit, readLimits, runTimed, sha256Limit, TIME_BIN } from './lib/measure.mjs';
 import { writeReport } from './lib/report.mjs';
 import { mountScratchFs } from './lib/scratchFs.mjs';
 import { ensureCommand, TOOL_NAMES, TOOLS } from './lib/tools.mjs';
@@ -35,6 +35,9 @@ const HELP = `usage: npm run bench -- [options]
   --drop-caches        as root: drop the page cache to measure a cold sequential read
   --out FILE           raw JSON lines (default bench/results/<stamp>.jsonl)
   --report FILE        markdown summary (default docs/benchmarks.md at full scale, bench/results/benchmarks-quick.md otherwise)
+  --keep-env           run the tools with this shell's NODE_OPTIONS and NODE_EXTRA_CA_CERTS (removed by default:
+                       they are this machine's settings, not the tool's, and the second makes every Node process
+                       read and parse a certificate bundle when it starts; the report gives Node's start both ways)
 `;
 
 function parseArgs(argv) {
@@ -50,6 +53,7 @@ function parseArgs(argv) {
     dropCaches: false,
     out: undefined,
     report: undefined,
+    keepEnv: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -69,6 +73,7 @@ function parseArgs(argv) {
     else if (a === '--drop-caches') o.dropCaches = true;
     else if (a === '--out') o.out = val();
     else if (a === '--report') o.report = val();
+    else if (a === '--keep-env') o.keepEnv = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(HELP);
       process.exit(0);
@@ -95,8 +100,25 @@ function rmrf(p) {
 
 const sync = () => spawnSync('sync');
 
+/**
+ * Variables of the shell the benchmark runs in that change what a runtime does at start for every program, not
+ * what a tool does: removed from every tool's environment unless --keep-env. NODE_EXTRA_CA_CERTS makes each Node
+ * process read and parse the named certificate bundle before any of its code runs (60-80 ms on the machine of
+ * docs/benchmarks.md, where the sandbox sets it for its proxy), though no step of the benchmark uses TLS;
+ * NODE_OPTIONS could add flags to cairn's runs alone.
+ */
+const MACHINE_ENV = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  const removedEnv = {};
+  if (!o.keepEnv) {
+    for (const k of MACHINE_ENV) {
+      if (process.env[k] === undefined) continue;
+      removedEnv[k] = process.env[k];
+      delete process.env[k]; // every tool's env() starts from process.env
+    }
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const quick = o.scale < 1;
   const outFile = path.resolve(o.out ?? path.join(ROOT, 'bench', 'results', `${stamp}${quick ? '-quick' : ''}.jsonl`));
@@ -142,7 +164,9 @@ async function main() {
   log(`machine: ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGiB} GiB, load ${machine.loadavg.join(' ')}`);
   const sha = sha256Limit();
   log(`single-core SHA-256: ${sha.mbps.toFixed(0)} MB/s`);
-  emit({ type: 'meta', stamp, scale: o.scale, quick, runs: o.runs, datasets: o.datasets, tools: tools.map((t) => t.name), skipped, versions, machine, sha256: sha, dropCaches: o.dropCaches });
+  const nodeStart = nodeStartLimit(removedEnv);
+  log(`node start: ${nodeStart.ms.toFixed(0)} ms${nodeStart.withRemovedMs !== undefined ? `, ${nodeStart.withRemovedMs.toFixed(0)} ms with ${Object.keys(removedEnv).join(' and ')} (removed from every tool's environment; --keep-env keeps ${Object.keys(removedEnv).length > 1 ? 'them' : 'it'})` : ''}`);
+  emit({ type: 'meta', stamp, scale: o.scale, quick, runs: o.runs, datasets: o.datasets, tools: tools.map((t) => t.name), skipped, versions, machine, sha256: sha, nodeStart, removedEnv: Object.keys(removedEnv), dropCaches: o.dropCaches });
 
   const pristineRoot = path.join(work, 'pristine');
   const limitsDone = { done: false };

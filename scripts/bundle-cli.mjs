@@ -15,6 +15,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const bin = new URL('../dist/bin/', import.meta.url).pathname;
+
+/**
+ * esbuild turns each `import * as fs from 'node:fs'` of every bundled module into its own `__toESM(require(...))`,
+ * a new object with a getter defined for every export of the module: 87 of them at start, ~9 ms of a no-change
+ * snapshot's profile (`__copyProps`). The getters only forward to the module, so one such object per module can
+ * serve every importer: the helper is wrapped to make it once per module (for node-mode imports, which are all
+ * the bundle has). Fails the build if esbuild's helper is not found, rather than shipping an unpatched bundle.
+ */
+function shareNamespaces(code) {
+  const helper = 'var __toESM = (mod, isNodeMode, target) =>';
+  if (code.split(helper).length !== 2) throw new Error(`bundle-cli: esbuild's __toESM helper not found once in ${bundle}`);
+  return code.replace(
+    helper,
+    'var __toESMShared = new WeakMap();\n' +
+      'var __toESM = (mod, isNodeMode) => {\n' +
+      '  if (!isNodeMode || mod === null || (typeof mod !== "object" && typeof mod !== "function")) return __toESMEach(mod, isNodeMode);\n' +
+      '  let ns = __toESMShared.get(mod);\n' +
+      '  if (ns === undefined) __toESMShared.set(mod, (ns = __toESMEach(mod, isNodeMode)));\n' +
+      '  return ns;\n' +
+      '};\n' +
+      'var __toESMEach = (mod, isNodeMode, target) =>',
+  );
+}
 const bundle = join(bin, 'cairn-cli.cjs');
 const cache = join(bin, 'cairn-cli.cache');
 const loader = join(bin, 'cairn.js');
@@ -48,7 +71,7 @@ for (const [entry, out] of [
   });
 }
 // The loader compiles the bundle as a function body, where main.ts's hashbang line is not allowed.
-writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/^#![^\n]*\n/, ''));
+writeFileSync(bundle, shareNamespaces(readFileSync(bundle, 'utf8').replace(/^#![^\n]*\n/, '')));
 copyFileSync(new URL('./templates/cairn-loader.cjs', import.meta.url), loader);
 chmodSync(loader, 0o755);
 // The package is "type": "module"; the loader is CommonJS (it starts faster), named cairn.js as the bin always was.

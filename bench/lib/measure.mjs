@@ -166,6 +166,28 @@ export function sha256Limit() {
 }
 
 /**
+ * Wall time of Node starting and exiting (`node -e 0`, median of 9, ms): the floor of every cairn command, beside
+ * git's no-change commit. With `removedEnv` (variables taken out of the tools' environment), also measured with
+ * them put back, as the shell that started the benchmark has them.
+ */
+export function nodeStartLimit(removedEnv = {}) {
+  const time = (env) => {
+    const t0 = process.hrtime.bigint();
+    spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' });
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  const withRemoved = Object.keys(removedEnv).length > 0 ? { ...process.env, ...removedEnv } : null;
+  const a = [];
+  const b = [];
+  for (let k = 0; k < 9; k++) {
+    a.push(time(process.env)); // interleaved, so both see the same moments of a noisy machine
+    if (withRemoved) b.push(time(withRemoved));
+  }
+  const median = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  return withRemoved ? { ms: median(a), withRemovedMs: median(b) } : { ms: median(a) };
+}
+
+/**
  * Sequential read speed of `file` (MB/s):
  * - direct: dd with O_DIRECT (bypasses the page cache: what the disk delivers);
  * - cached: a second read through the page cache (what the tools see here,

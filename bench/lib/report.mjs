@@ -177,7 +177,13 @@ export function renderMarkdown(s, { rawFile } = {}) {
         .filter(Boolean)
         .join(', ') +
       (lim?.writeMBps ? `; durable sequential write (a copy of it, fsync'd): **${lim.writeMBps.toFixed(0)} MB/s**` : lim?.writeNote ? `; ${lim.writeNote}` : '') +
-      '. Every tool reads its freshly copied source from the page cache, so snapshot reads are CPU- and syscall-bound, not disk-bound; what a first snapshot writes is bound by the durable write speed as well.',
+      '. Every tool reads its freshly copied source from the page cache, so snapshot reads are CPU- and syscall-bound, not disk-bound; what a first snapshot writes is bound by the durable write speed as well.' +
+      (m.nodeStart
+        ? ` Node's start and exit (\`node -e 0\`, the floor of every cairn command): **${m.nodeStart.ms.toFixed(0)} ms**` +
+          (m.nodeStart.withRemovedMs !== undefined
+            ? ` in the tools' environment, ${m.nodeStart.withRemovedMs.toFixed(0)} ms with ${(m.removedEnv ?? []).join(' and ')} as the shell that started the benchmark had it; the benchmark removes ${(m.removedEnv ?? []).length > 1 ? 'them' : 'it'} from every tool's environment (\`--keep-env\` keeps ${(m.removedEnv ?? []).length > 1 ? 'them' : 'it'}): no step uses TLS, and the cost falls on Node alone.`
+            : '.')
+        : ''),
   );
   L.push('');
   L.push('### Targets (issue 8)');
