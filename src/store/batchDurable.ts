@@ -15,6 +15,23 @@ export interface FlushItem {
   dir: string;
 }
 
+/**
+ * Makes the shard directory `dir` (and its parent) unless `made` has it, and adds it there. A directory made
+ * before the objects it is for are durable is only an empty directory after a crash, which listing skips (as it
+ * skips those prune leaves).
+ */
+export function makeShardDir(dir: string, made: Set<string>): void {
+  if (made.has(dir)) return;
+  try {
+    fs.mkdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') fs.mkdirSync(dir, { recursive: true });
+    else if (code !== 'EEXIST') throw err;
+  }
+  made.add(dir);
+}
+
 /** Renames between two calls of `between` (where the flush worker writes the temp files sent meanwhile). */
 const RENAMES_PER_TURN = 256;
 
@@ -34,16 +51,7 @@ export async function makeBatchDurable(
   const dirs = new Set<string>();
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
-    if (!made.has(it.dir)) {
-      try {
-        fs.mkdirSync(it.dir);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') fs.mkdirSync(it.dir, { recursive: true });
-        else if (code !== 'EEXIST') throw err;
-      }
-      made.add(it.dir);
-    }
+    makeShardDir(it.dir, made);
     dirs.add(it.dir);
     fs.renameSync(it.tmp, it.dest);
     if (i % RENAMES_PER_TURN === RENAMES_PER_TURN - 1) await between();

@@ -25,6 +25,12 @@ export interface TempWrite {
   tmp: string;
   offset: number;
   length: number;
+  /**
+   * The shard directory the object will be renamed into: the worker makes it once the group is written, so that
+   * the batch that moves the object finds it made (best effort: a directory it cannot make is made, or its
+   * failure reported, by the batch).
+   */
+  dir: string;
 }
 
 export type FlusherRequest =

@@ -3,6 +3,9 @@
  * place (batchDurable.ts), and writes small objects' temp files from groups the main thread copied into shared
  * buffers (their stored forms, after a process's first few hundred; see FsObjectStore.deferWrite).
  *
+ * A written group's shard directories are made at once too, best effort, so that the batch that renames its
+ * objects (the one a snapshot waits for at its end) finds them made.
+ *
  * Temp files are written as soon as their group comes, also while a batch is being made durable (its `sync -f`
  * is awaited, and the event loop turns every few hundred renames); a batch's own temp files were sent before it,
  * so they are written before it starts. Batches are taken one at a time in the order they come, and a batch sent
@@ -13,7 +16,9 @@
  * CLI's bundle.
  */
 import { parentPort } from 'node:worker_threads';
-import { makeBatchDurable } from './batchDurable.js';
+import { makeBatchDurable, makeShardDir } from './batchDurable.js';
+
+const made = new Set<string>();
 import type { FlusherReply, FlusherRequest } from './batchFlusher.js';
 import { writeStagedFileSync } from './stagedFile.js';
 
@@ -46,10 +51,17 @@ function writeTemps(req: TempsRequest): void {
     }
   }
   Atomics.store(req.written, 0, 1); // the buffer is free: seen before this reply (see FsObjectStore.sentGroups)
+  // Their shard directories, made now rather than in the batch that renames them, which the snapshot waits for
+  // at its end. Best effort: the batch makes a directory that could not be made here, or reports why it cannot.
+  for (const t of req.temps) {
+    try {
+      makeShardDir(t.dir, made);
+    } catch {
+      // left to the batch
+    }
+  }
   reply({ seq: req.seq });
 }
-
-const made = new Set<string>();
 const failed = new Set<number>();
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

@@ -377,7 +377,7 @@ export class FsObjectStore implements SyncObjectWriter {
     this.unsentBytes = 0;
     const temps = tmps.map((tmp) => {
       const u = this.unwritten.get(tmp)!;
-      return { tmp, offset: u.payload.byteOffset - 1, length: 1 + u.payload.length };
+      return { tmp, offset: u.payload.byteOffset - 1, length: 1 + u.payload.length, dir: objectShardDir(this.root, u.id) };
     });
     const group: SentGroup = { shared, tmps, written: new Int32Array(new SharedArrayBuffer(4)) };
     this.sentGroups.add(group);

@@ -316,6 +316,29 @@ describe('FsObjectStore', () => {
     for (const b of many) expect(s.putSync(b, sha256Hex(b) as ObjectId).written).toBe(false);
   });
 
+  it('the flush worker makes the shard directories of the temp files it writes before their batch; listing skips them while empty', async () => {
+    // A batch made every one of its shard directories (nearly one per object in a first snapshot of a few tens of
+    // thousands), and the snapshot waits for its last batch; the worker makes them with the temp files instead.
+    const s = newStore();
+    const bufs = Array.from({ length: 256 + 2 * 128 }, (_, i) => Buffer.from(`object ${i} whose shard directory comes early `.repeat(1 + (i % 20))));
+    const ids = bufs.map((b) => s.putSync(b, sha256Hex(b) as ObjectId).id);
+    const deferred = ids.slice(256); // two full groups, sent to the worker; nothing flushed yet
+    const shardDir = (id: string): string => path.join(s.root, id.slice(0, 2), id.slice(2, 4));
+    for (let waited = 0; waited < 10_000 && !deferred.every((id) => fs.existsSync(shardDir(id))); waited += 5) await new Promise((r) => setTimeout(r, 5));
+    for (const id of deferred) {
+      expect(fs.existsSync(shardDir(id))).toBe(true);
+      expect(fs.existsSync(path.join(shardDir(id), id))).toBe(false); // only the directory: the object is not in place before its batch
+    }
+    const listed: string[] = [];
+    for await (const id of s.list()) listed.push(id);
+    expect(listed).toEqual([]); // what a crash now would leave: empty directories, which no reader takes for objects
+    await s.flush();
+    for (const [i, id] of ids.entries()) expect(s.getSync(id).equals(bufs[i]!)).toBe(true);
+    const after: string[] = [];
+    for await (const id of s.list()) after.push(id);
+    expect(after.sort()).toEqual([...ids].sort());
+  });
+
   it('reuses the shared buffers of temp files the worker has written without a turn of the event loop', async () => {
     // A snapshot's walk of many small files runs synchronously for long stretches. The worker's replies arrive
     // only at a turn of the event loop, so the buffers once ran out after 8 groups and the main thread went back
