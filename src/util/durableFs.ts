@@ -105,6 +105,33 @@ export function writeFileAtomicSync(file: string, data: Uint8Array | string, opt
 let syncfsWorks: boolean | undefined;
 let syncfsCalls = 0;
 
+/** Where the system's `sync` is looked for before $PATH. */
+export const SYNC_PATHS: readonly string[] = ['/usr/bin/sync', '/bin/sync'];
+
+let syncPath: string | undefined;
+
+/**
+ * The `sync` to run: the system's, at a fixed path, so that another program named `sync` earlier on $PATH (a
+ * user's shim or tool) is never what stands between a batch and its durability, and no directory of $PATH is
+ * tried first; `sync` from $PATH only where neither exists (NixOS, for one). A `sync` without `-f` fails, and
+ * the callers then fsync file by file.
+ */
+export function syncCommand(): string {
+  if (syncPath === undefined) {
+    syncPath = 'sync';
+    for (const p of SYNC_PATHS) {
+      try {
+        fs.accessSync(p, fs.constants.X_OK);
+        syncPath = p;
+        break;
+      } catch {
+        // not there: the next
+      }
+    }
+  }
+  return syncPath;
+}
+
 /**
  * Flushes every dirty page and inode of the file system holding `anyPath`
  * (syncfs(2) via coreutils `sync -f`). One call makes a whole batch of
@@ -118,7 +145,7 @@ export function syncFileSystem(anyPath: string): boolean {
   } catch {
     return false;
   }
-  const r = spawnSync('sync', ['-f', anyPath], { stdio: 'ignore' });
+  const r = spawnSync(syncCommand(), ['-f', anyPath], { stdio: 'ignore' });
   syncfsWorks = r.status === 0;
   return syncfsWorks;
 }
@@ -135,7 +162,7 @@ export function syncFileSystemAsync(anyPath: string): Promise<boolean> {
     return Promise.resolve(false);
   }
   return new Promise((resolve) => {
-    const child = spawn('sync', ['-f', anyPath], { stdio: 'ignore' });
+    const child = spawn(syncCommand(), ['-f', anyPath], { stdio: 'ignore' });
     child.once('error', () => resolve((syncfsWorks = false)));
     child.once('exit', (code) => resolve((syncfsWorks = code === 0)));
   });
@@ -149,7 +176,7 @@ export function syncFileSystemAsync(anyPath: string): Promise<boolean> {
 export function startFileSystemSync(anyPath: string): ChildProcess | undefined {
   if (syncfsWorks === false) return undefined;
   try {
-    const child = spawn('sync', ['-f', anyPath], { stdio: 'ignore' });
+    const child = spawn(syncCommand(), ['-f', anyPath], { stdio: 'ignore' });
     child.on('error', () => undefined);
     child.unref();
     return child;
