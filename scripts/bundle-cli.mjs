@@ -16,6 +16,10 @@ import { join } from 'node:path';
 
 const bin = new URL('../dist/bin/', import.meta.url).pathname;
 
+const bundle = join(bin, 'cairn-cli.cjs');
+const cache = join(bin, 'cairn-cli.cache');
+const loader = join(bin, 'cairn.js');
+
 /**
  * esbuild turns each `import * as fs from 'node:fs'` of every bundled module into its own `__toESM(require(...))`,
  * a new object with a getter defined for every export of the module: 87 of them at start, ~9 ms of a no-change
@@ -38,9 +42,7 @@ function shareNamespaces(code) {
       'var __toESMEach = (mod, isNodeMode, target) =>',
   );
 }
-const bundle = join(bin, 'cairn-cli.cjs');
-const cache = join(bin, 'cairn-cli.cache');
-const loader = join(bin, 'cairn.js');
+
 await build({
   entryPoints: [new URL('../dist/cli/main.js', import.meta.url).pathname],
   outfile: bundle,

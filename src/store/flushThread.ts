@@ -17,8 +17,6 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { makeBatchDurable, makeShardDir } from './batchDurable.js';
-
-const made = new Set<string>();
 import type { FlusherReply, FlusherRequest } from './batchFlusher.js';
 import { writeStagedFileSync } from './stagedFile.js';
 
@@ -36,6 +34,9 @@ function errorOf(err: unknown, index?: number): NonNullable<FlusherReply['error'
   const e = err as NodeJS.ErrnoException;
   return { message: e.message, ...(e.code !== undefined ? { code: e.code } : {}), ...(e.path !== undefined ? { path: e.path } : {}), ...(index !== undefined ? { index } : {}) };
 }
+
+/** Shard directories this thread has made or found (by writeTemps and by the batches), for its whole life. */
+const made = new Set<string>();
 
 // Each temp file is its stored form, a codec byte and the payload after it in the shared buffer, written as
 // writeStagedFileSync writes every temp file (a file that fails is removed).
