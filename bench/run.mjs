@@ -111,14 +111,9 @@ const MACHINE_ENV = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  const removedEnv = {};
-  if (!o.keepEnv) {
-    for (const k of MACHINE_ENV) {
-      if (process.env[k] === undefined) continue;
-      removedEnv[k] = process.env[k];
-      delete process.env[k]; // every tool's env() starts from process.env
-    }
-  }
+  // Taken out of each tool's environment only (runOne): the benchmark's own children keep them (the tree dataset's
+  // `npm ci` may need the certificates to reach the registry).
+  const removedEnv = o.keepEnv ? [] : MACHINE_ENV.filter((k) => process.env[k] !== undefined);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const quick = o.scale < 1;
   const outFile = path.resolve(o.out ?? path.join(ROOT, 'bench', 'results', `${stamp}${quick ? '-quick' : ''}.jsonl`));
@@ -165,8 +160,8 @@ async function main() {
   const sha = sha256Limit();
   log(`single-core SHA-256: ${sha.mbps.toFixed(0)} MB/s`);
   const nodeStart = nodeStartLimit(removedEnv);
-  log(`node start: ${nodeStart.ms.toFixed(0)} ms${nodeStart.withRemovedMs !== undefined ? `, ${nodeStart.withRemovedMs.toFixed(0)} ms with ${Object.keys(removedEnv).join(' and ')} (removed from every tool's environment; --keep-env keeps ${Object.keys(removedEnv).length > 1 ? 'them' : 'it'})` : ''}`);
-  emit({ type: 'meta', stamp, scale: o.scale, quick, runs: o.runs, datasets: o.datasets, tools: tools.map((t) => t.name), skipped, versions, machine, sha256: sha, nodeStart, removedEnv: Object.keys(removedEnv), dropCaches: o.dropCaches });
+  log(`node start: ${nodeStart.ms.toFixed(0)} ms${nodeStart.withRemovedMs !== undefined ? `, ${nodeStart.withRemovedMs.toFixed(0)} ms with ${removedEnv.join(' and ')} (removed from every tool's environment; --keep-env keeps ${removedEnv.length > 1 ? 'them' : 'it'})` : ''}`);
+  emit({ type: 'meta', stamp, scale: o.scale, quick, runs: o.runs, datasets: o.datasets, tools: tools.map((t) => t.name), skipped, versions, machine, sha256: sha, nodeStart, removedEnv, dropCaches: o.dropCaches });
 
   const pristineRoot = path.join(work, 'pristine');
   const limitsDone = { done: false };
@@ -194,7 +189,7 @@ async function main() {
       const order = tools.map((_, i) => tools[(i + run - 1) % tools.length]);
       for (const tool of order) {
         t0 = Date.now();
-        const ok = await runOne({ tool, ds, pristine, work, run, emit });
+        const ok = await runOne({ tool, ds, pristine, work, run, emit, removedEnv });
         log(`${ds.name} run ${run} ${tool.name}: ${ok ? 'ok' : 'FAILED'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       }
     }
@@ -229,7 +224,7 @@ async function main() {
 }
 
 /** One tool on one dataset: every step, measured; returns whether all passed. */
-async function runOne({ tool, ds, pristine, work, run, emit }) {
+async function runOne({ tool, ds, pristine, work, run, emit, removedEnv }) {
   const base = path.join(work, 'run');
   rmrf(base);
   const ctx = { src: path.join(base, 'src'), repo: path.join(base, 'repo'), scratch: path.join(base, 'scratch'), restore: path.join(base, 'restore') };
@@ -237,6 +232,7 @@ async function runOne({ tool, ds, pristine, work, run, emit }) {
   sh('cp', ['-a', pristine, ctx.src]);
   sync();
   const env = tool.env(ctx);
+  for (const k of removedEnv) delete env[k];
   const common = { dataset: ds.name, group: ds.group ?? ds.name, points: ds.points, tool: tool.name, run };
   let prevBytes = 0;
   let snapshots = 0;

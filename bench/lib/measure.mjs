@@ -167,24 +167,26 @@ export function sha256Limit() {
 
 /**
  * Wall time of Node starting and exiting (`node -e 0`, median of 9, ms): the floor of every cairn command, beside
- * git's no-change commit. With `removedEnv` (variables taken out of the tools' environment), also measured with
- * them put back, as the shell that started the benchmark has them.
+ * git's no-change commit, in the tools' environment (without the variables named in `removed`) and, when some are
+ * named, also as the benchmark's own environment has them; interleaved, so both see the same moments of a noisy
+ * machine.
  */
-export function nodeStartLimit(removedEnv = {}) {
+export function nodeStartLimit(removed = []) {
   const time = (env) => {
     const t0 = process.hrtime.bigint();
     spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' });
     return Number(process.hrtime.bigint() - t0) / 1e6;
   };
-  const withRemoved = Object.keys(removedEnv).length > 0 ? { ...process.env, ...removedEnv } : null;
+  const tools = { ...process.env };
+  for (const k of removed) delete tools[k];
   const a = [];
   const b = [];
   for (let k = 0; k < 9; k++) {
-    a.push(time(process.env)); // interleaved, so both see the same moments of a noisy machine
-    if (withRemoved) b.push(time(withRemoved));
+    a.push(time(tools));
+    if (removed.length > 0) b.push(time(process.env));
   }
   const median = (xs) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  return withRemoved ? { ms: median(a), withRemovedMs: median(b) } : { ms: median(a) };
+  return removed.length > 0 ? { ms: median(a), withRemovedMs: median(b) } : { ms: median(a) };
 }
 
 /**
