@@ -32,6 +32,24 @@ export function makeShardDir(dir: string, made: Set<string>): void {
   made.add(dir);
 }
 
+/**
+ * The directories to fsync, where a batch is made durable file by file, so that the names of objects renamed into
+ * `shardDirs` (objects/ab/cd) survive a crash: every one of them (its new entries), and for each not in `synced`
+ * (shard directories whose own names are known durable) its parent and the objects root as well, because its
+ * name, or its parent's, may be new. Made by this thread or by the flush worker's early mkdir (writeTemps), which
+ * syncs nothing, mkdir's own answer does not tell.
+ */
+export function shardDirsToSync(root: string, shardDirs: Iterable<string>, synced: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  for (const d of shardDirs) {
+    out.add(d);
+    if (synced.has(d)) continue;
+    out.add(path.dirname(d));
+    out.add(root);
+  }
+  return out;
+}
+
 /** Renames between two calls of `between` (where the flush worker writes the temp files sent meanwhile). */
 const RENAMES_PER_TURN = 256;
 
@@ -56,10 +74,5 @@ export async function makeBatchDurable(
     fs.renameSync(it.tmp, it.dest);
     if (i % RENAMES_PER_TURN === RENAMES_PER_TURN - 1) await between();
   }
-  if (!(await syncFileSystemAsync(root))) {
-    for (const d of dirs) {
-      fsyncPathSync(d);
-      fsyncPathSync(path.dirname(d));
-    }
-  }
+  if (!(await syncFileSystemAsync(root))) for (const d of shardDirsToSync(root, dirs, new Set())) fsyncPathSync(d);
 }

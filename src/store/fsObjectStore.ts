@@ -7,6 +7,7 @@ import { faultPointSync } from '../util/faults.js';
 import { sha256Hex } from '../util/hash.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
+import { shardDirsToSync } from './batchDurable.js';
 import { BatchFlusher, batchFlusherScript } from './batchFlusher.js';
 import { CODEC_BYTES, decodeObject, decodeObjectSync, encodeObject, encodeObjectParts, type Compression } from './objectCodec.js';
 import { isObjectId, type ObjectId } from './objectId.js';
@@ -96,7 +97,6 @@ const SEND_TEMPS_BYTES = 512 * 1024;
 /** Shared buffers for deferred temp files at most: what can be in flight to the worker (see deferWrite). */
 const SEND_BUFFERS = 8;
 
-
 /** Stored objects up to this size are read with synchronous calls (trees, small files' blobs). */
 const SYNC_READ = 256 * 1024;
 
@@ -147,7 +147,8 @@ export class FsObjectStore implements SyncObjectWriter {
   /** id → temp file, for objects put but not yet flushed. */
   private pendingIds = new Map<string, string>();
   private pendingBytes = 0;
-  private readonly madeDirs = new Set<string>();
+  /** Shard directories whose names flushSmallBatch has made durable (see shardDirsToSync). */
+  private readonly syncedDirs = new Set<string>();
   private flushing: Promise<void> | undefined;
   /** The batch being made durable on the flush worker, if any. */
   private inflight: Promise<void> | undefined;
@@ -580,17 +581,15 @@ export class FsObjectStore implements SyncObjectWriter {
     const dirs = new Set<string>();
     for (const p of batch) {
       const dir = objectShardDir(this.root, p.id);
-      if (!this.madeDirs.has(dir)) {
-        const created = fs.mkdirSync(dir, { recursive: true });
-        this.madeDirs.add(dir);
-        // A new directory's name lives in its parent: sync every level from the first one created.
-        if (created !== undefined) for (let d = dir; d.length >= created.length; d = path.dirname(d)) dirs.add(path.dirname(d));
-      }
+      if (!this.syncedDirs.has(dir)) fs.mkdirSync(dir, { recursive: true });
       dirs.add(dir);
       fs.renameSync(p.tmp, objectPath(this.root, p.id));
       this.pendingIds.delete(p.id);
     }
-    for (const d of dirs) fsyncPathSync(d);
+    // A directory that already existed may still be new and not durable: the flush worker makes the shard
+    // directories of deferred objects early (their small batch can come here) and syncs nothing itself.
+    for (const d of shardDirsToSync(this.root, dirs, this.syncedDirs)) fsyncPathSync(d);
+    for (const d of dirs) this.syncedDirs.add(d);
   }
 
   /** Removes pending temp files (after a failure). */

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import fsModule from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../../src/errors.js';
+import { shardDirsToSync } from '../../../src/store/batchDurable.js';
 import { FsObjectStore } from '../../../src/store/fsObjectStore.js';
 import { decodeObject, decodeObjectSync, encodeObject, encodeObjectSync, CODEC_DEFLATE, CODEC_RAW, CODEC_SNAPPY, COMPRESSIONS, type Compression } from '../../../src/store/objectCodec.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
@@ -337,6 +340,65 @@ describe('FsObjectStore', () => {
     const after: string[] = [];
     for await (const id of s.list()) after.push(id);
     expect(after.sort()).toEqual([...ids].sort());
+  });
+
+  it('a small batch of deferred objects syncs the parents of their shard directories, though the flush worker made them already', async () => {
+    // The worker makes a deferred object's shard directory early and syncs nothing; the batch that renames the
+    // object into it may be a small one, made durable here file by file. mkdir then finds the directory there, and
+    // its name in its parent (and a new first-level directory's in the root) must still be synced, or a crash
+    // could lose objects the manifest names.
+    const s = newStore();
+    for (let i = 0; i < 256; i++) {
+      const b = Buffer.from(`first ${i}`);
+      s.putSync(b, sha256Hex(b) as ObjectId);
+    }
+    await s.flush(); // the first 256, written here
+    const bufs = Array.from({ length: 20 }, (_, i) => Buffer.from(`deferred into a small batch ${i} `.repeat(3)));
+    const ids = bufs.map((b) => s.putSync(b, sha256Hex(b) as ObjectId).id); // deferred: their directories made by the worker
+    expect(s.tempWrites.deferred).toBe(20);
+    const shard = (id: string): string => path.join(s.root, id.slice(0, 2), id.slice(2, 4));
+    const fresh = ids.filter((id) => !fs.existsSync(shard(id)));
+    expect(fresh.length).toBeGreaterThan(10); // 20 random ids, 256 objects so far: nearly all new shard directories
+    const synced: string[] = [];
+    const fsyncSync = fsModule.fsyncSync;
+    fsModule.fsyncSync = (fd: number): void => {
+      synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      fsyncSync(fd);
+    };
+    syncBuiltinESMExports();
+    try {
+      await s.flush();
+    } finally {
+      fsModule.fsyncSync = fsyncSync;
+      syncBuiltinESMExports();
+    }
+    for (const id of fresh) {
+      expect(synced).toContain(shard(id));
+      expect(synced).toContain(path.dirname(shard(id)));
+    }
+    expect(synced).toContain(s.root);
+    for (const [i, id] of ids.entries()) expect(s.getSync(id).equals(bufs[i]!)).toBe(true);
+  });
+
+  it('shardDirsToSync: every shard directory, and the parent and root of each not known durable', () => {
+    const root = '/r/objects';
+    const dir = fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 })).map(([a, b]) => `${root}/0${a}/0${b}`);
+    fc.assert(
+      fc.property(fc.array(dir, { maxLength: 20 }), fc.array(dir, { maxLength: 20 }), (dirs, known) => {
+        const synced = new Set(known);
+        const out = shardDirsToSync(root, dirs, synced);
+        for (const d of dirs) {
+          expect(out.has(d)).toBe(true);
+          if (!synced.has(d)) {
+            expect(out.has(path.dirname(d))).toBe(true);
+            expect(out.has(root)).toBe(true);
+          }
+        }
+        // Nothing else: no parent or root when every directory is known durable.
+        for (const o of out) expect(dirs.includes(o) || dirs.some((d) => !synced.has(d) && (o === path.dirname(d) || o === root))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('reuses the shared buffers of temp files the worker has written without a turn of the event loop', async () => {
