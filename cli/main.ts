@@ -3,7 +3,7 @@
 process.env.UV_THREADPOOL_SIZE ??= '8';
 
 import { CommanderError } from 'commander';
-import { CairnError } from '../src/index.js';
+import { explainError } from '../src/index.js';
 import { requestedExit } from './context.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { buildProgram } from './program.js';
@@ -11,20 +11,21 @@ import { buildProgram } from './program.js';
 function fail(err: unknown, json: boolean): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
-    return EXIT.USAGE; // commander already printed its one line
+    // commander already printed its one line on stderr; --json still gets its one document
+    if (json) process.stdout.write(`${JSON.stringify({ error: 'USAGE', message: err.message.replace(/^error: /, '') })}\n`);
+    return EXIT.USAGE;
   }
-  if (err instanceof CairnError) {
+  const known = explainError(err);
+  if (known) {
+    const err = known;
     process.stderr.write(`cairn: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}\n`);
     if (json) process.stdout.write(`${JSON.stringify(err.toJSON())}\n`);
     return exitCodeFor(err.code);
   }
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EPIPE') return EXIT.OK;
-  if (e?.code === 'ENOSPC') {
-    process.stderr.write(`cairn: no space left on device${e.path ? ` (${e.path})` : ''}\n  hint: free some space and run the command again; the repository is unchanged\n`);
-    return EXIT.INTERNAL;
-  }
   process.stderr.write(`cairn: internal error: ${e?.message ?? String(err)}\n  hint: this is a bug; please report it with CAIRN_LOG_LEVEL=debug output\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ error: 'INTERNAL', message: e?.message ?? String(err) })}\n`);
   if (process.env.CAIRN_LOG_LEVEL === 'debug' && e?.stack) process.stderr.write(`${e.stack}\n`);
   return EXIT.INTERNAL;
 }

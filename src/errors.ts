@@ -147,3 +147,50 @@ export class CommandFailedError extends CairnError {
     super('COMMAND_FAILED', message, options);
   }
 }
+
+/** SQLite result codes that mean index.db (or a scratch database) is damaged, or is not cairn's. */
+const SQLITE_DAMAGE = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
+/** SQLite result codes that mean the database file cannot be opened or written by this user. */
+const SQLITE_ACCESS = new Set(['SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_PERM', 'SQLITE_AUTH', 'SQLITE_READONLY_DIRECTORY', 'SQLITE_READONLY_DBMOVED']);
+/** Errno codes a user can act on (permissions, a path that is not what it should be), each with what to do. */
+const ERRNO_HINTS: Record<string, string> = {
+  EACCES: 'check the owner and permissions of that path (and of the repository), or run as a user who may write it',
+  EPERM: 'check the owner and permissions of that path (and of the repository), or run as a user who may write it',
+  EROFS: 'that file system is mounted read-only',
+  ENOENT: 'check the path: it, or a directory on the way to it, does not exist (or cannot be made there)',
+  ENOTDIR: 'a part of that path is a file where a directory is needed',
+  EISDIR: 'that path is a directory where a file is needed',
+  ENAMETOOLONG: 'that path or one of its names is longer than this file system allows',
+  ENOSPC: 'free some space and run the command again; the repository is unchanged',
+  EDQUOT: 'the disk quota is used up: free some space and run the command again',
+};
+
+/**
+ * A thrown value that is not a CairnError, turned into one where its cause is the user's to fix: the index
+ * database damaged (better-sqlite3's SqliteError codes: exit as damage, rebuild-index repairs it) or not
+ * accessible, a permission or path problem, a full disk. Undefined for anything else (a bug).
+ */
+export function explainError(err: unknown): CairnError | undefined {
+  if (err instanceof CairnError || typeof err !== 'object' || err === null) return err instanceof CairnError ? err : undefined;
+  const code = (err as { code?: unknown }).code;
+  const message = (err as { message?: unknown }).message;
+  if (typeof code !== 'string' || typeof message !== 'string') return undefined;
+  const noSchema = code === 'SQLITE_ERROR' && /^no such (table|column|index)/.test(message);
+  if (SQLITE_DAMAGE.has(code) || noSchema) {
+    return new IntegrityError(`the repository's index (index.db) is damaged or not cairn's: ${message}`, {
+      cause: err,
+      hint: 'run `cairn rebuild-index`: it rebuilds index.db from the object store, where nothing is lost',
+    });
+  }
+  if (SQLITE_ACCESS.has(code)) {
+    return new IoError(`cannot ${code.startsWith('SQLITE_READONLY') ? 'write' : 'open'} the repository's index (index.db): ${message}`, {
+      cause: err,
+      hint: 'check that this user may read and write the repository directory and index.db (owner and permissions)',
+    });
+  }
+  const hint = ERRNO_HINTS[code];
+  if (hint === undefined) return undefined;
+  const p = (err as { path?: unknown }).path;
+  const what = code === 'ENOSPC' ? 'no space left on device' : message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+  return new IoError(`${what}${typeof p === 'string' ? `: ${p}` : ''}`, { cause: err, hint });
+}

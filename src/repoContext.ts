@@ -243,19 +243,20 @@ export class RepoContext {
    * Resolves a ref: a full id, a unique prefix of at least 4 hex characters,
    * a tag, `latest`, and any of these followed by ~N (N steps back: for
    * `latest`, the Nth snapshot before the newest; otherwise along first parents).
+   * As in git, `~` alone is `~1` and steps add up: `latest~1~2` is `latest~3`.
    */
   async resolveRef(ref: string): Promise<ObjectId> {
-    const m = /^(.*?)(?:~(\d+))?$/.exec(ref.trim());
+    const m = /^(.*?)((?:~\d*)*)$/.exec(ref.trim());
     const head = m?.[1] ?? '';
-    const steps = m?.[2] !== undefined ? Number(m[2]) : 0;
+    const steps = (m?.[2] ?? '').split('~').slice(1).reduce((sum, n) => sum + (n === '' ? 1 : Number(n)), 0);
     if (head === '') throw new UsageError(`empty snapshot reference "${ref}"`, { hint: 'use an id prefix, a tag or latest' });
+    if (!Number.isSafeInteger(steps)) throw new UsageError(`${ref}: too many steps back`, { hint: 'see `cairn log` for how many snapshots there are' });
     if (head === 'latest') {
       const rows = this.index.list({ limit: steps + 1 });
       const row = rows[steps];
       if (!row) {
-        throw new NotFoundError(rows.length === 0 ? 'the repository has no snapshots yet' : `${ref}: there are only ${rows.length} snapshots`, {
-          hint: 'take one with `cairn snapshot`',
-        });
+        if (rows.length === 0) throw new NotFoundError('the repository has no snapshots yet', { hint: 'take one with `cairn snapshot`' });
+        throw new NotFoundError(`${ref}: there ${rows.length === 1 ? 'is only 1 snapshot' : `are only ${rows.length} snapshots`}`, { hint: 'see `cairn log`' });
       }
       return row.id;
     }

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CairnError, UsageError } from './errors.js';
+import { CairnError, isErrno, UsageError } from './errors.js';
 import { COMPRESSIONS, type Compression } from './store/objectCodec.js';
 import type { LogQuery, SnapshotRow } from './index/versionIndex.js';
 import { catFile, listSnapshot, logSnapshots, showSnapshot, type LsEntry, type ShowResult } from './ops/browse.js';
@@ -48,6 +48,26 @@ export interface SqliteBatchSummary {
   failed: Array<{ path: string; error: CairnError }>;
 }
 
+/**
+ * Makes `dir` and its missing parents, one at a time. Node's `mkdirSync(dir, { recursive: true })` never
+ * returns where mkdir fails with ENOENT below an existing directory (a path under /proc: `init --repo /proc/x`
+ * spun at 100% CPU); here that mkdir's error is thrown.
+ */
+function makeMissingDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !fs.existsSync(d); d = path.dirname(d)) {
+    missing.push(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d);
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+  }
+}
+
 export class Repository extends RepoContext {
   /**
    * Creates a repository: `.cairn/` in `cwd`, or the directory named by
@@ -78,9 +98,8 @@ export class Repository extends RepoContext {
     if (fs.existsSync(loc.dir) && fs.readdirSync(loc.dir).length > 0) {
       throw new CairnError('REPOSITORY_EXISTS', `${loc.dir} exists and is not empty`, { hint: 'choose a new or empty directory for the repository' });
     }
-    for (const sub of ['', 'objects', 'snapshots', 'refs/heads', 'refs/tags', 'tmp', 'locks', 'audit']) {
-      fs.mkdirSync(path.join(loc.dir, sub), { recursive: true });
-    }
+    makeMissingDirs(loc.dir);
+    for (const sub of ['objects', 'snapshots', 'refs', 'refs/heads', 'refs/tags', 'tmp', 'locks', 'audit']) fs.mkdirSync(path.join(loc.dir, sub));
     writeConfig(loc.dir, { ...defaultConfig(options.compression, options.changeCompression, options.inlineMax), retention: retentionToJson(defaultRetention()) });
     await fsyncDir(loc.dir);
     const repo = new Repository(loc, options);

@@ -88,6 +88,7 @@ export function readConfig(repoDir: string): RepositoryConfig {
   } catch (err) {
     throw new IntegrityError(`${file} is not valid JSON`, { cause: err });
   }
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new IntegrityError(`${file} is not a cairn configuration (not a JSON object)`, { hint: 'restore it from a backup, or put back its keys as docs/format.md lists them' });
   if (typeof cfg.format !== 'number') throw new IntegrityError(`${file} has no format version`);
   if (cfg.format > FORMAT_VERSION) {
     throw new UnsupportedFormatError(`the repository at ${repoDir} uses format ${cfg.format}; this cairn reads format ${FORMAT_VERSION}`, {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { changeJson, UsageError, type FilePatch } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 import { nameStatusLine, statLines } from '../diffView.js';
-import { splitAtDashDash } from '../operands.js';
+import { splitAtDashDash, wholeNumber } from '../operands.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -26,7 +26,7 @@ export function registerDiff(program: Command): void {
     .option('--include-mode', 'also list files whose permission bits alone changed (off by default)')
     .option('--dir <dir>', 'with one ref: compare with this directory instead of the snapshot source')
     .option('--exclude <glob>', 'with one ref: skip paths matching GLOB on disk, as snapshot --exclude (repeatable)', collect, [])
-    .option('--size-limit <bytes>', 'files larger than this are summarised, not diffed (default 1048576)', (v) => Number.parseInt(v, 10))
+    .option('--size-limit <bytes>', 'files larger than this are summarised, not diffed (default 1048576)', wholeNumber('--size-limit'))
     .action(async (operands: string[], opts: DiffCliOptions, cmd: Command) => {
       const ctx = commandContext(cmd);
       const { before: refs, after: paths } = splitAtDashDash(cmd, operands);

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { UsageError, type PathVersion, type SnapshotRow } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 import { formatBytes, formatTime } from '../output.js';
+import { wholeNumber } from '../operands.js';
 
 export function logJson(r: SnapshotRow): Record<string, unknown> {
   return {
@@ -54,7 +55,7 @@ export function registerLog(program: Command): void {
     .argument('[path...]', 'a file or folder, relative to the source root: list the snapshots in which it changed')
     .option('--type <type>', 'only snapshots of this type')
     .option('--source <path>', 'only snapshots of this source (a directory, a database file, or stream:NAME)')
-    .option('-n, --limit <n>', 'at most N snapshots', (v) => Number.parseInt(v, 10))
+    .option('-n, --limit <n>', 'at most N snapshots', wholeNumber('-n', 1))
     .option('--graph', 'draw the parent graph (branches after a restore), tags beside snapshots')
     .action(async (paths: string[], opts: LogCliOptions, cmd: Command) => {
       const ctx = commandContext(cmd);

@@ -8,7 +8,7 @@
  *   source's latest snapshot; differential: against its latest full one).
  * - type: why it was taken (manual, hourly, daily, ...); retention uses it.
  */
-import { IntegrityError } from '../errors.js';
+import { IntegrityError, UsageError } from '../errors.js';
 import { isObjectId, type ObjectId } from '../store/objectId.js';
 import { canonicalJson } from '../util/canonicalJson.js';
 
@@ -17,6 +17,16 @@ export type SnapshotMode = (typeof SNAPSHOT_MODES)[number];
 
 export const SNAPSHOT_TYPES = ['manual', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'restore-point'] as const;
 export type SnapshotType = (typeof SNAPSHOT_TYPES)[number];
+
+/**
+ * Refuses a snapshot type that is not one of SNAPSHOT_TYPES, naming the option it came from: a typo in
+ * `forget --keep-type daly` would otherwise keep nothing by that rule and forget what it was meant to keep.
+ */
+export function assertSnapshotType(type: string, option: string): asserts type is SnapshotType {
+  if (!(SNAPSHOT_TYPES as readonly string[]).includes(type)) {
+    throw new UsageError(`unknown snapshot type "${type}" given to ${option}`, { hint: `types are ${SNAPSHOT_TYPES.join(', ')}` });
+  }
+}
 
 /** What the snapshot holds: a directory tree, a SQLite database copy, or a stream. */
 export type SourceKind = 'dir' | 'sqlite' | 'stream';

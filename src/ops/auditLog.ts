@@ -2,6 +2,7 @@
 import { UsageError } from '../errors.js';
 import type { AuditOutcome, AuditRecord } from '../auditTrail.js';
 import type { RepoContext } from '../repoContext.js';
+import { isDateOnly, parseIsoTime, ISO_TIME_HINT } from '../util/isoTime.js';
 
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'error', 'refused'];
 
@@ -19,13 +20,11 @@ export interface AuditSummary {
   byOp: Array<{ op: string; ok: number; error: number; refused: number; total: number }>;
 }
 
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-
 /** Milliseconds of a --since/--until value; `end` makes a date alone mean the end of that day. */
 export function parseAuditTime(value: string, option: string, end: boolean): number {
-  const ms = Date.parse(DATE_ONLY.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(ms)) throw new UsageError(`${option} "${value}" is not a date or an ISO-8601 time`, { hint: 'e.g. 2026-01-31 or 2026-01-31T02:00:00Z' });
-  return end && DATE_ONLY.test(value) ? ms + 86_400_000 - 1 : ms;
+  const ms = parseIsoTime(value);
+  if (ms === undefined) throw new UsageError(`${option} "${value}" is not a date or an ISO-8601 time`, { hint: ISO_TIME_HINT });
+  return end && isDateOnly(value) ? ms + 86_400_000 - 1 : ms;
 }
 
 /** The audit records matching `q`, oldest first (newest last). */

@@ -1,7 +1,7 @@
 /** Read-only views of snapshots: ls, cat, show, log. */
 import { NotFoundError, UsageError } from '../errors.js';
 import type { SnapshotRow, LogQuery } from '../index/versionIndex.js';
-import type { Manifest } from '../model/manifest.js';
+import { assertSnapshotType, type Manifest } from '../model/manifest.js';
 import { fileContentId, targetBytes, type EntryType, type TreeEntry } from '../model/tree.js';
 import { fileChunk } from '../model/fileContent.js';
 import type { RepoContext } from '../repoContext.js';
@@ -88,6 +88,7 @@ export async function showSnapshot(ctx: RepoContext, ref: string): Promise<ShowR
 }
 
 export function logSnapshots(ctx: RepoContext, q: LogQuery): SnapshotRow[] {
+  if (q.type !== undefined) assertSnapshotType(q.type, '--type');
   return ctx.index.list(q);
 }
 

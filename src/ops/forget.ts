@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NotFoundError, RefusedError, UsageError } from '../errors.js';
 import type { SnapshotRow } from '../index/versionIndex.js';
+import { assertSnapshotType } from '../model/manifest.js';
 import type { RepoContext } from '../repoContext.js';
 import { readHeads, readTags, removeHead, removeTag, snapshotMarker, writeHead } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
@@ -93,6 +94,7 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
   if (explicitRefs && (hasRuleFlags(o) || o.keepMinimum !== undefined)) {
     throw new UsageError('give either snapshots to forget or --keep-* rules, not both', { hint: 'cairn forget <ref>... or cairn forget --keep-daily 7 ...' });
   }
+  for (const t of o.keepTypes ?? []) assertSnapshotType(t, '--keep-type');
   let rows = ctx.index.list();
   if (o.source !== undefined) {
     const src = resolveSource(o.source);

@@ -12,6 +12,7 @@ import { tagNameProblem } from '../model/tagName.js';
 import type { RepoContext } from '../repoContext.js';
 import { createTagExclusive, readTag, removeTag, writeTag, type TagRef } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
+import { ISO_TIME_HINT, parseIsoTime } from '../util/isoTime.js';
 
 export interface TagOptions {
   /** Move the tag if it exists (asks for approval). */
@@ -75,8 +76,9 @@ export function checkNewTags(ctx: RepoContext, names: readonly string[]): void {
 /** Tags a snapshot. An existing name fails unless `force`, which moves it after approval. */
 export async function createTag(ctx: RepoContext, name: string, snapshot: ObjectId, options: TagOptions = {}): Promise<TagSummary> {
   assertTagName(name);
-  const time = options.time ?? new Date().toISOString();
-  if (Number.isNaN(Date.parse(time))) throw new UsageError(`--time "${time}" is not an ISO-8601 time`);
+  const given = options.time === undefined ? Date.now() : parseIsoTime(options.time);
+  if (given === undefined) throw new UsageError(`--time "${options.time}" is not an ISO-8601 time`, { hint: ISO_TIME_HINT });
+  const time = new Date(given).toISOString();
   return ctx.withLock('tag', false, async () => {
     const prev = existing(ctx, name);
     if (prev && !options.force) {

@@ -9,7 +9,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { SourceError, UsageError, describeError, isErrno } from '../errors.js';
 import type { FileVersionRow } from '../index/versionIndex.js';
-import { encodeManifest, SNAPSHOT_MODES, SNAPSHOT_TYPES, type Manifest, type SnapshotMode, type SnapshotProblem, type SnapshotStats, type SnapshotType, type SourceKind } from '../model/manifest.js';
+import { assertSnapshotType, encodeManifest, SNAPSHOT_MODES, type Manifest, type SnapshotMode, type SnapshotProblem, type SnapshotStats, type SnapshotType, type SourceKind } from '../model/manifest.js';
 import { diffTrees, type TreeChange } from '../model/treeDiff.js';
 import { RepoContext } from '../repoContext.js';
 import { snapshotMarker, writeHead } from '../refs.js';
@@ -17,6 +17,7 @@ import { changeCompressionOf } from '../repositoryConfig.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir, tempName, writeFileAtomic, writeFileAtomicSync } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
+import { ISO_TIME_HINT, parseIsoTime } from '../util/isoTime.js';
 import { compileExcludes, noExcludeRules, readExcludeRules, type ExcludeRules } from './excludes.js';
 import { StatCache, StatCacheWriter } from './statCache.js';
 import { StatCacheMismatch, TreeBuilder, type WalkProgress } from './treeBuilder.js';
@@ -59,7 +60,16 @@ export function resolveSourcePath(ctx: RepoContext, p: string | undefined): stri
     throw new SourceError(`cannot read source ${abs}: ${describeError(err)}`, { cause: err });
   }
   if (!st.isDirectory()) throw new SourceError(`source ${abs} is not a directory`, { hint: 'snapshot a directory (for a database file use --sqlite)' });
-  return fs.realpathSync(abs);
+  const real = fs.realpathSync(abs);
+  // A source inside the repository would store the repository in itself, and grow it with every snapshot (a
+  // repository inside the source is skipped by the walk instead).
+  const repo = fs.realpathSync(ctx.dir);
+  if (real === repo || real.startsWith(`${repo}${path.sep}`)) {
+    throw new SourceError(`source ${real} is ${real === repo ? 'the repository itself' : 'inside the repository'}`, {
+      hint: 'snapshot the directory you want to keep; to back up a repository, copy it or snapshot it into another one',
+    });
+  }
+  return real;
 }
 
 /** The file-system clock now, in ns (a fresh temp file's mtime), so racy-clean checks compare like with like. */
@@ -77,16 +87,14 @@ export function validateSnapshotChoices(mode: string | undefined, type: string |
   if (mode !== undefined && !SNAPSHOT_MODES.includes(mode as SnapshotMode)) {
     throw new UsageError(`unknown mode "${mode}"`, { hint: `use one of ${SNAPSHOT_MODES.join(', ')}` });
   }
-  if (type !== undefined && !SNAPSHOT_TYPES.includes(type as SnapshotType)) {
-    throw new UsageError(`unknown snapshot type "${type}"`, { hint: `use one of ${SNAPSHOT_TYPES.join(', ')}` });
-  }
+  if (type !== undefined) assertSnapshotType(type, '--type');
 }
 
 export function parseSnapshotTime(time: string | undefined): Date {
   if (time === undefined) return new Date();
-  const d = new Date(time);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`--time "${time}" is not an ISO-8601 time`, { hint: 'e.g. 2026-01-31T02:00:00Z' });
-  return d;
+  const ms = parseIsoTime(time);
+  if (ms === undefined) throw new UsageError(`--time "${time}" is not an ISO-8601 time`, { hint: ISO_TIME_HINT });
+  return new Date(ms);
 }
 
 /** A changed path as an index row (for `log -- PATH`). */
