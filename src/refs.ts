@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from './errors.js';
-import type { ObjectId } from './store/objectId.js';
+import { isObjectId, type ObjectId } from './store/objectId.js';
 import { tempName, writeFileAtomicSync } from './util/durableFs.js';
 import { sha256Hex } from './util/hash.js';
 
@@ -74,14 +74,37 @@ export function tagFile(repoDir: string, name: string): string {
   return path.join(repoDir, 'refs', 'tags', tagFileName(name));
 }
 
-/** The tag ref named `name`, or undefined when there is none (or it is unreadable). */
-export function readTag(repoDir: string, name: string): TagRef | undefined {
+/** What is at a tag's ref file: nothing, a tag, or a file that is not a tag ref (damaged). */
+export type TagFileState = { state: 'none' } | { state: 'ok'; tag: TagRef } | { state: 'damaged'; file: string; why: string };
+
+function isTagRef(t: unknown, name: string): t is TagRef {
+  const r = t as Partial<TagRef> | null;
+  return typeof r === 'object' && r !== null && r.name === name && isObjectId(r.snapshot) && typeof r.time === 'string' && typeof r.message === 'string';
+}
+
+/** The state of tag `name`'s ref file (see TagFileState). */
+export function inspectTag(repoDir: string, name: string): TagFileState {
+  const file = tagFile(repoDir, name);
+  let text: string;
   try {
-    return JSON.parse(fs.readFileSync(tagFile(repoDir, name), 'utf8')) as TagRef;
+    text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || err instanceof SyntaxError) return undefined;
+    if (isErrno(err, 'ENOENT')) return { state: 'none' };
     throw err;
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { state: 'damaged', file, why: 'it is not JSON' };
+  }
+  return isTagRef(parsed, name) ? { state: 'ok', tag: parsed } : { state: 'damaged', file, why: 'it is not a tag ref of that name' };
+}
+
+/** The tag ref named `name`, or undefined when there is none (or it is damaged: see inspectTag). */
+export function readTag(repoDir: string, name: string): TagRef | undefined {
+  const s = inspectTag(repoDir, name);
+  return s.state === 'ok' ? s.tag : undefined;
 }
 
 export function writeTag(repoDir: string, tag: TagRef): void {

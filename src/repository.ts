@@ -361,7 +361,7 @@ export class Repository extends RepoContext {
       'tag',
       { name, ref, ...options },
       async () => createTag(this, name, await this.resolveRef(ref), options),
-      (r) => [r.snapshot, ...(r.previous && r.previous !== r.snapshot ? [r.previous] : [])],
+      (r) => [...(r.snapshot ? [r.snapshot] : []), ...(r.previous && r.previous !== r.snapshot ? [r.previous] : [])],
     );
   }
 
@@ -370,7 +370,7 @@ export class Repository extends RepoContext {
    * @example await repo.deleteTag('v1.0-rc1');
    */
   deleteTag(name: string): Promise<TagSummary> {
-    return this.audited('tag --delete', { name }, () => deleteTag(this, name), (r) => [r.snapshot]);
+    return this.audited('tag --delete', { name }, () => deleteTag(this, name), (r) => (r.snapshot ? [r.snapshot] : []));
   }
 
   /**

@@ -26,7 +26,7 @@ export function registerTag(program: Command): void {
         const r = opts.delete
           ? await repo.deleteTag(name)
           : await repo.tag(name, ref, { ...(opts.force ? { force: true } : {}), ...(opts.message !== undefined ? { message: opts.message } : {}) });
-        const short = r.snapshot.slice(0, 8);
+        const short = r.snapshot?.slice(0, 8) ?? 'a damaged ref file';
         ctx.out.emit(r, () => {
           switch (r.action) {
             case 'created':

@@ -10,7 +10,7 @@
 import { NotFoundError, RefusedError, UsageError } from '../errors.js';
 import { tagNameProblem } from '../model/tagName.js';
 import type { RepoContext } from '../repoContext.js';
-import { createTagExclusive, readTag, removeTag, writeTag, type TagRef } from '../refs.js';
+import { createTagExclusive, inspectTag, readTag, removeTag, writeTag, type TagRef } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { ISO_TIME_HINT, parseIsoTime } from '../util/isoTime.js';
 
@@ -24,7 +24,8 @@ export interface TagOptions {
 
 export interface TagSummary {
   name: string;
-  snapshot: ObjectId;
+  /** The snapshot the tag names (deleted: named); null only for a deleted tag whose ref file was damaged. */
+  snapshot: ObjectId | null;
   /** Where the tag pointed before (null when it is new). */
   previous: ObjectId | null;
   /** unchanged: --force onto the snapshot it already names (only the message may change). */
@@ -57,6 +58,15 @@ function existing(ctx: RepoContext, name: string): TagRef | undefined {
   return readTag(ctx.dir, name) ?? ctx.index.tag(name);
 }
 
+/**
+ * A tag whose ref file is damaged (not JSON, or not a tag ref: see inspectTag), else undefined. Such a name is
+ * neither free nor a tag: creating it is refused unless forced, which replaces the file; deleting it removes it.
+ */
+function damagedTag(ctx: RepoContext, name: string): { file: string; why: string } | undefined {
+  const s = inspectTag(ctx.dir, name);
+  return s.state === 'damaged' ? s : undefined;
+}
+
 /** Checks names for `snapshot --tag` before any work is done: valid and not in use. */
 export function checkNewTags(ctx: RepoContext, names: readonly string[]): void {
   const seen = new Set<string>();
@@ -80,6 +90,24 @@ export async function createTag(ctx: RepoContext, name: string, snapshot: Object
   if (given === undefined) throw new UsageError(`--time "${options.time}" is not an ISO-8601 time`, { hint: ISO_TIME_HINT });
   const time = new Date(given).toISOString();
   return ctx.withLock('tag', false, async () => {
+    const damaged = damagedTag(ctx, name);
+    if (damaged) {
+      if (!options.force) {
+        throw new RefusedError(`tag ${name} cannot be read: ${damaged.file} is damaged (${damaged.why})`, {
+          hint: `pass --force to replace it with a tag on ${snapshot.slice(0, 8)}, or delete it with \`cairn tag -d ${name}\``,
+        });
+      }
+      await ctx.requestApproval({
+        operation: 'tag --force',
+        risk: 'high',
+        summary: `this will replace the damaged ref file of tag ${name} with a tag on snapshot ${snapshot.slice(0, 8)}`,
+        details: { tag: name, to: snapshot, damaged: damaged.file },
+      });
+      const ref: TagRef = { name, snapshot, time, message: options.message ?? '' };
+      writeTag(ctx.dir, ref);
+      ctx.index.setTag(ref);
+      return { name, snapshot, previous: null, action: 'created' as const };
+    }
     const prev = existing(ctx, name);
     if (prev && !options.force) {
       throw new RefusedError(`tag ${name} already exists (on ${prev.snapshot.slice(0, 8)})`, {
@@ -112,6 +140,19 @@ export async function createTag(ctx: RepoContext, name: string, snapshot: Object
 /** Deletes a tag after approval; the snapshot stays. */
 export async function deleteTag(ctx: RepoContext, name: string): Promise<TagSummary> {
   return ctx.withLock('tag', false, async () => {
+    const damaged = damagedTag(ctx, name);
+    if (damaged) {
+      await ctx.requestApproval({
+        operation: 'tag --delete',
+        risk: 'high',
+        summary: `this will delete the damaged ref file of tag ${name} (${damaged.file}); no snapshot is touched`,
+        details: { tag: name, damaged: damaged.file },
+      });
+      removeTag(ctx.dir, name);
+      ctx.index.deleteTag(name);
+      const indexed = ctx.index.tag(name)?.snapshot ?? null;
+      return { name, snapshot: indexed, previous: indexed, action: 'deleted' as const };
+    }
     const prev = existing(ctx, name);
     if (!prev) throw new NotFoundError(`there is no tag ${name}`, { hint: 'see `cairn tags`' });
     await ctx.requestApproval({

@@ -112,6 +112,24 @@ describe('bad input: one clear line, a documented exit code', () => {
     fs.writeFileSync(cfg, saved);
   });
 
+  it('lets a tag whose ref file is damaged be replaced (--force) or deleted, instead of blocking its name', () => {
+    const file = path.join(ws, '.cairn', 'refs', 'tags', 'rc1.json');
+    fs.writeFileSync(file, '\0garbage');
+    const plain = inWs(['tag', 'rc1']);
+    expect(plain.code).toBe(12);
+    expect(plain.stderr).toMatch(/tag rc1 cannot be read: .*rc1\.json is damaged/);
+    expect(plain.stderr).toMatch(/--force/);
+    cairnOk(['tag', 'rc1', 'latest~1', '--force', '--yes'], { cwd: ws });
+    const ids = parseJson<Array<{ id: string }>>(cairnOk(['log', '--json'], { cwd: ws })).map((x) => x.id);
+    expect(parseJson<{ id: string }>(cairnOk(['show', 'rc1', '--json'], { cwd: ws })).id).toBe(ids[1]);
+    fs.writeFileSync(file, JSON.stringify({ name: 'other', snapshot: 'x' }));
+    expect(inWs(['tag', 'rc1']).code).toBe(12);
+    cairnOk(['tag', '-d', 'rc1', '--yes'], { cwd: ws });
+    expect(fs.existsSync(file)).toBe(false);
+    cairnOk(['tag', 'rc1'], { cwd: ws });
+    cairnOk(['tag', '-d', 'rc1', '--yes'], { cwd: ws });
+  });
+
   it('turns a path that cannot be a repository into one clear line, and returns', () => {
     const file = path.join(root, 'afile');
     fs.writeFileSync(file, 'x');
