@@ -10,6 +10,21 @@ import pino from 'pino';
 
 export type AuditOutcome = 'ok' | 'error' | 'refused';
 
+/** Whether a parsed audit line has the fields every reader relies on. */
+function isAuditRecord(r: unknown): r is AuditRecord {
+  const a = r as Partial<AuditRecord> | null;
+  return (
+    typeof a === 'object' &&
+    a !== null &&
+    typeof a.time === 'string' &&
+    !Number.isNaN(Date.parse(a.time)) &&
+    typeof a.op === 'string' &&
+    typeof a.outcome === 'string' &&
+    (a.args === undefined || (typeof a.args === 'object' && a.args !== null)) &&
+    (a.snapshots === undefined || (Array.isArray(a.snapshots) && a.snapshots.every((s) => typeof s === 'string')))
+  );
+}
+
 export interface AuditRecord {
   time: string;
   op: string;
@@ -70,11 +85,15 @@ export class AuditTrail {
     for (const n of names) {
       for (const line of fs.readFileSync(path.join(dir, n), 'utf8').split('\n')) {
         if (!line.trim()) continue;
+        let record: unknown;
         try {
-          out.push(JSON.parse(line) as AuditRecord);
+          record = JSON.parse(line);
         } catch {
-          /* a torn last line from a crash is skipped */
+          continue; // a torn last line from a crash is skipped
         }
+        // A line that is JSON but not a record (edited by hand, damaged) is skipped too: audit's filters and
+        // summaries read these fields of every record.
+        if (isAuditRecord(record)) out.push({ ...record, user: String(record.user ?? '?'), host: String(record.host ?? '?'), args: record.args ?? {}, snapshots: record.snapshots ?? [] });
       }
     }
     return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));

@@ -79,7 +79,12 @@ export function readConfig(repoDir: string): RepositoryConfig {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new NoRepositoryError(`${repoDir} is not a cairn repository (no ${CONFIG_FILE})`, { hint: 'run `cairn init` first' });
+    if (isErrno(err, 'ENOENT')) {
+      // --repo naming a workspace (the directory holding .cairn/) rather than its repository
+      const inner = path.join(repoDir, '.cairn');
+      const hint = fs.existsSync(path.join(inner, CONFIG_FILE)) ? `${repoDir} is a workspace: its repository is ${inner} (or run cairn inside the workspace without --repo)` : 'run `cairn init` first';
+      throw new NoRepositoryError(`${repoDir} is not a cairn repository (no ${CONFIG_FILE})`, { hint });
+    }
     throw err;
   }
   let cfg: RepositoryConfig;

@@ -130,6 +130,16 @@ describe('bad input: one clear line, a documented exit code', () => {
     cairnOk(['tag', '-d', 'rc1', '--yes'], { cwd: ws });
   });
 
+  it('skips audit lines that are JSON but not records, as it skips torn ones', () => {
+    const dir = path.join(ws, '.cairn', 'audit');
+    const file = path.join(dir, fs.readdirSync(dir).find((n) => n.endsWith('.jsonl'))!);
+    fs.appendFileSync(file, '{"time":"2026-11-30T00:00:00Z","op":"x","outcome":"ok"}\n{"op":1}\n[]\n{"torn":');
+    for (const args of [['audit'], ['audit', '--summary'], ['audit', '--json']]) {
+      const r = inWs(args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
+  });
+
   it('turns a path that cannot be a repository into one clear line, and returns', () => {
     const file = path.join(root, 'afile');
     fs.writeFileSync(file, 'x');
