@@ -244,8 +244,11 @@ export class RepoContext {
    * a tag, `latest`, and any of these followed by ~N (N steps back: for
    * `latest`, the Nth snapshot before the newest; otherwise along first parents).
    * As in git, `~` alone is `~1` and steps add up: `latest~1~2` is `latest~3`.
+   * An id prefix the index lacks is looked up among the snapshot markers: a snapshot whose manifest is damaged
+   * is left out of the index (reconcileIndex), and naming it is an IntegrityError naming it, not "not found";
+   * with `allowDamaged` (forget) its id is returned.
    */
-  async resolveRef(ref: string): Promise<ObjectId> {
+  async resolveRef(ref: string, options: { allowDamaged?: boolean } = {}): Promise<ObjectId> {
     const m = /^(.*?)((?:~\d*)*)$/.exec(ref.trim());
     const head = m?.[1] ?? '';
     const steps = (m?.[2] ?? '').split('~').slice(1).reduce((sum, n) => sum + (n === '' ? 1 : Number(n)), 0);
@@ -270,7 +273,7 @@ export class RepoContext {
           hint: 'give more characters of the id',
         });
       }
-      id = ids[0];
+      id = ids[0] ?? (await this.unindexedSnapshot(head, options.allowDamaged === true && steps === 0));
     } else if (/^[0-9a-fA-F]{1,3}$/.test(head)) {
       throw new UsageError(`snapshot prefix "${head}" is too short`, { hint: 'give at least 4 hex characters' });
     }
@@ -282,6 +285,34 @@ export class RepoContext {
       id = parent;
     }
     return id;
+  }
+
+  /**
+   * The one snapshot marker starting with `prefix` that has no index row, or undefined. Its manifest is read:
+   * one that cannot be read or is invalid throws that error unless `allowDamaged`; a readable one (a snapshot
+   * committed by another process since this one caught the index up) is returned.
+   */
+  private async unindexedSnapshot(prefix: string, allowDamaged: boolean): Promise<ObjectId | undefined> {
+    const ids = listSnapshotMarkers(this.dir).filter((id) => id.startsWith(prefix) && !this.index.get(id));
+    if (ids.length > 1) {
+      throw new AmbiguousRefError(`snapshot prefix ${prefix} is ambiguous: ${ids.slice(0, 5).map((i) => i.slice(0, 12)).join(', ')}`, {
+        hint: 'give more characters of the id',
+      });
+    }
+    const id = ids[0];
+    if (id !== undefined && !allowDamaged) await this.readManifest(id);
+    return id;
+  }
+
+  /** Why snapshot `id`'s manifest is damaged (missing, corrupted or invalid), or null when it is fine; I/O errors are thrown. */
+  async manifestDamage(id: ObjectId): Promise<string | null> {
+    try {
+      await this.readManifest(id);
+      return null;
+    } catch (err) {
+      if (err instanceof IntegrityError) return err.message;
+      throw err;
+    }
   }
 
   /** Finds the entry at `relPath` inside tree `root` ('' is the root itself, returned as a dir entry). */

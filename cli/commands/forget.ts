@@ -44,6 +44,8 @@ export function renderForget(r: ForgetSummary): string[] {
     const tags = s.tags.length ? ` [${s.tags.join(', ')}]` : '';
     lines.push(`  ${verb}  ${s.id.slice(0, 8)}  ${s.time}  ${s.type.padEnd(13)}${tags}${s.keep ? `  ${s.reasons.join('; ')}` : ''}`.trimEnd());
   }
+  if (r.damaged.length) lines.push('damaged (manifest unreadable or invalid)');
+  for (const d of r.damaged) lines.push(`  remove  ${d.id.slice(0, 8)}  ${d.message}${d.tags.length ? ` [${d.tags.join(', ')}]` : ''}`);
   const counts = `keep ${r.keep.length}, remove ${r.remove.length}`;
   if (r.dryRun) lines.push(`dry run (${r.policy} policy): would ${counts}; nothing was changed`);
   else lines.push(`forgot ${r.removed.length} snapshots, kept ${r.keep.length} (${r.policy} policy)`);

@@ -21,18 +21,23 @@ export function renderVerify(r: VerifyReport): string[] {
   if (r.damagedObjects.length) {
     const n = r.damagedObjects.length;
     lines.push(`DAMAGE: ${n} object${n === 1 ? ' is' : 's are'} missing or corrupted`);
-    for (const o of r.damagedObjects) lines.push(`  ${o.kind.padEnd(8)} ${o.id.slice(0, 12)}  ${o.problem}; breaks ${o.snapshots.length} snapshot${o.snapshots.length === 1 ? '' : 's'}`);
+    for (const o of r.damagedObjects) {
+      // What is wrong with a corrupted object (a bad hash, a malformed field) is worth a line; "missing" says it all.
+      const why = o.problem === 'corrupted' ? `: ${o.message}` : '';
+      lines.push(`  ${o.kind.padEnd(8)} ${o.id.slice(0, 12)}  ${o.problem}; breaks ${o.snapshots.length} snapshot${o.snapshots.length === 1 ? '' : 's'}${why}`);
+    }
   }
   if (r.damagedSnapshots.length) {
     const n = r.damagedSnapshots.length;
     lines.push(`${n} snapshot${n === 1 ? '' : 's'} cannot be fully restored:`);
     for (const s of r.damagedSnapshots) {
-      const where = [s.time, s.type, s.source].filter((x) => x !== null).join('  ');
+      const known = [s.time, s.type, s.source].filter((x) => x !== null);
+      const where = known.length ? `  ${known.join('  ')}` : '';
       if (s.problem) {
-        lines.push(`  snapshot ${s.id.slice(0, 8)}  ${where}: ${s.problem}`);
+        lines.push(`  snapshot ${s.id.slice(0, 8)}${where}: ${s.problem}`);
         continue;
       }
-      lines.push(`  snapshot ${s.id.slice(0, 8)}  ${where}: ${s.damagedFiles} damaged file${s.damagedFiles === 1 ? '' : 's'}`);
+      lines.push(`  snapshot ${s.id.slice(0, 8)}${where}: ${s.damagedFiles} damaged file${s.damagedFiles === 1 ? '' : 's'}`);
       for (const f of s.files) lines.push(`    ${f.path}  (${damageNote(f.problem, f.object, f.path.endsWith('/'))})`);
       if (s.damagedFiles > s.files.length) lines.push(`    ... and ${s.damagedFiles - s.files.length} more (see --json)`);
     }

@@ -11,6 +11,7 @@
 import { IntegrityError, UsageError } from '../errors.js';
 import { isObjectId, type ObjectId } from '../store/objectId.js';
 import { canonicalJson } from '../util/canonicalJson.js';
+import { describeValue, isCount, isNsTime, isRecord } from './fieldChecks.js';
 
 export const SNAPSHOT_MODES = ['full', 'incremental', 'differential'] as const;
 export type SnapshotMode = (typeof SNAPSHOT_MODES)[number];
@@ -89,23 +90,61 @@ export function encodeManifest(m: Manifest): Buffer {
   return Buffer.from(canonicalJson(m), 'utf8');
 }
 
+/** Every field of SnapshotStats, each a whole number ≥ 0 (the compile-time check below keeps the list whole). */
+const STAT_FIELDS = [
+  'files', 'dirs', 'symlinks', 'bytes', 'added', 'modified', 'deleted', 'unchanged',
+  'bytesRead', 'filesRead', 'newObjects', 'newBytes', 'durationMs', 'errors',
+] as const satisfies readonly (keyof SnapshotStats)[];
+const STATS_COMPLETE: Exclude<keyof SnapshotStats, (typeof STAT_FIELDS)[number]> extends never ? true : never = true;
+void STATS_COMPLETE;
+
+export const SOURCE_KINDS: readonly SourceKind[] = ['dir', 'sqlite', 'stream'];
+
+function isProblemList(v: unknown): v is SnapshotProblem[] {
+  return Array.isArray(v) && v.every((p) => isRecord(p) && typeof p.path === 'string' && typeof p.message === 'string');
+}
+
+/** What is wrong with a parsed manifest, or null. Keys a later cairn may add are ignored. */
+function manifestProblem(m: Record<string, unknown>): string | null {
+  if (m.v !== 1) return `unsupported manifest version ${describeValue(m.v)}`;
+  if (!SOURCE_KINDS.includes(m.kind as SourceKind)) return `bad kind ${describeValue(m.kind)}`;
+  if (!isObjectId(m.tree)) return `bad root tree id ${describeValue(m.tree)}`;
+  const source = m.source;
+  if (typeof source !== 'string' || source.includes('\0')) return 'bad source';
+  if (m.kind === 'stream' ? !(source.startsWith('stream:') && source.length > 'stream:'.length) : !source.startsWith('/')) {
+    return `bad source ${describeValue(source)} (${m.kind === 'stream' ? 'not stream:NAME' : 'not an absolute path'})`;
+  }
+  if (typeof m.host !== 'string') return 'bad host';
+  if (typeof m.user !== 'string') return 'bad user';
+  if (typeof m.time !== 'string' || Number.isNaN(Date.parse(m.time))) return 'bad time';
+  if (!isNsTime(m.scanStart)) return `bad scanStart ${describeValue(m.scanStart)} (not a decimal ns time)`;
+  if (!Array.isArray(m.parents) || !m.parents.every(isObjectId)) return 'bad parents';
+  if (!SNAPSHOT_MODES.includes(m.mode as SnapshotMode)) return `bad mode ${describeValue(m.mode)}`;
+  if (m.base !== null && !isObjectId(m.base)) return 'bad base';
+  if (!SNAPSHOT_TYPES.includes(m.type as SnapshotType)) return `bad type ${describeValue(m.type)}`;
+  if (typeof m.message !== 'string') return 'bad message';
+  if (!isRecord(m.stats)) return 'no stats';
+  for (const k of STAT_FIELDS) if (!isCount(m.stats[k])) return `bad stats.${k} ${describeValue(m.stats[k])} (not a whole number ≥ 0)`;
+  if (!isProblemList(m.errors)) return 'bad errors (not a list of {path, message})';
+  if (!isProblemList(m.warnings)) return 'bad warnings (not a list of {path, message})';
+  if (m.extra !== undefined && !isRecord(m.extra)) return 'bad extra (not an object)';
+  return null;
+}
+
+/** Parses and validates a manifest: every field's type and range; anything wrong is an IntegrityError naming the snapshot. */
 export function decodeManifest(bytes: Buffer, id: string): Manifest {
-  let m: Manifest;
+  let m: unknown;
   try {
-    m = JSON.parse(bytes.toString('utf8')) as Manifest;
+    m = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new IntegrityError(`snapshot ${id} is not valid JSON`, { cause: err, details: { snapshot: id } });
   }
-  const fail = (why: string): never => {
-    throw new IntegrityError(`snapshot ${id} is malformed: ${why}`, { details: { snapshot: id } });
-  };
-  if (typeof m !== 'object' || m === null) fail('not an object');
-  if (m.v !== 1) fail(`unsupported manifest version ${String(m.v)}`);
-  if (!isObjectId(m.tree)) fail('bad root tree id');
-  if (!Array.isArray(m.parents) || !m.parents.every(isObjectId)) fail('bad parents');
-  if (typeof m.time !== 'string' || Number.isNaN(Date.parse(m.time))) fail('bad time');
-  if (!SNAPSHOT_MODES.includes(m.mode)) fail(`bad mode ${String(m.mode)}`);
-  if (typeof m.type !== 'string') fail('bad type');
-  if (typeof m.stats !== 'object' || m.stats === null) fail('no stats');
-  return m;
+  const problem = isRecord(m) ? manifestProblem(m) : 'not an object';
+  if (problem !== null) {
+    throw new IntegrityError(`snapshot ${id} is malformed: ${problem}`, {
+      details: { snapshot: id },
+      hint: 'its manifest was damaged or crafted; `cairn verify` reports it and `cairn forget <id>` removes it',
+    });
+  }
+  return m as unknown as Manifest;
 }

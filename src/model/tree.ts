@@ -16,6 +16,7 @@ import { isUtf8 } from 'node:buffer';
 import { IntegrityError } from '../errors.js';
 import { isObjectId, type ObjectId } from '../store/objectId.js';
 import { assertSafeName, nameBytes, type NamedEntry } from './entryName.js';
+import { describeValue, isCount, isInodeNumber, isNsTime, isOwnerId, isPermissionMode } from './fieldChecks.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink';
 
@@ -138,7 +139,36 @@ function cleanEntry(e: TreeEntry): TreeEntry {
   return out as unknown as TreeEntry;
 }
 
-/** Parses and validates a tree: unsafe names, bad ids or unknown types are integrity errors. */
+/**
+ * What is wrong with an entry's metadata, or null: mode, mtime, ctime, owner,
+ * inode and size, each checked by type and range (model/fieldChecks.ts) so
+ * that restore, ls and the stat comparisons never meet a value they cannot
+ * take. Optional fields are checked when present.
+ */
+function metadataProblem(e: TreeEntry): string | null {
+  if (!isPermissionMode(e.mode)) return `mode ${describeValue(e.mode)} (not permission bits 0 to 0o7777)`;
+  if (!isNsTime(e.mtime)) return `mtime ${describeValue(e.mtime)} (not a decimal ns time within a signed 64-bit count)`;
+  if (e.ctime !== undefined && !isNsTime(e.ctime)) return `ctime ${describeValue(e.ctime)} (not a decimal ns time within a signed 64-bit count)`;
+  if (e.uid !== undefined && !isOwnerId(e.uid)) return `uid ${describeValue(e.uid)} (not a whole number from 0 to 2^32-1)`;
+  if (e.gid !== undefined && !isOwnerId(e.gid)) return `gid ${describeValue(e.gid)} (not a whole number from 0 to 2^32-1)`;
+  if (e.ino !== undefined && !isInodeNumber(e.ino)) return `inode ${describeValue(e.ino)} (not a whole number)`;
+  if (e.size !== undefined && !isCount(e.size)) return `size ${describeValue(e.size)} (not a whole number from 0 to 2^53-1)`;
+  return null;
+}
+
+/** A symlink target as text: non-empty, without NUL (what symlink(2) takes). */
+function isLinkTarget(t: unknown): t is string {
+  return typeof t === 'string' && t.length > 0 && !t.includes('\0');
+}
+
+function isLinkTargetBytes(b: Buffer): boolean {
+  return b.length > 0 && !b.includes(0);
+}
+
+/**
+ * Parses and validates a tree: unsafe names, bad ids, unknown types, and metadata of the wrong type or out of
+ * range (metadataProblem; the rules are in docs/format.md) are integrity errors naming the tree.
+ */
 export function decodeTree(bytes: Buffer, id: string): Tree {
   let parsed: unknown;
   try {
@@ -157,11 +187,13 @@ export function decodeTree(bytes: Buffer, id: string): Tree {
   let prev: NamedEntry | undefined;
   for (const e of entries) {
     if (typeof e !== 'object' || e === null || typeof e.name !== 'string') fail('entry without a name');
+    if (e.rawName !== undefined && typeof e.rawName !== 'string') fail(`entry ${e.name} has a bad rawName`);
     if (e.rawName !== undefined || !isPlainSafeName(e.name)) assertSafeName(nameBytes(e), `tree ${id}`);
     if (prev && compareNames(prev, e) >= 0) fail('entries not sorted or duplicated');
     prev = e;
     if (e.type !== 'file' && (e.inline !== undefined || e.rawInline !== undefined)) fail(`${e.type} ${e.name} has inline content`);
-    if (typeof e.mode !== 'number' || typeof e.mtime !== 'string') fail(`entry ${e.name} lacks mode or mtime`);
+    const problem = metadataProblem(e);
+    if (problem !== null) fail(`entry ${e.name} has ${problem}`);
     if (e.type === 'file') {
       if (!Array.isArray(e.chunks) || !e.chunks.every(isObjectId)) fail(`file ${e.name} has bad chunk ids`);
       if (e.inline !== undefined || e.rawInline !== undefined) {
@@ -174,7 +206,10 @@ export function decodeTree(bytes: Buffer, id: string): Tree {
     } else if (e.type === 'dir') {
       if (!isObjectId(e.tree)) fail(`dir ${e.name} has a bad subtree id`);
     } else if (e.type === 'symlink') {
-      if (typeof e.target !== 'string') fail(`symlink ${e.name} has no target`);
+      if (!isLinkTarget(e.target)) fail(`symlink ${e.name} has no target, an empty one or one holding NUL`);
+      if (e.rawTarget !== undefined && (typeof e.rawTarget !== 'string' || !isLinkTargetBytes(Buffer.from(e.rawTarget, 'base64')))) {
+        fail(`symlink ${e.name} has a bad rawTarget (not a string, or empty or holding NUL)`);
+      }
     } else {
       fail(`entry ${e.name} has unknown type`);
     }

@@ -9,6 +9,11 @@
  * HEAD (only when named by ref) moves to the newest remaining snapshot of
  * its source. A crash part way leaves at most index rows without a marker,
  * which prune and rebuild-index drop.
+ *
+ * A snapshot whose manifest is damaged (missing, corrupted or invalid) has a
+ * marker but no index row, so no policy ever chooses it; named by id it is
+ * forgotten like any other (its marker removed), so that prune, which stops
+ * at a manifest it cannot read, can run again.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -54,6 +59,12 @@ export interface ForgetItem {
   reasons: string[];
 }
 
+export interface DamagedForget {
+  id: ObjectId;
+  message: string;
+  tags: string[];
+}
+
 export interface ForgetSummary {
   dryRun: boolean;
   /** Where the decision came from. */
@@ -66,6 +77,8 @@ export interface ForgetSummary {
   removed: ObjectId[];
   headsMoved: Array<{ source: string; from: ObjectId; to: ObjectId | null }>;
   tagsRemoved: string[];
+  /** Named snapshots whose manifest is damaged (also in `remove`): why, and their tags. */
+  damaged: DamagedForget[];
   prune?: PruneSummary;
 }
 
@@ -136,17 +149,20 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
   let keep: RetentionKeep[];
   let remove: Array<{ id: ObjectId }>;
   let policyKind: ForgetSummary['policy'];
+  const damaged: DamagedForget[] = [];
   if (explicitRefs) {
     policyKind = 'refs';
     const named = new Set<ObjectId>();
     for (const ref of o.refs!) {
-      const id = await ctx.resolveRef(ref);
-      if (!byId.has(id)) {
+      const id = await ctx.resolveRef(ref, { allowDamaged: true });
+      const row = byId.get(id);
+      const damage = row || o.source !== undefined ? null : await ctx.manifestDamage(id);
+      if (!row && damage === null) {
         throw new NotFoundError(o.source !== undefined ? `snapshot ${id.slice(0, 12)} is not a snapshot of ${o.source}` : `snapshot ${id.slice(0, 12)} is not in the index`, {
           hint: 'see `cairn log`',
         });
       }
-      const tags = tagsOf(byId.get(id)!);
+      const tags = row ? tagsOf(row) : [...(refTags.get(id) ?? [])].sort();
       if (tags.length > 0 && !o.includeTagged) {
         throw new RefusedError(`snapshot ${id.slice(0, 12)} is tagged ${tags.join(', ')}; tagged snapshots are kept`, {
           hint: 'delete the tag first, or pass --include-tagged to forget the snapshot and delete its tags',
@@ -157,10 +173,11 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
           hint: 'finish or undo that restore first: cairn restore --resume or cairn restore --rollback',
         });
       }
+      if (damage !== null && !named.has(id)) damaged.push({ id, message: damage, tags });
       named.add(id);
     }
     keep = rows.filter((r) => !named.has(r.id)).map((r) => ({ id: r.id, reasons: ['not named'] }));
-    remove = rows.filter((r) => named.has(r.id)).map((r) => ({ id: r.id }));
+    remove = [...rows.filter((r) => named.has(r.id)).map((r) => ({ id: r.id })), ...damaged.map((d) => ({ id: d.id }))];
   } else {
     const settings = retentionFromConfig(ctx.config);
     const base = configPolicy(settings);
@@ -199,7 +216,7 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
     reasons: reasons.get(r.id) ?? [],
   }));
   return {
-    summary: { dryRun: true, policy: policyKind, keep, remove, snapshots, removed: [], headsMoved: [], tagsRemoved: [] },
+    summary: { dryRun: true, policy: policyKind, keep, remove, snapshots, removed: [], headsMoved: [], tagsRemoved: [], damaged },
     rows: byId,
   };
 }
@@ -221,13 +238,16 @@ function describe(summary: ForgetSummary, rows: Map<ObjectId, SnapshotRow>, prun
   const sources = new Set<string>();
   const types = new Map<string, number>();
   for (const r of summary.remove) {
-    const row = rows.get(r.id)!;
+    const row = rows.get(r.id);
+    if (!row) continue; // a damaged snapshot: counted below
     sources.add(row.source);
     types.set(row.type, (types.get(row.type) ?? 0) + 1);
   }
   const typeText = [...types].map(([t, n]) => `${n} ${t}`).join(', ');
+  const whole = summary.remove.length - summary.damaged.length;
+  const damagedText = summary.damaged.length ? `${whole ? ' and ' : ''}${summary.damaged.length} with a damaged manifest` : '';
   return (
-    `this will forget ${summary.remove.length} of ${summary.snapshots.length} snapshots (${typeText}) of ${sources.size} source${sources.size === 1 ? '' : 's'}` +
+    `this will forget ${whole ? `${whole} of ${summary.snapshots.length} snapshots (${typeText}) of ${sources.size} source${sources.size === 1 ? '' : 's'}` : ''}${damagedText}` +
     (prune ? ', then delete the data only they used' : '; prune deletes their data later')
   );
 }
@@ -253,7 +273,7 @@ export async function forgetUnlocked(ctx: RepoContext, o: ForgetOptions): Promis
   const removing = new Set<ObjectId>(summary.remove.map((r) => r.id));
 
   // 1. tags on forgotten snapshots (only reachable with includeTagged)
-  for (const item of summary.snapshots) {
+  for (const item of [...summary.snapshots, ...summary.damaged]) {
     if (!removing.has(item.id)) continue;
     for (const name of item.tags) {
       removeTag(ctx.dir, name);

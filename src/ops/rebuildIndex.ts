@@ -5,6 +5,7 @@
  * built beside the old one and renamed over it, so a crash keeps one whole.
  */
 import * as fs from 'node:fs';
+import { IntegrityError } from '../errors.js';
 import { VersionIndex } from '../index/versionIndex.js';
 import { diffTrees } from '../model/treeDiff.js';
 import type { RepoContext } from '../repoContext.js';
@@ -80,7 +81,8 @@ export async function rebuildIndex(ctx: RepoContext): Promise<RebuildSummary> {
 /**
  * Brings the index in line with the store after a crash between the steps of
  * a write: snapshots whose marker exists but which the index lacks are added,
- * and index rows whose marker is gone are dropped. Cheap when nothing differs
+ * and index rows whose marker is gone are dropped. A marker whose manifest
+ * cannot be read or is invalid is skipped with one warning. Cheap when nothing differs
  * (one directory listing and one query).
  */
 export async function reconcileIndex(ctx: RepoContext): Promise<{ added: number; dropped: number }> {
@@ -101,7 +103,14 @@ export async function reconcileIndex(ctx: RepoContext): Promise<{ added: number;
     try {
       m = await ctx.readManifest(id);
     } catch (err) {
-      ctx.warn(`snapshot ${id.slice(0, 12)} cannot be read (${(err as Error).message}); run \`cairn verify\``);
+      // Left out, so that one damaged or crafted manifest does not stop every command (verify and forget
+      // included): resolveRef reports it as damage when named, verify lists it, `forget <id>` removes its marker.
+      const message = (err as Error).message;
+      ctx.warn(
+        err instanceof IntegrityError
+          ? `${message}; it is left out of the index (\`cairn verify\` reports it, \`cairn forget ${id.slice(0, 12)}\` removes it)`
+          : `snapshot ${id.slice(0, 12)} is left out of the index: ${message} (run \`cairn verify\`)`,
+      );
       continue;
     }
     const parent = m.parents[0] && markers.has(m.parents[0]) ? await ctx.readManifest(m.parents[0]).catch(() => undefined) : undefined;

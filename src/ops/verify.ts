@@ -356,6 +356,8 @@ class Verifier {
     const markers = new Set<string>(listSnapshotMarkers(ctx.dir));
     const rowIds = new Set<string>(ctx.index.allIds());
     for (const id of markers) {
+      // A damaged manifest is reported above, and left out of the index on purpose (reconcileIndex).
+      if (this.badObjects.get(id as ObjectId)?.kind === 'manifest') continue;
       if (!rowIds.has(id) && !ctx.index.get(id as ObjectId)) {
         out.push({ problem: 'missing-from-index', snapshot: id, message: `snapshot ${id.slice(0, 12)} is in the store but missing from the index; ${rebuild}` });
       }

@@ -9,6 +9,15 @@ import { decodeManifest } from '../../../src/model/manifest.js';
 
 const ID = 'a'.repeat(64);
 
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
 function file(name: string | Buffer): TreeEntry {
   const n = typeof name === 'string' ? Buffer.from(name) : name;
   return { ...nameFields(n), type: 'file', mode: 0o644, mtime: '1', size: 0, chunks: [] };
@@ -69,6 +78,56 @@ describe('trees', () => {
   it('rejects malformed manifests', () => {
     expect(() => decodeManifest(Buffer.from('{}'), 'm')).toThrow(IntegrityError);
     expect(() => decodeManifest(Buffer.from(JSON.stringify({ v: 2, tree: ID })), 'm')).toThrow(/version/);
+  });
+
+  // The audit's crafted trees (correct ids, hostile fields): each passed decodeTree, then crashed ls or restore.
+  it('rejects metadata restore and ls cannot take: bad mtime, mode, owner, size, chunk ids and link targets', () => {
+    const one = (e: Record<string, unknown>) => () => decodeTree(Buffer.from(JSON.stringify({ entries: [e], v: 1 })), 't');
+    const f = { name: 'f', type: 'file', mode: 0o644, mtime: '1764000000000000000', size: 2, chunks: [ID] };
+    const link = { name: 'l', type: 'symlink', mode: 0o777, mtime: '0', size: 1, target: 'x' };
+    expect(one(f)).not.toThrow();
+    expect(one(link)).not.toThrow();
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ ...f, mtime: 'abc' }, /entry f has mtime "abc"/],
+      [{ ...f, mtime: '99999999999999999999999999999' }, /mtime/],
+      [{ ...f, mtime: '-5000000000000000000000' }, /mtime/],
+      [{ ...f, mtime: '9223372036854775808' }, /mtime/],
+      [{ ...f, mtime: 1764000000 }, /mtime/],
+      [{ ...f, mtime: undefined }, /mtime/],
+      [{ ...f, ctime: 'x' }, /ctime/],
+      [{ ...f, mode: -1 }, /mode -1/],
+      [{ ...f, mode: 420.5 }, /mode/],
+      [{ ...f, mode: 0o100644 }, /mode/],
+      [{ ...f, mode: '420' }, /mode/],
+      [{ ...f, uid: 'root' }, /uid/],
+      [{ ...f, gid: -5 }, /gid/],
+      [{ ...f, uid: 2 ** 32 }, /uid/],
+      [{ ...f, ino: -1 }, /inode/],
+      [{ ...f, size: 1e18 }, /size/],
+      [{ ...f, size: 'lots' }, /size/],
+      [{ ...f, size: -1 }, /size/],
+      [{ ...f, chunks: ['zz'] }, /bad chunk ids/],
+      [{ ...f, chunks: [ID.toUpperCase()] }, /bad chunk ids/],
+      [{ ...f, chunks: ID }, /bad chunk ids/],
+      [{ ...f, rawName: 5 }, /bad rawName/],
+      [{ ...link, target: 42 }, /symlink l has no target/],
+      [{ ...link, target: '' }, /symlink l has no target/],
+      [{ ...link, target: 'a\u0000b' }, /symlink l has no target/],
+      [{ ...link, rawTarget: Buffer.from('/tmp/outside\0').toString('base64') }, /bad rawTarget/],
+      [{ ...link, rawTarget: '' }, /bad rawTarget/],
+      [{ ...link, rawTarget: 7 }, /bad rawTarget/],
+      [{ name: 'd', type: 'dir', mode: 0o755, mtime: '0', tree: '../../etc' }, /bad subtree id/],
+      [{ name: 'd', type: 'dir', mode: 0o755, mtime: 'abc', tree: ID }, /mtime/],
+    ];
+    for (const [e, why] of cases) {
+      expect(one(e), JSON.stringify(e)).toThrow(IntegrityError);
+      expect(one(e), JSON.stringify(e)).toThrow(why);
+    }
+    // The tree is named, so verify and the CLI report damage to an object.
+    const err = thrown(() => decodeTree(Buffer.from(JSON.stringify({ entries: [{ ...f, mtime: 'abc' }], v: 1 })), 'abc123'));
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as IntegrityError).message).toMatch(/^tree abc123 is malformed/);
+    expect((err as IntegrityError).details).toEqual({ object: 'abc123' });
   });
 });
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AmbiguousRefError, NotFoundError, Repository, UsageError, type Manifest, type ObjectId } from '../../../src/index.js';
+import { AmbiguousRefError, IntegrityError, NotFoundError, Repository, UsageError, type Manifest, type ObjectId } from '../../../src/index.js';
 import { tempDir } from '../../helpers.js';
 
 const dir = tempDir('cairn-ref-');
@@ -37,6 +37,26 @@ describe('resolveRef', () => {
     await expect(repo.resolveRef('latest~3')).rejects.toBeInstanceOf(NotFoundError);
     await expect(repo.resolveRef('abcd1~1')).rejects.toBeInstanceOf(NotFoundError);
     await expect(repo.resolveRef('nosuchtag')).rejects.toBeInstanceOf(NotFoundError);
+    repo.close();
+  });
+
+  it('names a snapshot whose manifest is damaged (left out of the index) as damage, not "not found"; forget may resolve it', async () => {
+    const repo = await Repository.init({ repo: path.join(dir, 'damaged') });
+    const put = async (m: unknown) => {
+      const r = await repo.store.put(Buffer.from(JSON.stringify(m)));
+      await repo.store.flush();
+      fs.writeFileSync(path.join(repo.dir, 'snapshots', r.id), '');
+      return r.id;
+    };
+    const bad = await put({ ...fakeManifest('2026-01-01T00:00:00Z', []), tree: '90dd3b3b99fd' });
+    const fine = await put(fakeManifest('2026-01-02T00:00:00Z', [])); // committed by another process since open
+    const err = await repo.resolveRef(bad.slice(0, 12)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect((err as IntegrityError).message).toBe(`snapshot ${bad} is malformed: bad root tree id "90dd3b3b99fd"`);
+    await expect(repo.resolveRef(`${bad.slice(0, 12)}~1`)).rejects.toBeInstanceOf(IntegrityError);
+    expect(await repo.resolveRef(bad.slice(0, 12), { allowDamaged: true })).toBe(bad);
+    expect(await repo.resolveRef(fine.slice(0, 12))).toBe(fine);
+    await expect(repo.resolveRef('0000')).rejects.toBeInstanceOf(NotFoundError);
     repo.close();
   });
 });
