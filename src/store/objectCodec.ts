@@ -21,12 +21,19 @@ export const CODEC_SNAPPY = 2;
 export type Compression = 'snappy' | 'deflate' | 'none';
 export const COMPRESSIONS: readonly Compression[] = ['snappy', 'deflate', 'none'];
 
-/** A snappy payload claiming more than this is damaged (no object is this large). */
-const MAX_SNAPPY_CONTENT = 512 * 1024 * 1024;
+/**
+ * No object's content is larger: a chunk is at most 64 MiB (validateChunkerParams), and a tree or manifest is JSON
+ * that must fit in one V8 string to be parsed (buffer.constants.MAX_STRING_LENGTH, 2^29 - 24 characters on 64-bit
+ * Node 20). A snappy payload claiming more, or a deflate payload inflating to more, is damaged or crafted (a
+ * "bomb": 1.5 MiB of deflate can hold 1.5 GiB of zeros) and is refused before more than this is allocated.
+ */
+export const MAX_OBJECT_CONTENT = 512 * 1024 * 1024;
 
 const deflateRawAsync = promisify(zlib.deflateRaw);
 const inflateRawAsync = promisify(zlib.inflateRaw);
 const DEFLATE_OPTS: zlib.ZlibOptions = { level: 1, memLevel: 9 };
+/** Inflation stops with ERR_BUFFER_TOO_LARGE past the largest object (zlib's own cap, sync and async alike). */
+const INFLATE_OPTS: zlib.ZlibOptions = { maxOutputLength: MAX_OBJECT_CONTENT };
 
 /**
  * Objects up to one file-system block are stored raw: compressing them costs a
@@ -113,7 +120,7 @@ function snappyLength(payload: Buffer, what: string): number {
     const b = payload[i]!;
     n += (b & 0x7f) * 2 ** shift;
     if ((b & 0x80) === 0) {
-      if (n > MAX_SNAPPY_CONTENT) break;
+      if (n > MAX_OBJECT_CONTENT) break;
       return n;
     }
   }
@@ -138,6 +145,17 @@ async function unsnappy(payload: Buffer, what: string): Promise<Buffer> {
   }
 }
 
+/** The integrity error of a deflate payload that is corrupted or inflates past MAX_OBJECT_CONTENT. */
+function inflateError(err: unknown, what: string): IntegrityError {
+  if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+    return new IntegrityError(`${what} inflates to more than ${MAX_OBJECT_CONTENT / 1024 / 1024} MiB, more than any object holds (damaged or crafted)`, {
+      cause: err,
+      details: { object: what },
+    });
+  }
+  return new IntegrityError(`${what} cannot be decompressed (corrupted)`, { cause: err, details: { object: what } });
+}
+
 /** Synchronous decodeObject, for small objects. */
 export function decodeObjectSync(stored: Buffer, what: string): Buffer {
   if (stored.length === 0) throw new IntegrityError(`${what} is empty (truncated)`, { details: { object: what } });
@@ -147,9 +165,9 @@ export function decodeObjectSync(stored: Buffer, what: string): Buffer {
   if (codec === CODEC_SNAPPY) return unsnappySync(payload, what);
   if (codec === CODEC_DEFLATE) {
     try {
-      return zlib.inflateRawSync(payload);
+      return zlib.inflateRawSync(payload, INFLATE_OPTS);
     } catch (err) {
-      throw new IntegrityError(`${what} cannot be decompressed (corrupted)`, { cause: err, details: { object: what } });
+      throw inflateError(err, what);
     }
   }
   throw new IntegrityError(`${what} has unknown codec byte ${codec} (corrupted, or written by a newer cairn)`, {
@@ -166,9 +184,9 @@ export async function decodeObject(stored: Buffer, what: string): Promise<Buffer
   if (codec === CODEC_SNAPPY) return payload.length >= ASYNC_THRESHOLD ? unsnappy(payload, what) : unsnappySync(payload, what);
   if (codec === CODEC_DEFLATE) {
     try {
-      return payload.length >= ASYNC_THRESHOLD ? await inflateRawAsync(payload) : zlib.inflateRawSync(payload);
+      return payload.length >= ASYNC_THRESHOLD ? await inflateRawAsync(payload, INFLATE_OPTS) : zlib.inflateRawSync(payload, INFLATE_OPTS);
     } catch (err) {
-      throw new IntegrityError(`${what} cannot be decompressed (corrupted)`, { cause: err, details: { object: what } });
+      throw inflateError(err, what);
     }
   }
   throw new IntegrityError(`${what} has unknown codec byte ${codec} (corrupted, or written by a newer cairn)`, {

@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, cairn, cairnOk, describeTree, parseJson, tempDir, writeTree } from '../helpers.js';
+import { CLI, ROOT, cairn, cairnOk, describeTree, parseJson, tempDir, writeTree } from '../helpers.js';
 import { content } from '../property/treeArb.js';
 
 const root = tempDir('cairn-faults-');
@@ -405,4 +406,39 @@ describe('crafted objects with correct ids', () => {
       cairnOk(['forget', snap, '--yes', '--repo', repo]);
     }
   });
+
+  it('a deflate bomb (a small object that inflates past the largest object) is damage, read without the memory it claims', async () => {
+    const { repo, manifest } = goodRepo('bomb');
+    // 600 MiB of zeros in ~0.6 MiB of DEFLATE; the id is the real SHA-256 of the zeros.
+    const zeros = Buffer.alloc(1024 * 1024);
+    const hash = createHash('sha256');
+    const deflater = zlib.createDeflateRaw({ level: 9 });
+    const parts: Buffer[] = [];
+    deflater.on('data', (c: Buffer) => parts.push(c));
+    const ended = new Promise((resolve) => deflater.on('end', resolve));
+    for (let i = 0; i < 600; i++) {
+      hash.update(zeros);
+      deflater.write(zeros);
+    }
+    deflater.end();
+    await ended;
+    const id = hash.digest('hex');
+    const dir = path.join(repo, 'objects', id.slice(0, 2), id.slice(2, 4));
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, id), Buffer.concat([Buffer.of(1), ...parts]));
+    const tree = putRaw(repo, Buffer.from(JSON.stringify({ entries: [{ chunks: [id], mode: 0o644, mtime: '0', name: 'bomb', size: 600 * 1024 * 1024, type: 'file' }], v: 1 })));
+    const snap = putSnapshot(repo, { ...manifest, tree, message: 'bomb' });
+    const rssFile = path.join(root, 'bomb-rss');
+    for (const args of [['cat', `${snap}:bomb`], ['verify', '--read-data'], ['restore', snap, '--target', path.join(root, 'bomb-out')]]) {
+      const r = spawnSync(process.execPath, ['-r', path.join(ROOT, 'test', 'fixtures', 'reportRss.cjs'), CLI, '--repo', repo, ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+        env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_RSS_FILE: rssFile },
+      });
+      expect(r.status, args[0]).toBe(4);
+      if (args[0] !== 'verify') expect(r.stderr).toContain(`object ${id} inflates to more than 512 MiB`);
+      // The audit's 1.5 GiB bomb took 3-4.7 GB; the cap stops inflation at 512 MiB.
+      expect(Number(fs.readFileSync(rssFile, 'utf8')) / 1024, args[0]).toBeLessThan(1024);
+    }
+  }, 120_000);
 });

@@ -1,15 +1,17 @@
+import * as buffer from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import fsModule from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../../src/errors.js';
 import { shardDirsToSync } from '../../../src/store/batchDurable.js';
 import { FsObjectStore } from '../../../src/store/fsObjectStore.js';
-import { decodeObject, decodeObjectSync, encodeObject, encodeObjectSync, CODEC_DEFLATE, CODEC_RAW, CODEC_SNAPPY, COMPRESSIONS, type Compression } from '../../../src/store/objectCodec.js';
+import { decodeObject, decodeObjectSync, encodeObject, encodeObjectSync, CODEC_DEFLATE, CODEC_RAW, CODEC_SNAPPY, COMPRESSIONS, MAX_OBJECT_CONTENT, type Compression } from '../../../src/store/objectCodec.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import { sha256Hex } from '../../../src/util/hash.js';
 import { tempDir } from '../../helpers.js';
@@ -66,6 +68,39 @@ describe('object codec', () => {
     await expect(decodeObject(huge, 'x')).rejects.toThrow(/corrupted snappy header/);
     expect(() => decodeObjectSync(huge, 'x')).toThrow(/corrupted snappy header/);
   });
+
+  it('refuses a deflate payload that inflates past the largest object (a "bomb"), sync and async, as damage naming the object', async () => {
+    // MAX_OBJECT_CONTENT + 1 zero bytes in about half a MiB of DEFLATE, made as a stream (never held whole here).
+    const zeros = Buffer.alloc(1024 * 1024);
+    const deflater = zlib.createDeflateRaw({ level: 9 });
+    const parts: Buffer[] = [Buffer.of(CODEC_DEFLATE)];
+    deflater.on('data', (c: Buffer) => parts.push(c));
+    const ended = new Promise((resolve) => deflater.on('end', resolve));
+    for (let left = MAX_OBJECT_CONTENT + 1; left > 0; left -= zeros.length) deflater.write(zeros.subarray(0, Math.min(left, zeros.length)));
+    deflater.end();
+    await ended;
+    const bomb = Buffer.concat(parts);
+    expect(bomb.length).toBeLessThan(2 * 1024 * 1024);
+    const what = `object ${'c'.repeat(64)}`;
+    const sync = (() => {
+      try {
+        decodeObjectSync(bomb, what);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(sync).toBeInstanceOf(IntegrityError);
+    expect((sync as Error).message).toBe(`${what} inflates to more than 512 MiB, more than any object holds (damaged or crafted)`);
+    expect((sync as IntegrityError).details).toEqual({ object: what });
+    await expect(decodeObject(bomb, what)).rejects.toThrow(`${what} inflates to more than 512 MiB`);
+    // The largest chunk a repository can be configured to cut (64 MiB) stays well inside the limit.
+    const big = Buffer.alloc(64 * 1024 * 1024, 0x61);
+    const stored = await encodeObject(big, 'deflate');
+    expect(stored[0]).toBe(CODEC_DEFLATE);
+    expect((await decodeObject(stored, 'x')).equals(big)).toBe(true);
+    expect(MAX_OBJECT_CONTENT).toBeGreaterThanOrEqual(buffer.constants.MAX_STRING_LENGTH); // every tree JSON can parse
+  }, 60_000);
 
   it('rejects an unknown codec byte and an empty object', async () => {
     await expect(decodeObject(Buffer.from([7, 1, 2]), 'x')).rejects.toBeInstanceOf(IntegrityError);
