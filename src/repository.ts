@@ -235,7 +235,8 @@ export class Repository extends RepoContext {
   }
 
   /**
-   * Interrupted restores waiting for `recoverRestore`.
+   * Interrupted restores waiting for `recoverRestore`. Throws (INTEGRITY) when
+   * a restore journal is damaged: never a list that silently leaves it out.
    * @example if (repo.pendingRestores().length) await repo.recoverRestore('rollback');
    */
   pendingRestores(): ReturnType<typeof pendingRestores> {
