@@ -207,6 +207,7 @@ export class Repository extends RepoContext {
       'restore',
       auditArgs,
       async () => {
+        if (options.target === '') throw new UsageError('the restore target is empty', { hint: "name a directory (or file), or give none to restore in place into the snapshot's source" });
         const id = await this.resolveRef(ref);
         const manifest = await this.readManifest(id);
         // The audit line names the directory (or database file) restored into, in place or not (read when the line is written).

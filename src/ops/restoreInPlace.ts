@@ -631,6 +631,7 @@ export function pendingRestores(ctx: RepoContext, lead?: string): Array<{ target
 /** The one journal `recoverRestore` acts on: the one of `target`, or the only one in the repository. */
 function journalToRecover(ctx: RepoContext, action: 'rollback' | 'resume', target?: string): RestoreJournal {
   const lead = `cannot ${action === 'rollback' ? 'roll back' : 'resume'} the interrupted restore`;
+  if (target === '') throw new UsageError('the target of the interrupted restore is empty', { hint: 'name its directory, or give none when only one restore is pending' });
   if (target !== undefined) {
     const abs = path.resolve(target);
     const real = realpathOr(abs);

@@ -205,3 +205,14 @@ describe('a damaged restore journal', () => {
     expect(cairn(['restore', '--rollback', '--target', other], { cwd: ws }).code).toBe(4);
   });
 });
+
+describe('empty --target and --repo', () => {
+  it('are usage errors (exit 2), never the current directory or a discovered repository', () => {
+    for (const args of [['restore', id1, '--target', '', '--force', '--yes'], ['restore', id1, '--target=', '--force', '--yes'], ['restore', '--rollback', '--target', ''], ['--repo', '', 'restore', id1, '--yes'], ['--repo', '', 'log']]) {
+      const r = cairn(args, { cwd: ws });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(oneClearLine(r)[0]).toMatch(/^cairn: --(target|repo) is empty$/);
+    }
+    expect(describeTree(ws, SKIP)).toEqual(changed);
+  });
+});
