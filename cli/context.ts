@@ -1,6 +1,6 @@
 /** Shared command plumbing: global options, opening the repository, output. */
 import type { Command } from 'commander';
-import { createLogger, Repository, type Logger } from '../src/index.js';
+import { createLogger, Repository, UsageError, type Logger } from '../src/index.js';
 import { createOutput, type Output } from './output.js';
 import { cliApprover } from './prompt.js';
 
@@ -23,6 +23,8 @@ export const requestedExit = { code: 0 };
 
 export function commandContext(cmd: Command): CommandContext {
   const globals = cmd.optsWithGlobals() as GlobalOptions;
+  // An empty --repo "" (an unset shell variable) must not quietly mean "find the repository from here".
+  if (globals.repo === '') throw new UsageError('--repo is empty', { hint: 'name the repository directory, or leave --repo out to use $CAIRN_REPO or the nearest .cairn/' });
   const out = createOutput(globals.json === true);
   const logger = createLogger(globals.verbose ? 'debug' : (process.env.CAIRN_LOG_LEVEL ?? 'warn'));
   return {

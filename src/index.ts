@@ -41,7 +41,7 @@ export { refuseAll } from './approval.js';
 export { AuditTrail, type AuditRecord, type AuditOutcome } from './auditTrail.js';
 export type { ForgetOptions, ForgetSummary, ForgetItem } from './ops/forget.js';
 export type { PruneOptions, PruneSummary, PruneProgress } from './ops/prune.js';
-export type { VerifyOptions, VerifyReport, VerifyProgress, DamagedObject, DamagedSnapshot, DamagedFile, IndexProblem, ReadDataSample } from './ops/verify.js';
+export type { VerifyOptions, VerifyReport, VerifyProgress, DamagedObject, DamagedSnapshot, DamagedFile, IndexProblem, JournalProblem, ReadDataSample } from './ops/verify.js';
 export type { RepositoryStats, SourceStats, SnapshotStatsReport, BreakdownRow } from './ops/stats.js';
 export type { ConfigView, ConfigEntry, ConfigChange } from './ops/configure.js';
 export { applyRetention, parseDuration, DEFAULT_KEEP_MINIMUM, type RetentionCandidate, type RetentionRules, type RetentionPolicy, type RetentionDecision, type RetentionKeep } from './ops/retentionPolicy.js';

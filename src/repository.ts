@@ -226,6 +226,7 @@ export class Repository extends RepoContext {
       'restore',
       auditArgs,
       async () => {
+        if (options.target === '') throw new UsageError('the restore target is empty', { hint: "name a directory (or file), or give none to restore in place into the snapshot's source" });
         const id = await this.resolveRef(ref);
         const manifest = await this.readManifest(id);
         // The audit line names the directory (or database file) restored into, in place or not (read when the line is written).
@@ -254,7 +255,8 @@ export class Repository extends RepoContext {
   }
 
   /**
-   * Interrupted restores waiting for `recoverRestore`.
+   * Interrupted restores waiting for `recoverRestore`. Throws (INTEGRITY) when
+   * a restore journal is damaged: never a list that silently leaves it out.
    * @example if (repo.pendingRestores().length) await repo.recoverRestore('rollback');
    */
   pendingRestores(): ReturnType<typeof pendingRestores> {

@@ -58,6 +58,8 @@ export function registerRestore(program: Command): void {
     .option('--rollback', 'undo an interrupted restore')
     .action(async (ref: string | undefined, opts: RestoreFlags, cmd: Command) => {
       const ctx = commandContext(cmd);
+      // An empty --target "" (an unset shell variable) would otherwise mean the current directory.
+      if (opts.target === '') throw new UsageError('--target is empty', { hint: "name the directory to restore into, or leave --target out to restore in place into the snapshot's source" });
       if (opts.resume || opts.rollback) {
         if (opts.resume && opts.rollback) throw new UsageError('--resume and --rollback exclude each other', { hint: 'pick one' });
         if (ref !== undefined) throw new UsageError(`--${opts.resume ? 'resume' : 'rollback'} takes no snapshot`, { hint: 'cairn restore --rollback [--target DIR]' });

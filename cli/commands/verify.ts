@@ -46,6 +46,11 @@ export function renderVerify(r: VerifyReport): string[] {
     lines.push(`${r.indexProblems.length} index problem${r.indexProblems.length === 1 ? '' : 's'}:`);
     for (const p of r.indexProblems) lines.push(`  ${p.message}`);
   }
+  if (r.journalProblems.length) {
+    const n = r.journalProblems.length;
+    lines.push(`${n} restore journal${n === 1 ? '' : 's'} cannot be used:`);
+    for (const p of r.journalProblems) lines.push(`  ${p.message}`, `    what to do: ${p.hint}`);
+  }
   return lines;
 }
 

@@ -30,17 +30,36 @@ export function nameFields(bytes: Buffer): NamedEntry {
   return { name: text, rawName: bytes.toString('base64') };
 }
 
-/** Throws unless `bytes` is a single safe path component. */
-export function assertSafeName(bytes: Buffer, context: string): void {
-  const bad =
+/** Whether `bytes` is a single safe path component: not empty, not "." or "..", no "/" and no NUL. */
+export function isSafeName(bytes: Buffer): boolean {
+  return !(
     bytes.length === 0 ||
     bytes.includes(0x2f) || // '/'
     bytes.includes(0x00) ||
     (bytes.length === 1 && bytes[0] === 0x2e) ||
-    (bytes.length === 2 && bytes[0] === 0x2e && bytes[1] === 0x2e);
-  if (bad) {
+    (bytes.length === 2 && bytes[0] === 0x2e && bytes[1] === 0x2e)
+  );
+}
+
+/** Throws unless `bytes` is a single safe path component. */
+export function assertSafeName(bytes: Buffer, context: string): void {
+  if (!isSafeName(bytes)) {
     throw new UnsafePathError(`unsafe entry name ${JSON.stringify(bytes.toString('utf8'))} in ${context}`, {
       hint: 'the snapshot was crafted or damaged; it is refused',
     });
+  }
+}
+
+/**
+ * Whether `bytes` is a safe relative path: '/'-separated safe components
+ * (so not empty, not absolute, no empty, "." or ".." component, no NUL).
+ */
+export function isSafeRelativePath(bytes: Buffer): boolean {
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf(0x2f, start);
+    if (!isSafeName(bytes.subarray(start, end === -1 ? bytes.length : end))) return false;
+    if (end === -1) return true;
+    start = end + 1;
   }
 }

@@ -138,7 +138,7 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
     refTags.set(t.snapshot, list);
   }
   const inRestore = new Map<string, string>();
-  for (const r of pendingRestores(ctx)) {
+  for (const r of pendingRestores(ctx, 'forget stopped before forgetting anything (what an interrupted restore needs is unknown)')) {
     inRestore.set(r.snapshot, `needed by the interrupted restore into ${r.target}`);
     if (r.restorePoint) inRestore.set(r.restorePoint, `restore point of the interrupted restore into ${r.target}`);
   }

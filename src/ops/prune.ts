@@ -5,7 +5,8 @@
  * trees, their file chunks) goes into an ObjectSet, a scratch SQLite table on
  * disk, so memory stays bounded whatever the size of the store. Roots are the
  * snapshot markers (snapshots/<id>) plus, to be safe, whatever a HEAD or tag
- * ref names. A shared subtree is walked once. If any remaining snapshot's
+ * ref or an interrupted restore's journal names; a journal that cannot be
+ * read or fails validation stops prune before it deletes anything. A shared subtree is walked once. If any remaining snapshot's
  * manifest or tree cannot be read, prune stops before deleting anything: with
  * part of a snapshot unknown, nothing can be proved unreachable.
  *
@@ -85,7 +86,8 @@ export function approvePrune(ctx: RepoContext): (found: { objects: number; bytes
 /** The snapshots prune keeps: markers, plus what refs and interrupted restores name (if their manifest exists). */
 async function roots(ctx: RepoContext, forgotten: ReadonlySet<string>): Promise<ObjectId[]> {
   const ids = new Set<ObjectId>(listSnapshotMarkers(ctx.dir).filter((id) => !forgotten.has(id)));
-  const restores = pendingRestores(ctx).flatMap((r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]));
+  // A journal that cannot be read may name the only snapshots an interrupted restore can be undone with: stop.
+  const restores = pendingRestores(ctx, 'prune stopped before deleting anything (what an interrupted restore needs is unknown)').flatMap((r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]));
   for (const ref of [...readHeads(ctx.dir).map((h) => h.snapshot), ...readTags(ctx.dir).map((t) => t.snapshot), ...restores]) {
     if (ids.has(ref) || forgotten.has(ref)) continue;
     if (await ctx.store.has(ref)) {

@@ -24,7 +24,6 @@
  * process leaves the journal, and `cairn restore --rollback` (or `--resume`,
  * or any later restore into the same target) completes the recovery.
  */
-import { randomBytes } from 'node:crypto';
 import { realpathSync, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
@@ -42,12 +41,10 @@ import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir, fsyncTree, syncFileSystem } from '../util/durableFs.js';
 import { faultPoint } from '../util/faults.js';
 import { Materializer, type MaterializeCounts } from './materialize.js';
-import { journalOwnerAlive, listJournals, readJournal, removeJournal, writeJournal, type RestoreJournal } from './restoreJournal.js';
+import { damagedJournalError, journalFile, journalOwnerAlive, listJournals, newStagingDir, readJournal, removeJournal, writeJournal, type RestoreJournal } from './restoreJournal.js';
 import { countChanges, describePlan, normalizeRestorePath, planRestore, type NameStatus, type PlanCounts, type RestorePlan } from './restorePlan.js';
 import { scanTarget } from './restoreScan.js';
 import { verifyRestoredEntry, verifyRestoredTree } from './verifyRestored.js';
-
-export const STAGING_PREFIX = '.cairn-restore-';
 
 export interface InPlaceOptions {
   /** Restore only these paths (relative to the target root). */
@@ -148,6 +145,46 @@ async function checkParents(target: string, rel: Buffer, checked: Set<string>): 
     }
     at = rel.indexOf(0x2f, at + 1);
   }
+}
+
+/** Sets the mode of `p` if it is a real directory (never through a symlink put in its place). */
+async function setDirMode(p: Buffer | string, mode: number): Promise<void> {
+  if ((await lstatOrNull(p))?.isDirectory()) await fsp.chmod(p, mode);
+}
+
+/**
+ * Before a rollback, resume or cleanup acts on a journal: the target must be
+ * a real directory at its own real path (no parent turned into a symlink),
+ * and the staging directory, when there, a real directory whose new/ and
+ * old/ (when there) are real directories. Returns whether the staging
+ * directory exists (false also when the target is gone).
+ */
+async function checkRecoveryPaths(ctx: RepoContext, j: RestoreJournal): Promise<boolean> {
+  const notDir = (what: string, st: Stats): UnsafePathError => refuse(`${what} is a ${typeOf(st)}, not a directory`);
+  const refuse = (what: string): UnsafePathError =>
+    new UnsafePathError(`${what}; cairn never follows a symlink to roll back, resume or finish a restore, and stopped before moving anything`, {
+      hint: `check ${j.target} by hand${j.restorePoint ? ` (the restore point ${j.restorePoint.slice(0, 12)} holds it as it was before)` : ''}; once it is known good, delete ${journalFile(ctx.dir, j.target)}`,
+      details: { target: j.target, staging: j.staging },
+    });
+  const t = await lstatOrNull(j.target);
+  if (!t) return false; // the target is gone, and its staging directory with it
+  if (!t.isDirectory()) throw notDir(`the restore target ${j.target}`, t);
+  let real: string;
+  try {
+    real = realpathSync(j.target);
+  } catch (err) {
+    throw asCairnError(err, `cannot resolve ${j.target}`);
+  }
+  if (real !== j.target) throw refuse(`the restore target ${j.target} now resolves to ${real} (a parent directory was replaced by a symlink)`);
+  const st = await lstatOrNull(j.staging);
+  if (!st) return false;
+  if (!st.isDirectory()) throw notDir(`the staging directory ${j.staging}`, st);
+  for (const sub of ['new', 'old']) {
+    const p = path.join(j.staging, sub);
+    const found = await lstatOrNull(p);
+    if (found && !found.isDirectory()) throw notDir(p, found);
+  }
+  return true;
 }
 
 /** Runs `fn` over `items`, at most `limit` at once; after a failure starts no more, waits for those running, throws the first error. */
@@ -300,7 +337,7 @@ async function apply(ctx: RepoContext, j: RestoreJournal): Promise<void> {
           throw changedError(a.path, 'nothing', found);
         }
         await move(np, abs);
-        if (a.entry.type === 'dir' && (a.entry.mode & 0o200) === 0) await fsp.chmod(abs, a.entry.mode & 0o7777); // staged with u+w
+        if (a.entry.type === 'dir' && (a.entry.mode & 0o200) === 0) await setDirMode(abs, a.entry.mode & 0o7777); // staged with u+w
       } else if (a.op === 'delete') {
         const op = oldPath(j, i);
         if (await lstatOrNull(op)) continue; // already moved aside
@@ -327,6 +364,7 @@ async function syncTarget(j: RestoreJournal): Promise<void> {
 }
 
 async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
+  const staged = await checkRecoveryPaths(ctx, j);
   await syncTarget(j);
   if (j.phase !== 'applied') {
     j.phase = 'applied';
@@ -335,7 +373,7 @@ async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
   if (j.setHead) setTargetHead(ctx, j.target, j.snapshot);
   await faultPoint('restore-finish', 1);
   try {
-    await removeTree(j.staging);
+    if (staged) await removeTree(j.staging);
   } catch (err) {
     // The restore is complete; only the cleanup is left, which --resume (or the next restore) retries.
     ctx.warn(`restored, but could not remove the staging directory ${j.staging}: ${describeError(err)}; run \`cairn restore --resume\` to clean up`);
@@ -350,7 +388,7 @@ async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
  * Safe to run again after an interruption.
  */
 export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Promise<void> {
-  if (!(await lstatOrNull(j.staging))) {
+  if (!(await checkRecoveryPaths(ctx, j))) {
     removeJournal(ctx.dir, j.target);
     if (j.phase === 'staging') return;
     throw new IntegrityError(`the staging directory ${j.staging} of an interrupted restore is gone; cairn cannot undo that restore itself`, {
@@ -380,7 +418,7 @@ export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Prom
         }
         if (await lstatOrNull(op)) {
           await fsp.rename(op, abs);
-          if (a.old?.type === 'dir' && (a.old.mode & 0o200) === 0) await fsp.chmod(abs, a.old.mode & 0o7777); // made movable on the way out
+          if (a.old?.type === 'dir' && (a.old.mode & 0o200) === 0) await setDirMode(abs, a.old.mode & 0o7777); // made movable on the way out
         }
       } catch (err) {
         throw asCairnError(err, `cannot move ${a.path} back`);
@@ -389,10 +427,13 @@ export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Prom
     // Metadata last, children before parents (moving entries back changed the directories' times).
     for (const a of j.actions) {
       if (a.op !== 'meta' || !a.from) continue;
-      const abs = absPath(j.target, a.rel);
-      const found = await lstatOrNull(abs);
-      if (found && typeOf(found) === a.from.type) {
-        await m.setMeta(a.from, abs).catch((err: unknown) => ctx.warn(`rollback: could not reset the mode and times of ${a.path}: ${describeError(err)}`));
+      try {
+        await checkParents(j.target, a.rel, checked);
+        const abs = absPath(j.target, a.rel);
+        const found = await lstatOrNull(abs);
+        if (found && typeOf(found) === a.from.type) await m.setMeta(a.from, abs);
+      } catch (err) {
+        ctx.warn(`rollback: could not reset the mode and times of ${a.path}: ${describeError(err)}`);
       }
     }
     await syncTarget(j);
@@ -449,7 +490,7 @@ function annotate(err: unknown, note: string, j: RestoreJournal, recoveryNeeded 
 
 /** Deals with an interrupted restore of `target` before a new one starts: rolls it back (or refuses when busy or dry). */
 async function settlePending(ctx: RepoContext, target: string, dryRun: boolean): Promise<void> {
-  const j = readJournal(ctx.dir, target);
+  const j = readJournal(ctx.dir, target, `cannot restore into ${target}`);
   if (!j) return;
   if (journalOwnerAlive(j)) {
     throw new BusyError(`another restore into ${target} is running (pid ${j.pid} on ${j.host})`, { hint: 'wait for it to finish' });
@@ -527,7 +568,7 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
     target,
     snapshot: id,
     restorePoint: result.restorePoint,
-    staging: path.join(target, `${STAGING_PREFIX}${randomBytes(4).toString('hex')}`),
+    staging: newStagingDir(target),
     phase: 'staging',
     setHead: whole,
     paths,
@@ -538,7 +579,7 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
     started: new Date().toISOString(),
     actions: plan.actions,
   };
-  if (readJournal(ctx.dir, target)) {
+  if (readJournal(ctx.dir, target, `cannot restore into ${target}`)) {
     throw new BusyError(`another restore into ${target} started meanwhile`, { hint: 'wait for it to finish, then run the restore again' });
   }
   try {
@@ -571,47 +612,62 @@ export interface RecoverySummary {
   actions: number;
 }
 
-/** The interrupted restores in this repository (journals whose process is gone or still running). */
-export function pendingRestores(ctx: RepoContext): Array<{ target: string; snapshot: ObjectId; restorePoint: ObjectId | null; phase: string; started: string; running: boolean }> {
+/**
+ * The interrupted restores in this repository (journals whose process is gone
+ * or still running). A journal that cannot be used throws (exit 4): what it
+ * names is unknown, so whatever relies on this list (prune's roots, forget's
+ * pins) must stop rather than go on without it. `lead` says what stopped.
+ */
+export function pendingRestores(ctx: RepoContext, lead?: string): Array<{ target: string; snapshot: ObjectId; restorePoint: ObjectId | null; phase: string; started: string; running: boolean }> {
   const out = [];
   for (const r of listJournals(ctx.dir)) {
-    if (!r.journal) continue;
-    const j = r.journal;
+    if (r.damage) throw damagedJournalError(r.damage, lead);
+    const j = r.journal!;
     out.push({ target: j.target, snapshot: j.snapshot, restorePoint: j.restorePoint, phase: j.phase, started: j.started, running: journalOwnerAlive(j) });
   }
   return out;
 }
 
-/** Finishes (resume) or undoes (rollback) an interrupted restore; `target` picks one when several are pending. */
-export async function recoverRestore(ctx: RepoContext, action: 'rollback' | 'resume', target?: string): Promise<RecoverySummary> {
-  const all = listJournals(ctx.dir);
-  for (const r of all) if (r.error) ctx.warn(`unreadable restore journal ${r.file}: ${r.error}`);
-  let journals = all.flatMap((r) => (r.journal ? [r.journal] : []));
+/** The one journal `recoverRestore` acts on: the one of `target`, or the only one in the repository. */
+function journalToRecover(ctx: RepoContext, action: 'rollback' | 'resume', target?: string): RestoreJournal {
+  const lead = `cannot ${action === 'rollback' ? 'roll back' : 'resume'} the interrupted restore`;
+  if (target === '') throw new UsageError('the target of the interrupted restore is empty', { hint: 'name its directory, or give none when only one restore is pending' });
   if (target !== undefined) {
     const abs = path.resolve(target);
-    journals = journals.filter((j) => j.target === abs || j.target === realpathOr(abs));
+    const real = realpathOr(abs);
+    const j = readJournal(ctx.dir, abs, lead) ?? (real !== abs ? readJournal(ctx.dir, real, lead) : null);
+    if (!j) throw new NotFoundError(`no interrupted restore into ${abs}`, { hint: 'nothing to recover' });
+    return j;
   }
-  if (journals.length === 0) {
-    throw new NotFoundError(target !== undefined ? `no interrupted restore into ${path.resolve(target)}` : 'no interrupted restore in this repository', {
-      hint: 'nothing to recover',
-    });
+  const all = listJournals(ctx.dir);
+  if (all.length === 0) throw new NotFoundError('no interrupted restore in this repository', { hint: 'nothing to recover' });
+  if (all.length > 1) {
+    const names = all.map((r) => r.journal?.target ?? `${r.damage!.target ?? 'an unknown target'} (its journal ${r.file} is ${r.damage!.kind})`);
+    throw new UsageError(`${all.length} interrupted restores are pending: ${names.join(', ')}`, { hint: 'name one with --target DIR' });
   }
-  if (journals.length > 1) {
-    throw new UsageError(`${journals.length} interrupted restores are pending: ${journals.map((j) => j.target).join(', ')}`, { hint: 'name one with --target DIR' });
-  }
-  const j = journals[0]!;
+  const only = all[0]!;
+  if (only.damage) throw damagedJournalError(only.damage, lead);
+  return only.journal!;
+}
+
+/** Finishes (resume) or undoes (rollback) an interrupted restore; `target` picks one when several are pending. */
+export async function recoverRestore(ctx: RepoContext, action: 'rollback' | 'resume', target?: string): Promise<RecoverySummary> {
+  const j = journalToRecover(ctx, action, target);
   if (journalOwnerAlive(j)) throw new BusyError(`the restore into ${j.target} is still running (pid ${j.pid} on ${j.host})`, { hint: 'wait for it to finish' });
   const summary: RecoverySummary = { action, target: j.target, snapshot: j.snapshot, restorePoint: j.restorePoint, phase: j.phase, actions: j.actions.length };
   if (action === 'rollback') {
     await rollbackJournal(ctx, j);
     return summary;
   }
-  if (!(await lstatOrNull(j.staging))) {
-    if (j.phase === 'staging') {
-      await fsp.mkdir(j.staging, { mode: 0o700 });
-    } else {
-      await rollbackJournal(ctx, j); // throws: the staging directory is gone
+  if (!(await checkRecoveryPaths(ctx, j))) {
+    if (j.phase !== 'staging') await rollbackJournal(ctx, j); // throws: the staging directory is gone
+    if (!(await lstatOrNull(j.target))) {
+      removeJournal(ctx.dir, j.target);
+      throw new NotFoundError(`the restore target ${j.target} is gone; its interrupted restore had changed nothing, and its journal was removed`, {
+        hint: 'restore into a new directory with --target DIR',
+      });
     }
+    await fsp.mkdir(j.staging, { mode: 0o700 });
   }
   j.pid = process.pid;
   j.host = os.hostname();

@@ -14,6 +14,8 @@
  * - The index is compared with the store: snapshot markers against index
  *   rows (and each row's fields against its manifest), HEAD and tag refs
  *   against the index, and SQLite's own quick_check.
+ * - Every restore journal (an interrupted restore) must be readable and valid:
+ *   one that is not blocks restores into its target, prune and forget.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -27,6 +29,7 @@ import type { RepoContext } from '../repoContext.js';
 import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { readTreeUncached } from './prune.js';
+import { damagedJournalError, listJournals } from './restoreJournal.js';
 
 export type DamageProblem = 'missing' | 'corrupted' | 'unreadable';
 
@@ -93,6 +96,18 @@ export interface IndexProblem {
   tag?: string;
 }
 
+/** A restore journal that cannot be used (an interrupted restore nobody can finish or undo from it). */
+export interface JournalProblem {
+  problem: 'journal-damaged' | 'journal-unreadable';
+  /** The journal file. */
+  file: string;
+  /** The target it is for, when known. */
+  target?: string;
+  message: string;
+  /** What to do. */
+  hint: string;
+}
+
 export interface ReadDataSample {
   mode: 'none' | 'all' | 'percent' | 'subset';
   /** The subset as given ("10%", "2/5"). */
@@ -114,6 +129,7 @@ export interface VerifyReport {
   damagedObjects: DamagedObject[];
   damagedSnapshots: DamagedSnapshot[];
   indexProblems: IndexProblem[];
+  journalProblems: JournalProblem[];
 }
 
 const FILES_LISTED = 1000;
@@ -320,6 +336,7 @@ class Verifier {
       this.report();
     }
     const indexProblems = this.checkIndex(manifests);
+    const journalProblems = checkJournals(ctx);
     // Oldest first, as a user reads history.
     const timeOf = (id: string) => {
       const t = manifests.get(id as ObjectId)?.time ?? ctx.index.get(id as ObjectId)?.time;
@@ -329,7 +346,7 @@ class Verifier {
     damagedSnapshots.sort((a, b) => chronological(a.id, b.id));
     for (const o of this.badObjects.values()) o.snapshots.sort(chronological);
     return {
-      ok: this.badObjects.size === 0 && damagedSnapshots.length === 0 && indexProblems.length === 0,
+      ok: this.badObjects.size === 0 && damagedSnapshots.length === 0 && indexProblems.length === 0 && journalProblems.length === 0,
       snapshots: markers.length,
       trees: this.trees,
       objects: this.objects,
@@ -337,6 +354,7 @@ class Verifier {
       damagedObjects: [...this.badObjects.values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
       damagedSnapshots,
       indexProblems,
+      journalProblems,
     };
   }
 
@@ -421,4 +439,21 @@ class Verifier {
     }
     return out;
   }
+}
+
+/** The restore journals that cannot be read or fail validation. */
+function checkJournals(ctx: RepoContext): JournalProblem[] {
+  let journals;
+  try {
+    journals = listJournals(ctx.dir);
+  } catch (err) {
+    const file = path.join(ctx.dir, 'restores');
+    return [{ problem: 'journal-unreadable', file, message: `the restore journals in ${file} cannot be listed: ${(err as Error).message}`, hint: 'check the permissions of that directory' }];
+  }
+  return journals.flatMap((r): JournalProblem[] => {
+    if (!r.damage) return [];
+    const d = r.damage;
+    const e = damagedJournalError(d);
+    return [{ problem: d.kind === 'damaged' ? 'journal-damaged' : 'journal-unreadable', file: d.file, ...(d.target ? { target: d.target } : {}), message: e.message, hint: e.hint ?? '' }];
+  });
 }

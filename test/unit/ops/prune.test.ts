@@ -194,14 +194,14 @@ describe('forget', () => {
 
   it('keeps, and prune keeps the data of, the snapshots an interrupted restore needs', async () => {
     const { f, ids } = await history();
-    const { writeJournal } = await import('../../../src/ops/restoreJournal.js');
+    const { newStagingDir, writeJournal } = await import('../../../src/ops/restoreJournal.js');
     const os = await import('node:os');
     await writeJournal(f.repoDir, f.repo.tmpDir, {
       v: 1,
       target: path.join(f.root, 'target'),
       snapshot: ids[0] as never,
       restorePoint: ids[1] as never,
-      staging: path.join(f.root, 'target', '.staging'),
+      staging: newStagingDir(path.join(f.root, 'target')),
       phase: 'staging',
       setHead: true,
       paths: [],
