@@ -142,3 +142,13 @@ export function waitForFsClockPast(file: string, dir = path.dirname(file)): void
     fs.rmSync(probe, { force: true });
   }
 }
+
+/** What `fn` throws, or undefined when it returns: for asserting on an error's class, code and message. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}

@@ -9,6 +9,7 @@ import { IntegrityError } from '../../src/errors.js';
 import { decodeManifest, encodeManifest, SNAPSHOT_MODES, SNAPSHOT_TYPES, type Manifest } from '../../src/model/manifest.js';
 import { decodeTree, encodeTree, type TreeEntry } from '../../src/model/tree.js';
 import type { ObjectId } from '../../src/store/objectId.js';
+import { thrown } from '../helpers.js';
 
 const hexId = fc.stringMatching(/^[0-9a-f]{64}$/).map((s) => s as ObjectId);
 const nsTime = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String);
@@ -56,15 +57,6 @@ const FIELDS: Record<string, string[]> = {
   dir: ['mode', 'mtime', 'ctime', 'uid', 'gid', 'ino', 'tree', 'type'],
   symlink: ['mode', 'mtime', 'ctime', 'uid', 'gid', 'ino', 'size', 'target', 'rawTarget', 'type'],
 };
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 describe('decodeTree', () => {
   it('round-trips every valid tree', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../../src/errors.js';
 import { decodeManifest, encodeManifest, type Manifest } from '../../../src/model/manifest.js';
+import { thrown } from '../../helpers.js';
 
 const ID = 'a'.repeat(64);
 const SNAP = 'b'.repeat(64);
@@ -26,15 +27,6 @@ function goodManifest(over: Partial<Manifest> = {}): Manifest {
     warnings: [],
     ...over,
   };
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
 }
 
 const decode = (m: unknown) => decodeManifest(Buffer.from(JSON.stringify(m)), SNAP);

@@ -6,17 +6,9 @@ import { verifiedInline } from '../../../src/model/fileContent.js';
 import { compareNames, decodeTree, encodeTree, inlineBytes, inlineFields, TREE_VERSION, TREE_VERSION_INLINE, type TreeEntry } from '../../../src/model/tree.js';
 import { sha256Hex } from '../../../src/util/hash.js';
 import { decodeManifest } from '../../../src/model/manifest.js';
+import { thrown } from '../../helpers.js';
 
 const ID = 'a'.repeat(64);
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 function file(name: string | Buffer): TreeEntry {
   const n = typeof name === 'string' ? Buffer.from(name) : name;
