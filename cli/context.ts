@@ -21,6 +21,24 @@ export interface CommandContext {
 /** Exit status a command asks for after printing its result (e.g. 3 for a partial snapshot). */
 export const requestedExit = { code: 0 };
 
+/**
+ * SIGINT/SIGTERM. By default main.ts ends the process at once (the repository stays consistent; 'exit'
+ * listeners clean up). A command that must stop in order (one that runs another program, which has to be ended
+ * with it) runs its work under interruptible(): the first signal then aborts the AbortSignal it was given and
+ * the command ends with its own error (INTERRUPTED); a second signal still ends the process at once.
+ */
+export const interruption: { controller?: AbortController; signal?: NodeJS.Signals } = {};
+
+export async function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  interruption.controller = controller;
+  try {
+    return await fn(controller.signal);
+  } finally {
+    if (interruption.controller === controller) delete interruption.controller;
+  }
+}
+
 export function commandContext(cmd: Command): CommandContext {
   const globals = cmd.optsWithGlobals() as GlobalOptions;
   // An empty --repo "" (an unset shell variable) must not quietly mean "find the repository from here".

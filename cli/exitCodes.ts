@@ -12,6 +12,8 @@ export const EXIT = {
   BUSY: 11,
   REFUSED: 12,
   INTERRUPTED: 130,
+  /** SIGTERM: 128 + 15, what a shell reports for a process it ended. */
+  TERMINATED: 143,
 } as const;
 
 export function exitCodeFor(code: ErrorCode): number {

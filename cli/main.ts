@@ -4,7 +4,7 @@ process.env.UV_THREADPOOL_SIZE ??= '8';
 
 import { CommanderError } from 'commander';
 import { explainError } from '../src/index.js';
-import { requestedExit } from './context.js';
+import { interruption, requestedExit } from './context.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { buildProgram } from './program.js';
 
@@ -20,7 +20,7 @@ function fail(err: unknown, json: boolean): number {
     const err = known;
     process.stderr.write(`cairn: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}\n`);
     if (json) process.stdout.write(`${JSON.stringify(err.toJSON())}\n`);
-    return exitCodeFor(err.code);
+    return err.code === 'INTERRUPTED' && interruption.signal === 'SIGTERM' ? EXIT.TERMINATED : exitCodeFor(err.code);
   }
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EPIPE') return EXIT.OK;
@@ -36,12 +36,22 @@ async function main(): Promise<number> {
     if (err.code === 'EPIPE') process.exit(EXIT.OK);
   });
   let interrupted = false;
-  process.on('SIGINT', () => {
-    if (interrupted) process.exit(EXIT.INTERRUPTED);
+  const onSignal = (signal: NodeJS.Signals) => {
+    const code = signal === 'SIGTERM' ? EXIT.TERMINATED : EXIT.INTERRUPTED;
+    if (!interrupted && interruption.controller) {
+      // The command stops in order and fails with its own one line (INTERRUPTED).
+      interrupted = true;
+      interruption.signal = signal;
+      interruption.controller.abort(signal);
+      return;
+    }
+    // Else at once; also a second signal while an orderly stop runs (a command's processes get SIGKILL on exit).
     interrupted = true;
     process.stderr.write('\ncairn: interrupted; the repository is left consistent (unreferenced objects are removed by prune)\n');
-    process.exit(EXIT.INTERRUPTED);
-  });
+    process.exit(code);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await buildProgram().parseAsync(process.argv);
     return requestedExit.code;

@@ -148,6 +148,13 @@ export class CommandFailedError extends CairnError {
   }
 }
 
+/** The operation was stopped on request (SIGINT/SIGTERM to the CLI, an aborted AbortSignal) before it finished. */
+export class InterruptedError extends CairnError {
+  constructor(message: string, options?: CairnErrorOptions) {
+    super('INTERRUPTED', message, options);
+  }
+}
+
 /** SQLite result codes that mean index.db (or a scratch database) is damaged, or is not cairn's. */
 const SQLITE_DAMAGE = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
 /** SQLite result codes that mean the database file cannot be opened or written by this user. */

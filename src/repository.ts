@@ -206,7 +206,7 @@ export class Repository extends RepoContext {
    * @example await repo.snapshotStream({ name: 'db.dump', command: 'pg_dump -Fc app', type: 'daily' });
    */
   snapshotStream(options: StreamSnapshotOptions & { tags?: readonly string[] }): Promise<SnapshotSummary> {
-    const { onProgress: _p, onCommandStderr: _s, input: _i, ...args } = options;
+    const { onProgress: _p, onCommandStderr: _s, input: _i, signal: _a, ...args } = options;
     return this.audited('snapshot', { ...args, ...(options.input ? { stdin: true } : {}) }, () => this.tagged(options.tags, () => takeStreamSnapshot(this, options)), (r) => [r.id]);
   }
 

@@ -1,7 +1,7 @@
 /** `cairn snapshot --sqlite PATH... | --stdin --name NAME | --from-command CMD --name NAME`: database and stream sources. */
 import type { Command } from 'commander';
 import { UsageError, type SnapshotSummary, type SnapshotType } from '../../src/index.js';
-import { requestedExit, withRepo, type CommandContext } from '../context.js';
+import { interruptible, requestedExit, withRepo, type CommandContext } from '../context.js';
 import { exitCodeFor } from '../exitCodes.js';
 import { formatBytes } from '../output.js';
 
@@ -80,16 +80,19 @@ export async function snapshotDatabaseSource(ctx: CommandContext, path: string |
       if (r.failed[0]) requestedExit.code = exitCodeFor(r.failed[0].error.code);
       return;
     }
-    const s = await repo.snapshotStream({
-      ...common,
-      name: opts.name ?? '',
-      ...(opts.stdin ? { input: process.stdin } : { command: opts.fromCommand! }),
-      onCommandStderr: (chunk) => {
-        ctx.out.endProgress();
-        process.stderr.write(chunk);
-      },
-      onProgress: (n) => ctx.out.progress(() => `${opts.name}: ${formatBytes(n)}`),
-    });
+    const s = await interruptible((signal) =>
+      repo.snapshotStream({
+        ...common,
+        signal,
+        name: opts.name ?? '',
+        ...(opts.stdin ? { input: process.stdin } : { command: opts.fromCommand! }),
+        onCommandStderr: (chunk) => {
+          ctx.out.endProgress();
+          process.stderr.write(chunk);
+        },
+        onProgress: (n) => ctx.out.progress(() => `${opts.name}: ${formatBytes(n)}`),
+      }),
+    );
     ctx.out.endProgress();
     ctx.out.emit(view.json(s, tagsOf(s)), () => [
       `snapshot ${s.id.slice(0, 12)} saved (${s.manifest.type}): ${s.manifest.source} from ${opts.stdin ? 'standard input' : `\`${opts.fromCommand}\``}`,

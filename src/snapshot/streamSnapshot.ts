@@ -8,24 +8,27 @@
  * changed a little shares most chunks with the last one) in bounded memory
  * whatever its size. A command that exits non-zero or is killed leaves no
  * snapshot: its chunks stay unreferenced (prune removes them) and the error
- * carries the end of its standard error.
+ * carries the end of its standard error. A snapshot that fails while the
+ * command runs (a full disk) or is interrupted (`signal`) stops the command
+ * and everything it started (commandRun.ts) before it throws.
  */
-import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { CommandFailedError, UsageError, describeError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
 import { nameFields } from '../model/entryName.js';
 import type { SnapshotProblem, SnapshotType } from '../model/manifest.js';
 import { encodeTree } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import { changeCompressionOf } from '../repositoryConfig.js';
 import type { ReadInto } from '../chunk/chunkStream.js';
+import { readerOf } from '../chunk/readerOf.js';
+import { startCommand } from './commandRun.js';
 import { storeBuffer, storeStream, type ContentResult } from './contentWriter.js';
 import { commitSnapshot, fileSystemNow, parseSnapshotTime, validateSnapshotChoices, type SnapshotSummary } from './snapshotter.js';
 
 export interface StreamSnapshotOptions {
   /** The file name the stream is stored under (one path component, e.g. `db.dump`). */
   name: string;
-  /** The bytes to store (e.g. process.stdin). Exactly one of input and command. */
+  /** The bytes to store (e.g. process.stdin). Exactly one of input and command. Destroyed when the snapshot fails before its end. */
   input?: Readable;
   /** A shell command (run with /bin/sh -c) whose standard output is stored. */
   command?: string;
@@ -36,6 +39,12 @@ export interface StreamSnapshotOptions {
   /** The command's standard error as it arrives (the CLI passes it through). */
   onCommandStderr?: (chunk: Buffer) => void;
   onProgress?: (bytes: number) => void;
+  /**
+   * Aborting it stops the snapshot (the CLI aborts on SIGINT/SIGTERM): the command and what it started are
+   * ended, nothing is committed, and the snapshot throws InterruptedError. Honoured until the stream has been
+   * read and the command has exited; the commit that follows is not interrupted.
+   */
+  signal?: AbortSignal;
 }
 
 /** What manifest.extra holds for a stream snapshot. */
@@ -61,64 +70,18 @@ export function validateStreamName(name: string | undefined): string {
   return name;
 }
 
-/** A ReadInto over a Readable: holds at most one of its chunks. */
-export function readerOf(stream: Readable): ReadInto {
-  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  let pending: Buffer = Buffer.alloc(0);
-  let done = false;
-  return async (buf, offset, length) => {
-    while (pending.length === 0) {
-      if (done) return 0;
-      const r = await it.next();
-      if (r.done) {
-        done = true;
-        return 0;
-      }
-      pending = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-    }
-    const n = Math.min(length, pending.length);
-    pending.copy(buf, offset, 0, n);
-    pending = pending.subarray(n);
-    return n;
-  };
-}
-
-const STDERR_TAIL = 8 * 1024;
-
-interface CommandRun {
-  read: ReadInto;
-  /** Resolves when the command has exited (after its output ended). */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderrTail: () => string;
-  kill: () => void;
-}
-
-function runCommand(command: string, onStderr?: (chunk: Buffer) => void): CommandRun {
-  const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let tail = Buffer.alloc(0);
-  child.stderr.on('data', (d: Buffer) => {
-    onStderr?.(d);
-    tail = Buffer.concat([tail, d]);
-    if (tail.length > STDERR_TAIL) tail = tail.subarray(tail.length - STDERR_TAIL);
+/** A promise that rejects with InterruptedError when `signal` aborts (never settles otherwise). */
+function abortedBy(signal: AbortSignal | undefined, what: string): Promise<never> {
+  const p = new Promise<never>((_, reject) => {
+    const fail = () => {
+      const by = typeof signal?.reason === 'string' ? ` by ${signal.reason}` : '';
+      reject(new InterruptedError(`interrupted${by}: ${what}; no snapshot was made`, { details: by ? { signal: signal!.reason } : {} }));
+    };
+    if (signal?.aborted) fail();
+    else signal?.addEventListener('abort', fail, { once: true });
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', (err) => reject(new CommandFailedError(`cannot run the command: ${describeError(err)}`, { cause: err, details: { command } })));
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  });
-  exited.catch(() => undefined); // observed below; never an unhandled rejection
-  return {
-    read: readerOf(child.stdout),
-    exited,
-    stderrTail: () => tail.toString('utf8'),
-    kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    },
-  };
-}
-
-function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  return lines[lines.length - 1] ?? '';
+  p.catch(() => undefined); // observed by the reads that race it
+  return p;
 }
 
 /** Stores a stream as a snapshot; no snapshot unless the whole stream arrived and the command succeeded. */
@@ -133,11 +96,14 @@ export async function takeStreamSnapshot(ctx: RepoContext, options: StreamSnapsh
   const time = parseSnapshotTime(options.time);
   const source = streamSource(name);
   return ctx.withLock('snapshot', false, async () => {
-    const run = options.command !== undefined ? runCommand(options.command, options.onCommandStderr) : undefined;
+    const run = options.command !== undefined ? startCommand(options.command, { ...(options.onCommandStderr ? { onStderr: options.onCommandStderr } : {}), onWarning: ctx.warn }) : undefined;
     const raw = run ? run.read : readerOf(options.input!);
+    const interrupted = abortedBy(options.signal, run ? 'the command was stopped' : 'standard input was not read to its end');
     let total = 0;
     const read: ReadInto = async (buf, offset, length) => {
-      const n = await raw(buf, offset, length);
+      const next = raw(buf, offset, length);
+      next.catch(() => undefined); // lost to an interruption: settled (or never) after the snapshot failed
+      const n = await Promise.race([next, interrupted]);
       total += n;
       options.onProgress?.(total);
       return n;
@@ -148,20 +114,12 @@ export async function takeStreamSnapshot(ctx: RepoContext, options: StreamSnapsh
       const changed = ctx.index.latest(source) !== undefined;
       // Parallel: a stream's size is not known before it ends, and streams are mostly database dumps.
       content = await storeStream(ctx.store, read, ctx.config.chunker, { parallel: true, ...(changed ? { compression: changeCompressionOf(ctx.config) } : {}) });
-      if (run) {
-        const { code, signal } = await run.exited;
-        if (code !== 0 || signal !== null) {
-          const how = signal !== null ? `was killed by ${signal}` : `exited with status ${code}`;
-          const said = lastLine(run.stderrTail());
-          throw new CommandFailedError(`the command ${how}${said ? `: ${said}` : ''}; no snapshot was made`, {
-            hint: 'its standard error is shown above; fix the command and run the snapshot again',
-            details: { command: options.command, exitCode: code, signal, stderr: run.stderrTail() },
-          });
-        }
-      }
+      if (run) await Promise.race([run.finish(), interrupted]);
     } catch (err) {
-      run?.kill();
-      await run?.exited.catch(() => undefined);
+      // Never a wait on the command's pipes or on its 'close': stop() ends its whole process group and gives up
+      // on what it cannot end.
+      await run?.stop();
+      options.input?.destroy(); // not read further: no pending read may keep the process waiting on its writer
       await ctx.store.abort();
       throw err;
     }

@@ -2,12 +2,16 @@
  * `cairn snapshot --stdin | --from-command` end to end: round trips through
  * `cairn cat`, history per stream name, failing and killed commands leaving
  * no snapshot, and memory that stays bounded whatever the stream's size.
+ * And the end of a command whatever happens: a snapshot that fails while it
+ * runs (a full disk, injected), or is interrupted, or a command that fails
+ * while a process it started still holds its output, ends at once with no
+ * process left behind, no lock and no snapshot.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { cairn, cairnOk, CLI, parseJson, ROOT } from '../helpers.js';
 import { catToFile, scratchDir } from './databaseFixtures.js';
 
@@ -128,5 +132,196 @@ describe('cairn snapshot --from-command', () => {
     const cat = spawnSync('/bin/sh', ['-c', `"${process.execPath}" "${CLI}" --repo "${repo}" cat ${s.id}:zeros | sha256sum`], { encoding: 'utf8' });
     expect(cat.status).toBe(0);
     expect(cat.stdout.split(' ')[0]).toBe(createHash('sha256').update(Buffer.alloc(size)).digest('hex'));
+  });
+});
+
+/** Whether process `pid` is gone: no such process, or a zombie (dead, not yet collected by its new parent, init). */
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+interface Run {
+  child: ChildProcess;
+  /** Resolves once stderr holds `text` (the command's own stderr is passed through). */
+  stderrHas(text: string | RegExp): Promise<void>;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+/** Processes a test started or made start, ended after each test whatever happened (by pid). */
+const leftovers: number[] = [];
+/** Files a test's command writes a pid to: those processes too (also when the test timed out before reading it). */
+const pidFiles: string[] = [];
+afterEach(() => {
+  for (const file of pidFiles.splice(0)) {
+    const pid = fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').trim()) : 0;
+    if (pid > 0) leftovers.push(pid);
+  }
+  for (const pid of leftovers.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
+
+/** Runs the CLI asynchronously, so that a hang fails the test by its timeout. */
+function run(args: string[], env: Record<string, string> = {}, input?: 'pipe'): Run {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CAIRN_REPO: '', ...env }, stdio: [input ?? 'ignore', 'pipe', 'pipe'] });
+  leftovers.push(child.pid!);
+  let stdout = '';
+  let stderr = '';
+  const waiters: Array<() => void> = [];
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of waiters.splice(0)) w();
+  });
+  const has = (text: string | RegExp) => (typeof text === 'string' ? stderr.includes(text) : text.test(stderr));
+  return {
+    child,
+    stderrHas: (text) =>
+      new Promise<void>((resolve) => {
+        const check = () => (has(text) ? resolve() : waiters.push(check));
+        check();
+      }),
+    done: new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))),
+  };
+}
+
+/** A file for the command to write a background process's pid to; that process is killed after the test. */
+function pidFileIn(dir: string, name: string): string {
+  const file = path.join(dir, name);
+  pidFiles.push(file);
+  return file;
+}
+
+/** The pid the command wrote to `file`. */
+function recordedPid(file: string): number {
+  const pid = Number(fs.readFileSync(file, 'utf8').trim());
+  expect(pid).toBeGreaterThan(0);
+  return pid;
+}
+
+function expectNothingLeft(repo: string): void {
+  expect(fs.readdirSync(path.join(repo, 'snapshots'))).toEqual([]);
+  expect(fs.readdirSync(path.join(repo, 'locks'))).toEqual([]);
+  expect(parseJson<unknown[]>(cairnOk(['--repo', repo, '--json', 'log']))).toEqual([]);
+}
+
+describe('cairn snapshot --from-command ends the command and what it started', () => {
+  it('when writing the stream fails (a full disk, injected): one error line, exit 1, no process, lock or snapshot left', { timeout: 30_000 }, async () => {
+    const { dir, repo } = setup();
+    const pidFile = pidFileIn(dir, 'sleeper.pid');
+    // A process in the background holds the output open, and the command keeps writing: before the fix cairn
+    // SIGTERMed /bin/sh only and waited for ever for the pipe to close.
+    const command = `sleep 600 & echo $! > '${pidFile}'; head -c 50000000 /dev/urandom; wait`;
+    const r = await run(['--repo', repo, 'snapshot', '--from-command', command, '--name', 'db.dump'], { CAIRN_TEST_FAULTS: 'object-stage:ENOSPC:3' }).done;
+    expect(r.code, r.stderr).toBe(1);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('cairn:'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/ENOSPC/);
+    expect(r.stderr).toMatch(/hint: the repository's disk is full/);
+    expect(processGone(recordedPid(pidFile))).toBe(true);
+    expectNothingLeft(repo);
+    expect(fs.readdirSync(path.join(repo, 'tmp')).filter((n) => n.startsWith('obj-'))).toEqual([]);
+    // and the repository takes the next snapshot
+    cairnOk(['--repo', repo, 'snapshot', '--from-command', 'echo ok', '--name', 'db.dump']);
+  });
+
+  it('when the command fails while a process it started still holds its output: at once, with its stderr', { timeout: 30_000 }, async () => {
+    const { dir, repo } = setup();
+    const pidFile = pidFileIn(dir, 'sleeper.pid');
+    const command = `sleep 600 & echo $! > '${pidFile}'; echo 'partial dump'; echo 'pg_dump: error: out of memory' >&2; exit 3`;
+    const r = await run(['--repo', repo, '--json', 'snapshot', '--from-command', command, '--name', 'db.dump']).done;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/cairn: the command exited with status 3: pg_dump: error: out of memory; no snapshot was made/);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: 'COMMAND_FAILED', details: { exitCode: 3, stderr: 'pg_dump: error: out of memory\n' } });
+    expect(processGone(recordedPid(pidFile))).toBe(true);
+    expectNothingLeft(repo);
+  });
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('when cairn gets %s: exit %i, one line, the command and what it started ended', { timeout: 30_000 }, async (signal, code) => {
+    const { dir, repo } = setup();
+    const pidFile = pidFileIn(dir, 'sleeper.pid');
+    const command = `sleep 600 & echo $! > '${pidFile}'; echo 'some of the dump'; echo 'dump started' >&2; wait`;
+    const r = run(['--repo', repo, 'snapshot', '--from-command', command, '--name', 'db.dump']);
+    await r.stderrHas('dump started');
+    const sleeper = recordedPid(pidFile);
+    r.child.kill(signal);
+    const end = await r.done;
+    expect(end.code, end.stderr).toBe(code);
+    expect(end.stderr.split('\n').filter((l) => l.startsWith('cairn:'))).toEqual([`cairn: interrupted by ${signal}: the command was stopped; no snapshot was made`]);
+    expect(processGone(sleeper)).toBe(true);
+    expectNothingLeft(repo);
+    const audit = fs.readdirSync(path.join(repo, 'audit')).map((f) => fs.readFileSync(path.join(repo, 'audit', f), 'utf8')).join('');
+    expect(audit).toContain('"error":"INTERRUPTED"');
+  });
+
+  it('when the command ignores SIGTERM: SIGKILL after the grace period', { timeout: 30_000 }, async () => {
+    const { dir, repo } = setup();
+    const pidFile = pidFileIn(dir, 'sleeper.pid');
+    // an ignored signal stays ignored across fork and exec: the shell and its sleep both ignore SIGTERM
+    const command = `trap '' TERM; sleep 600 & echo $! > '${pidFile}'; echo 'dump started' >&2; wait`;
+    const r = run(['--repo', repo, 'snapshot', '--from-command', command, '--name', 'db.dump']);
+    await r.stderrHas('dump started');
+    r.child.kill('SIGINT');
+    const end = await r.done;
+    expect(end.code, end.stderr).toBe(130);
+    expect(processGone(recordedPid(pidFile))).toBe(true);
+    expectNothingLeft(repo);
+  });
+
+  it('when cairn gets SIGINT while standard input stays open: exit 130 without waiting for its writer', { timeout: 30_000 }, async () => {
+    const { repo } = setup();
+    const r = run(['--repo', repo, 'snapshot', '--stdin', '--name', 'db.dump'], {}, 'pipe');
+    r.child.stdin!.write('some of the dump');
+    // the snapshot holds its lock: it is reading the stream
+    while (fs.readdirSync(path.join(repo, 'locks')).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    r.child.kill('SIGINT');
+    const end = await r.done;
+    expect(end.code, end.stderr).toBe(130);
+    expect(end.stderr).toContain('cairn: interrupted by SIGINT: standard input was not read to its end; no snapshot was made');
+    expectNothingLeft(repo);
+    r.child.stdin!.destroy();
+  });
+
+  it('on success, waits (with a warning) for a background process that holds the output, and stores all of it', { timeout: 30_000 }, async () => {
+    const { dir, repo } = setup();
+    const pidFile = pidFileIn(dir, 'sleeper.pid');
+    const command = `echo first; sleep 600 & echo $! > '${pidFile}'`;
+    const r = run(['--repo', repo, '--json', 'snapshot', '--from-command', command, '--name', 'out.txt']);
+    await r.stderrHas('its standard output is still open');
+    // the background process ends: the output closes and the snapshot completes
+    process.kill(recordedPid(pidFile), 'SIGKILL');
+    const end = await r.done;
+    expect(end.code, end.stderr).toBe(0);
+    const s = JSON.parse(end.stdout) as SnapJson;
+    const out = path.join(dir, 'out.txt');
+    catToFile(['--repo', repo, 'cat', `${s.id}:out.txt`], out);
+    expect(fs.readFileSync(out, 'utf8')).toBe('first\n');
+    expect(fs.readdirSync(path.join(repo, 'locks'))).toEqual([]);
+  });
+
+  it('on success, leaves alone a background process that closed its output (a daemon the command started)', { timeout: 30_000 }, async () => {
+    const { dir, repo } = setup();
+    const pidFile = pidFileIn(dir, 'daemon.pid');
+    const command = `sleep 600 >/dev/null 2>&1 & echo $! > '${pidFile}'; echo done`;
+    const end = await run(['--repo', repo, '--json', 'snapshot', '--from-command', command, '--name', 'out.txt']).done;
+    expect(end.code, end.stderr).toBe(0);
+    expect(processGone(recordedPid(pidFile))).toBe(false);
   });
 });
