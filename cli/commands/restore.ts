@@ -66,7 +66,11 @@ export function registerRestore(program: Command): void {
         const action = opts.resume ? 'resume' : 'rollback';
         await withRepo(ctx, async (repo) => {
           const r = await repo.recoverRestore(action, opts.target);
-          ctx.out.emit(r, () => `${action === 'resume' ? 'finished' : 'rolled back'} the interrupted restore of ${shortId(r.snapshot)} into ${r.target} (it had reached: ${r.phase})`);
+          ctx.out.emit(r, () =>
+            r.phase === 'rolled-back'
+              ? `finished rolling back the interrupted restore of ${shortId(r.snapshot)} into ${r.target} (only its cleanup was left)`
+              : `${action === 'resume' ? 'finished' : 'rolled back'} the interrupted restore of ${shortId(r.snapshot)} into ${r.target} (it had reached: ${r.phase})`,
+          );
         });
         return;
       }
@@ -81,13 +85,13 @@ export function registerRestore(program: Command): void {
           verify: opts.verify === true,
           restorePoint: opts.restorePoint,
           onProgress: (c, p) => ctx.out.progress(() => `${c.files} files, ${formatBytes(c.bytes)} ${p}`),
-          onRestorePoint: (id) => {
+          onRestorePoint: (id, undoPaths) => {
             ctx.out.endProgress();
-            process.stderr.write(`cairn: restore point ${shortId(id, 12)} taken; undo with: ${undoCommand(ctx, id, opts.path)}\n`);
+            process.stderr.write(`cairn: restore point ${shortId(id, 12)} taken; undo with: ${undoCommand(ctx, id, undoPaths ?? opts.path)}\n`);
           },
         });
         ctx.out.endProgress();
-        const undo = r.restorePoint ? undoCommand(ctx, r.restorePoint, opts.path) : null;
+        const undo = r.restorePoint ? undoCommand(ctx, r.restorePoint, r.undoPaths ?? opts.path) : null;
         const db = (r as Partial<DatabaseRestoreSummary>).database !== undefined && !r.dryRun;
         ctx.out.emit({ ...r, undo }, () => (db ? renderDatabaseRestore(r as DatabaseRestoreSummary, undo) : renderRestore(r, undo)));
       });

@@ -1,26 +1,29 @@
 /**
  * Restore, routed by what the target holds:
  * - a new or empty directory: everything is written into a staging directory
- *   beside the target, made durable, and renamed into place only when
- *   complete, so a failure never leaves a half-restored tree that looks whole;
+ *   beside the target (restoreStaging.ts), made durable, and renamed into
+ *   place only when complete, so a failure never leaves a half-restored tree
+ *   that looks whole; what a killed one leaves there, the next restore into
+ *   the same target removes (once its owner process is gone);
  * - an existing directory (the snapshot's own source by default, or any other
  *   with --force): the in-place engine (restoreInPlace.ts) with a restore
  *   point, approval, staging, a journal and rollback.
  * A whole-tree restore sets the target's HEAD to the restored snapshot, so
  * the next snapshot of it has that one as its parent.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { CairnError, NotFoundError, RefusedError, UnsafePathError, UsageError, isErrno } from '../errors.js';
+import { CairnError, NotFoundError, RefusedError, UnsafePathError, UsageError, describeError, isErrno } from '../errors.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir, fsyncTree, syncFileSystem } from '../util/durableFs.js';
+import { faultPoint } from '../util/faults.js';
 import { Materializer, type MaterializeCounts } from './materialize.js';
 import { restoreInPlace, setTargetHead } from './restoreInPlace.js';
 import { countChanges, describePlan, normalizeRestorePath, planRestore, type NameStatus, type PlanCounts } from './restorePlan.js';
 import { relativeInside } from './restoreScan.js';
+import { createTargetStaging, removeStaleTargetStaging, removeTargetStaging } from './restoreStaging.js';
 import { verifyRestoredTree } from './verifyRestored.js';
 
 export interface RestoreOptions {
@@ -37,8 +40,8 @@ export interface RestoreOptions {
   /** Take a restore point before changing a non-empty target (default true). */
   restorePoint?: boolean;
   onProgress?: (c: MaterializeCounts, path: string) => void;
-  /** Called as soon as the restore point is taken, before the target changes. */
-  onRestorePoint?: (id: ObjectId) => void;
+  /** Called as soon as the restore point is taken, before the target changes, with the --path arguments that undo the restore from it (none: the whole target). */
+  onRestorePoint?: (id: ObjectId, undoPaths?: string[]) => void;
 }
 
 /** new: into a new or empty directory; in-place: into the snapshot's source; force: over another non-empty directory. */
@@ -62,6 +65,11 @@ export interface RestoreSummary {
   /** Name-status of the change (with dryRun: of the change that would be made). */
   changes: NameStatus[];
   warnings: string[];
+  /**
+   * The --path arguments that undo the restore by restoring its restore point: the restore's paths and any parent
+   * it replaced (a symlink where the snapshot has a directory); empty for a whole-tree restore.
+   */
+  undoPaths?: string[];
 }
 
 /** What a restore target holds now. */
@@ -108,6 +116,8 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
   const state = targetState(target);
   const real = state === 'absent' ? target : fs.realpathSync(target);
   const kind: RestoreKind = real === manifest.source ? 'in-place' : state === 'nonempty' ? 'force' : 'new';
+  // What an earlier restore into this --target left beside it when it was killed.
+  if (options.target !== undefined && !options.dryRun) await removeStaleTargetStaging(ctx, target);
   const paths = (options.paths ?? []).map(normalizeRestorePath).filter((p) => p !== '');
   const base: RestoreSummary = {
     snapshot: id,
@@ -124,6 +134,7 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
     counts: { created: 0, replaced: 0, deleted: 0, metadata: 0 },
     changes: [],
     warnings: [],
+    undoPaths: [],
   };
 
   if (state === 'nonempty') {
@@ -141,7 +152,7 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.onRestorePoint ? { onRestorePoint: options.onRestorePoint } : {}),
     });
-    return { ...base, ...r.written, verified: r.verified, restorePoint: r.restorePoint, head: r.head, counts: r.counts, changes: r.changes, warnings: r.warnings };
+    return { ...base, ...r.written, verified: r.verified, restorePoint: r.restorePoint, head: r.head, counts: r.counts, changes: r.changes, warnings: r.warnings, undoPaths: r.undoPaths };
   }
 
   // A new or empty target: nothing there to lose, so no restore point and no approval.
@@ -199,7 +210,7 @@ function createdOwner(dir: string): { createdOwner?: { uid: number; gid: number 
   return { createdOwner: { uid, gid } };
 }
 
-/** Writes tree `tree` into a staging directory beside `target` and renames it into place. */
+/** Writes tree `tree` into a staging directory beside `target` (restoreStaging.ts) and renames it into place. */
 async function writeNewTarget(
   ctx: RepoContext,
   tree: ObjectId,
@@ -209,25 +220,28 @@ async function writeNewTarget(
 ): Promise<MaterializeCounts> {
   const parent = path.dirname(target);
   if (!fs.existsSync(parent)) throw new NotFoundError(`the parent of restore target ${target} does not exist`, { hint: 'create it first' });
-  const staging = path.join(parent, `.${path.basename(target)}.cairn-restore-${randomBytes(4).toString('hex')}`);
-  await fsp.mkdir(staging, { mode: 0o700 });
+  const staging = await createTargetStaging(target);
   const m = new Materializer(ctx, {
-    earlySync: staging,
-    ...createdOwner(staging),
+    earlySync: staging.tree,
+    ...createdOwner(staging.tree),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   try {
-    await m.writeTree(tree, Buffer.from(staging));
-    if (options.verify) await verifyRestoredTree(ctx, tree, staging);
+    await m.writeTree(tree, Buffer.from(staging.tree));
+    if (options.verify) await verifyRestoredTree(ctx, tree, staging.tree);
     // Every file and directory made durable before the rename publishes them.
-    if (!syncFileSystem(staging)) await fsyncTree(staging);
-    await fsp.chmod(staging, 0o755);
+    if (!syncFileSystem(staging.tree)) await fsyncTree(staging.tree);
+    await faultPoint('restore-new', 1);
+    await fsp.chmod(staging.tree, 0o755);
     if (state === 'empty') await fsp.rmdir(target);
-    await fsp.rename(staging, target);
+    await fsp.rename(staging.tree, target);
     await fsyncDir(parent);
   } catch (err) {
-    await fsp.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    await removeTargetStaging(staging.dir).catch(() => undefined);
     throw err;
   }
+  await faultPoint('restore-new', 2);
+  // Left: the staging directory with only its owner record (the next restore into the target removes it if this fails).
+  await removeTargetStaging(staging.dir).catch((err: unknown) => ctx.warn(`restored, but could not remove ${staging.dir}: ${describeError(err)}`));
   return m.counts;
 }

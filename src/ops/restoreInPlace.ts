@@ -15,14 +15,18 @@
  *    directory and the new one into place (renames only), checking first that
  *    the target still holds what the plan expects and that no parent
  *    directory has become a symlink;
- * 6. finish: make the renames durable, set HEAD, delete the staging directory
- *    (with the displaced entries) and the journal.
+ * 6. finish: make the renames durable, mark the journal applied, move old/
+ *    away (from then on the restore is kept), set HEAD, delete the staging
+ *    directory (with the displaced entries) and, last, the journal.
  *
  * The journal (restoreJournal.ts) is written before step 4 and at each phase
  * change. A failure in step 4 leaves the target untouched; a failure in step
  * 5 is rolled back at once (every displaced entry moved back); a killed
  * process leaves the journal, and `cairn restore --rollback` (or `--resume`,
- * or any later restore into the same target) completes the recovery.
+ * or any later restore into the same target) completes the recovery. A kill
+ * between any two steps of finish or of a rollback leaves a journal whose
+ * phase says which way it was going (applied, rolled-back), so the next
+ * command finishes that way and never moves an entry twice.
  */
 import { realpathSync, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -42,8 +46,9 @@ import { fsyncDir, fsyncTree, syncFileSystem } from '../util/durableFs.js';
 import { faultPoint } from '../util/faults.js';
 import { Materializer, type MaterializeCounts } from './materialize.js';
 import { damagedJournalError, journalFile, journalOwnerAlive, listJournals, newStagingDir, readJournal, removeJournal, writeJournal, type RestoreJournal } from './restoreJournal.js';
-import { countChanges, describePlan, normalizeRestorePath, planRestore, type NameStatus, type PlanCounts, type RestorePlan } from './restorePlan.js';
+import { countChanges, describePlan, normalizeRestorePath, planRestore, undoPaths, type NameStatus, type PlanCounts, type RestorePlan } from './restorePlan.js';
 import { scanTarget } from './restoreScan.js';
+import { removeTree } from './restoreStaging.js';
 import { verifyRestoredEntry, verifyRestoredTree } from './verifyRestored.js';
 
 export interface InPlaceOptions {
@@ -58,8 +63,11 @@ export interface InPlaceOptions {
   /** The approval to ask for before changing anything (null: none needed, e.g. an empty target). */
   approval?: Pick<ApprovalRequest, 'operation' | 'risk'> | null;
   onProgress?: (c: MaterializeCounts, path: string) => void;
-  /** Called as soon as the restore point is taken (before the target changes). */
-  onRestorePoint?: (id: ObjectId) => void;
+  /**
+   * Called once the restore point is taken, before the target changes, with the --path arguments that undo the
+   * restore from it (undoPaths: empty for a whole-tree restore).
+   */
+  onRestorePoint?: (id: ObjectId, undoPaths: string[]) => void;
 }
 
 export interface InPlaceResult {
@@ -72,6 +80,8 @@ export interface InPlaceResult {
   /** True when the target's HEAD now names the restored snapshot. */
   head: boolean;
   warnings: string[];
+  /** The --path arguments that undo this restore from its restore point (empty: the whole target; see undoPaths). */
+  undoPaths: string[];
 }
 
 const SLASH = Buffer.from('/');
@@ -105,6 +115,25 @@ function newPath(j: RestoreJournal, i: number): string {
 
 function oldPath(j: RestoreJournal, i: number): string {
   return path.join(j.staging, 'old', String(i));
+}
+
+/** Where finish moves staging/old in one rename before deleting anything: from then on the restore is kept. */
+const DISCARD = 'discard';
+
+/**
+ * True when the restore of an `applied` journal is complete and kept: finish
+ * has moved old/ away (or begun deleting the staging directory), so the
+ * displaced entries a rollback needs are no longer all there. While every one
+ * is still in old/ the restore can be rolled back exactly.
+ */
+async function committed(j: RestoreJournal): Promise<boolean> {
+  if (j.phase !== 'applied') return false;
+  if (!(await lstatOrNull(path.join(j.staging, 'old')))) return true;
+  for (let i = 0; i < j.actions.length; i++) {
+    const a = j.actions[i]!;
+    if ((a.op === 'delete' || (a.op === 'put' && a.old)) && !(await lstatOrNull(oldPath(j, i)))) return true;
+  }
+  return false;
 }
 
 function changedError(rel: string, expected: string, found: Stats | null): IoError {
@@ -179,7 +208,7 @@ async function checkRecoveryPaths(ctx: RepoContext, j: RestoreJournal): Promise<
   const st = await lstatOrNull(j.staging);
   if (!st) return false;
   if (!st.isDirectory()) throw notDir(`the staging directory ${j.staging}`, st);
-  for (const sub of ['new', 'old']) {
+  for (const sub of ['new', 'old', DISCARD]) {
     const p = path.join(j.staging, sub);
     const found = await lstatOrNull(p);
     if (found && !found.isDirectory()) throw notDir(p, found);
@@ -203,22 +232,6 @@ async function runPool<T>(items: readonly T[], limit: number, fn: (item: T) => P
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure) throw failure.err;
-}
-
-/** Removes a staging directory, making read-only directories inside it writable first if need be. */
-async function removeTree(dir: string): Promise<void> {
-  try {
-    await fsp.rm(dir, { recursive: true, force: true });
-    return;
-  } catch (err) {
-    if (!isErrno(err, 'EACCES') && !isErrno(err, 'EPERM') && !isErrno(err, 'ENOTEMPTY')) throw err;
-  }
-  const unlock = async (d: string): Promise<void> => {
-    await fsp.chmod(d, 0o700).catch(() => undefined);
-    for (const e of await fsp.readdir(d, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await unlock(path.join(d, e.name));
-  };
-  await unlock(dir);
-  await fsp.rm(dir, { recursive: true, force: true });
 }
 
 function asCairnError(err: unknown, what: string): CairnError {
@@ -363,6 +376,15 @@ async function syncTarget(j: RestoreJournal): Promise<void> {
   for (const d of dirs) await fsyncDir(d).catch(() => undefined);
 }
 
+/**
+ * Completes a restore whose actions are all done. Each step can be
+ * interrupted and the next command (restore, --resume, --rollback) carries
+ * on: phase `applied` is written first (from here a new restore finishes it
+ * rather than undoing it); old/ is moved to discard/ in one rename (the point
+ * of no return: before it, --rollback still undoes the restore exactly; after
+ * it, the restore is kept); HEAD is set; the staging directory is deleted;
+ * the journal last, so that no staging directory is ever left without it.
+ */
 async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
   const staged = await checkRecoveryPaths(ctx, j);
   await syncTarget(j);
@@ -370,8 +392,13 @@ async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
     j.phase = 'applied';
     await writeJournal(ctx.dir, ctx.tmpDir, j);
   }
-  if (j.setHead) setTargetHead(ctx, j.target, j.snapshot);
   await faultPoint('restore-finish', 1);
+  if (staged && (await lstatOrNull(path.join(j.staging, 'old')))) {
+    await fsp.rename(path.join(j.staging, 'old'), path.join(j.staging, DISCARD));
+    await fsyncDir(j.staging).catch(() => undefined);
+  }
+  await faultPoint('restore-finish', 2);
+  if (j.setHead && (await lstatOrNull(j.target))) setTargetHead(ctx, j.target, j.snapshot);
   try {
     if (staged) await removeTree(j.staging);
   } catch (err) {
@@ -379,18 +406,42 @@ async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
     ctx.warn(`restored, but could not remove the staging directory ${j.staging}: ${describeError(err)}; run \`cairn restore --resume\` to clean up`);
     return;
   }
+  await faultPoint('restore-finish', 3);
   removeJournal(ctx.dir, j.target);
+}
+
+/** The error for --rollback of a restore that had completed (only its cleanup was interrupted, and is now done). */
+function completedError(j: RestoreJournal): NotFoundError {
+  const undo = j.restorePoint ? `cairn restore ${j.restorePoint.slice(0, 12)}${undoPaths(j.actions, j.paths).map((p) => ` --path ${JSON.stringify(p)}`).join('')}` : null;
+  return new NotFoundError(`nothing to roll back: the restore of ${j.snapshot.slice(0, 12)} into ${j.target} had completed (it was stopped while cleaning up, which is now done)`, {
+    hint: undo ? `to undo it, restore its restore point: ${undo}` : `it was made without a restore point: restore the snapshot you want into ${j.target}`,
+    details: { target: j.target, snapshot: j.snapshot, ...(j.restorePoint ? { restorePoint: j.restorePoint, undo } : {}) },
+  });
 }
 
 /**
  * Undoes whatever part of a journal's actions was done, moving every
- * displaced entry back; then removes the staging directory and the journal.
- * Safe to run again after an interruption.
+ * displaced entry back; marks the journal rolled-back; then removes the
+ * staging directory and the journal. Safe to run again after an interruption
+ * at any point. A restore that had completed (an applied journal whose old/
+ * finish has moved away: see committed) cannot be undone from its staging
+ * directory: its cleanup is finished instead, and 'completed' returned.
  */
-export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Promise<void> {
-  if (!(await checkRecoveryPaths(ctx, j))) {
+export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Promise<'rolled-back' | 'completed'> {
+  const staged = await checkRecoveryPaths(ctx, j);
+  if (j.phase === 'rolled-back') {
+    // Every action was undone; only the cleanup was left.
+    if (staged) await removeTree(j.staging);
     removeJournal(ctx.dir, j.target);
-    if (j.phase === 'staging') return;
+    return 'rolled-back';
+  }
+  if (j.phase === 'applied' && (!staged || (await committed(j)))) {
+    await finish(ctx, j);
+    return 'completed';
+  }
+  if (!staged) {
+    removeJournal(ctx.dir, j.target);
+    if (j.phase === 'staging') return 'rolled-back';
     throw new IntegrityError(`the staging directory ${j.staging} of an interrupted restore is gone; cairn cannot undo that restore itself`, {
       hint: j.restorePoint ? `restore the restore point: cairn restore ${j.restorePoint.slice(0, 12)}` : 'restore the snapshot you want into the target again',
     });
@@ -399,6 +450,7 @@ export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Prom
     const m = new Materializer(ctx, { chown: j.chown });
     const checked = new Set<string>();
     let step = 0;
+    await fsp.mkdir(path.join(j.staging, 'new'), { mode: 0o700, recursive: true }); // placed entries go back there
     for (let i = j.actions.length - 1; i >= 0; i--) {
       const a = j.actions[i]!;
       if (a.op === 'meta') continue;
@@ -437,9 +489,15 @@ export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Prom
       }
     }
     await syncTarget(j);
+    // Before anything is deleted: run again, the loop above would take the entries now back in place for new ones.
+    j.phase = 'rolled-back';
+    await writeJournal(ctx.dir, ctx.tmpDir, j);
+    await faultPoint('restore-rolled-back', 1);
   }
   await removeTree(j.staging);
+  await faultPoint('restore-rolled-back', 2);
   removeJournal(ctx.dir, j.target);
+  return 'rolled-back';
 }
 
 /** Stages (if needed), applies and finishes a journal, rolling back if applying fails. */
@@ -501,8 +559,13 @@ async function settlePending(ctx: RepoContext, target: string, dryRun: boolean):
     });
   }
   if (j.phase === 'applied') {
-    // It had completed; only its cleanup was left.
+    // Every action was done: finish it (HEAD, cleanup), never undo it behind the user's back.
+    ctx.warn(`an interrupted restore of ${j.snapshot.slice(0, 12)} into ${target} had done every change; finishing it first`);
     await finish(ctx, j);
+    return;
+  }
+  if (j.phase === 'rolled-back') {
+    await rollbackJournal(ctx, j); // its cleanup
     return;
   }
   ctx.warn(`an interrupted restore of ${j.snapshot.slice(0, 12)} into ${target} was found; rolling it back first`);
@@ -532,6 +595,7 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
     verified: false,
     head: false,
     warnings: plan.warnings,
+    undoPaths: whole ? [] : undoPaths(plan.actions, paths),
   };
   if (options.dryRun) return result;
   if (plan.actions.length === 0) {
@@ -550,7 +614,6 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
     const rp = await takeSnapshot(ctx, { path: target, type: 'restore-point', message: `before restoring ${id.slice(0, 12)}`, excludeRules: rules });
     ctx.record('restore-point', { target, restoring: id }, 'ok', { started, snapshots: [rp.id] });
     result.restorePoint = rp.id;
-    options.onRestorePoint?.(rp.id);
     if (rp.manifest.errors.length > 0) throw unreadable(target, rp.manifest.errors);
     // Plan again from what the restore point holds: that is what the undo brings back.
     plan = await planRestore(load, rp.manifest.tree, manifest.tree, planOptions);
@@ -558,6 +621,8 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
     result.changes = changes;
     result.counts = countChanges(changes);
     result.warnings = plan.warnings;
+    result.undoPaths = whole ? [] : undoPaths(plan.actions, paths);
+    options.onRestorePoint?.(rp.id, result.undoPaths);
     if (plan.actions.length === 0) {
       if (whole) setTargetHead(ctx, target, id);
       return { ...result, head: whole };
@@ -656,7 +721,18 @@ export async function recoverRestore(ctx: RepoContext, action: 'rollback' | 'res
   if (journalOwnerAlive(j)) throw new BusyError(`the restore into ${j.target} is still running (pid ${j.pid} on ${j.host})`, { hint: 'wait for it to finish' });
   const summary: RecoverySummary = { action, target: j.target, snapshot: j.snapshot, restorePoint: j.restorePoint, phase: j.phase, actions: j.actions.length };
   if (action === 'rollback') {
-    await rollbackJournal(ctx, j);
+    if ((await rollbackJournal(ctx, j)) === 'completed') throw completedError(j);
+    return summary;
+  }
+  if (j.phase === 'rolled-back') {
+    await rollbackJournal(ctx, j); // its cleanup
+    throw new NotFoundError(`nothing to resume: the restore of ${j.snapshot.slice(0, 12)} into ${j.target} had been rolled back (it was stopped while cleaning up, which is now done)`, {
+      hint: `${j.target} is as it was before that restore; run the restore again to restore ${j.snapshot.slice(0, 12)}`,
+      details: { target: j.target, snapshot: j.snapshot },
+    });
+  }
+  if (j.phase === 'applied') {
+    await finish(ctx, j);
     return summary;
   }
   if (!(await checkRecoveryPaths(ctx, j))) {

@@ -9,6 +9,12 @@
  * Phases: staging (new content is being written into the staging directory;
  * the target is untouched) → applying (renames into the target under way) →
  * applied (every action done; left: HEAD, removing the staging directory).
+ * A rollback ends in rolled-back (every action undone; left: removing the
+ * staging directory), written before anything is deleted, so that a rollback
+ * stopped while cleaning up is never run again over the restored target.
+ * In phase applied, finish moves staging/old to staging/discard in one rename
+ * before it deletes anything: while old/ is there the restore can still be
+ * rolled back exactly; once it is gone the restore is complete and kept.
  *
  * A journal is read as untrusted input: the file may be damaged or crafted,
  * and rolling back moves and deletes what it names. It is validated whole
@@ -36,9 +42,9 @@ export const RESTORES_DIR = 'restores';
 export const STAGING_PREFIX = '.cairn-restore-';
 const STAGING_NAME = /^\.cairn-restore-[0-9a-f]{8}$/;
 
-export type RestorePhase = 'staging' | 'applying' | 'applied';
+export type RestorePhase = 'staging' | 'applying' | 'applied' | 'rolled-back';
 
-const PHASES: readonly RestorePhase[] = ['staging', 'applying', 'applied'];
+const PHASES: readonly RestorePhase[] = ['staging', 'applying', 'applied', 'rolled-back'];
 const ENTRY_TYPES: readonly EntryType[] = ['file', 'dir', 'symlink'];
 
 export interface RestoreJournal {

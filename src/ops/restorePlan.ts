@@ -285,3 +285,22 @@ export function countChanges(changes: readonly NameStatus[]): PlanCounts {
   }
   return c;
 }
+
+/**
+ * The --path arguments of the command that undoes a partial restore by
+ * restoring its restore point: the restore's own paths and the top-most
+ * entries its actions put or delete, none below another. A --path restore can
+ * replace a parent of its path (a symlink, or a file, where the snapshot has a
+ * directory), and undoing only the path would leave that parent replaced.
+ * Empty for a whole-tree restore.
+ */
+export function undoPaths(actions: readonly RestoreAction[], paths: readonly string[]): string[] {
+  const clean = paths.map(normalizeRestorePath);
+  if (clean.length === 0 || clean.includes('')) return [];
+  const all = new Set([...clean, ...actions.filter((a) => a.op !== 'meta').map((a) => a.path)]);
+  const below = (p: string): boolean => {
+    for (let at = p.indexOf('/'); at !== -1; at = p.indexOf('/', at + 1)) if (all.has(p.slice(0, at))) return true;
+    return false;
+  };
+  return [...all].filter((p) => !below(p)); // the restore's own paths first, in their order
+}

@@ -10,8 +10,13 @@
  *
  * Points used by the restore engine: `restore-stage` (before each staged
  * entry), `restore-apply` (after each rename into the target),
- * `restore-rollback` (before each undone action), `restore-finish` (all done,
- * before the staging directory is removed), `syncfs` (each call of
+ * `restore-rollback` (before each undone action), `restore-finish` (1: phase
+ * applied written; 2: old/ moved to discard/, before HEAD; 3: the staging
+ * directory removed, before the journal), `restore-rolled-back` (1: phase
+ * rolled-back written, before the staging directory is removed; 2: before the
+ * journal is), `restore-new` (a restore into a new directory; 1: the tree
+ * staged and synced, before the rename; 2: after it, before the staging
+ * directory is removed), `syncfs` (each call of
  * syncFileSystem(): a rule that trips makes it report syncfs unavailable, as
  * on a system without `sync -f`), `file-sync` (before each file fsyncTree()
  * syncs).

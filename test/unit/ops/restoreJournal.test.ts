@@ -138,6 +138,10 @@ describe('restore journal validation', () => {
       [(s) => (s.actions[3]!.from = { ...state, uid: -1 }), /uid/],
     ];
     for (const [edit, why] of cases) expect(reason(await storedThen(edit)), edit.toString()).toMatch(why);
+    // Every phase cairn writes is accepted, rolled-back (a rollback whose cleanup is left) included.
+    for (const phase of ['staging', 'applying', 'applied', 'rolled-back']) {
+      expect(await storedThen((s) => (s.phase = phase))).toMatchObject({ journal: { phase } });
+    }
   });
 
   it('property: random hostile action paths are refused, random safe ones accepted with their exact bytes', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NotFoundError, RefusedError, UnsafePathError, UsageError } from '../../../src/errors.js';
 import { encodeTree, type TreeEntry } from '../../../src/model/tree.js';
-import { countChanges, describePlan, normalizeRestorePath, planRestore, type RestoreAction } from '../../../src/ops/restorePlan.js';
+import { countChanges, describePlan, normalizeRestorePath, planRestore, undoPaths, type RestoreAction } from '../../../src/ops/restorePlan.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import { sha256Hex } from '../../../src/util/hash.js';
 
@@ -95,6 +95,18 @@ describe('planRestore', () => {
     const meta = plan.actions.find((x) => x.op === 'meta' && x.path === 'c');
     // An ancestor keeps its own metadata.
     expect(meta).toMatchObject({ from: { mtime: MTIME }, to: { mtime: MTIME } });
+    // Undoing it must bring the symlink back: the undo restores the replaced parent, not only the path asked for.
+    expect(undoPaths(plan.actions, ['a/inner', 'c/x'])).toEqual(['c/x', 'a']);
+  });
+
+  it('undoPaths: the restore\'s paths and the top-most entries it replaced, none below another; none for a whole restore', async () => {
+    const current = tree({ a: 'a file', b: { c: { link: 'x' } }, ab: 'f', d: { e: 'e1' } });
+    const wanted = tree({ a: { f: 'f' }, b: { c: { g: { h: 'h' } } }, ab: 'g', d: { e: 'e2' } });
+    const plan = await planRestore(load, current, wanted, { paths: ['./d/e', 'a/f', 'b/c/g/h', 'ab'] });
+    expect(undoPaths(plan.actions, ['./d/e', 'a/f', 'b/c/g/h', 'ab'])).toEqual(['d/e', 'ab', 'a', 'b/c']);
+    expect(undoPaths((await planRestore(load, current, wanted, { paths: ['d'] })).actions, ['d'])).toEqual(['d']);
+    expect(undoPaths(plan.actions, [])).toEqual([]);
+    expect(undoPaths(plan.actions, ['.', 'a/f'])).toEqual([]);
   });
 
   it('--path deletes a path the snapshot does not have, and rejects one that exists nowhere', async () => {
