@@ -2,12 +2,17 @@
  * Refs: small files that name snapshots and are the source of truth the index
  * is rebuilt from. refs/heads/<hash of source>.json holds a source's HEAD (the
  * snapshot it last matched); refs/tags/<name>.json a tag.
+ *
+ * Every change to a ref is made here, durably, before the index is told
+ * (ref first, index second); a crash in between leaves the index behind the
+ * refs, and reconcileIndex (ops/rebuildIndex.ts) catches it up on the next open.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from './errors.js';
 import { isObjectId, type ObjectId } from './store/objectId.js';
 import { tempName, writeFileAtomicSync } from './util/durableFs.js';
+import { faultPointSync } from './util/faults.js';
 import { sha256Hex } from './util/hash.js';
 
 export interface HeadRef {
@@ -22,19 +27,51 @@ export interface TagRef {
   message: string;
 }
 
+let refChanges = 0;
+
+/**
+ * Called after each ref file is durably written or removed, before the caller updates the index: the test
+ * fault point `ref-written` (util/faults.ts), so a test can kill the process in exactly that window.
+ */
+function refChanged(): void {
+  faultPointSync('ref-written', ++refChanges);
+}
+
+/** fsync a directory, so that a creation, rename or removal in it survives a crash (where the file system allows). */
+function syncDirSync(dir: string): void {
+  let dfd: number | undefined;
+  try {
+    dfd = fs.openSync(dir, 'r');
+    fs.fsyncSync(dfd);
+  } catch {
+    /* no directory, or fsync of a directory not supported on this file system */
+  } finally {
+    if (dfd !== undefined) fs.closeSync(dfd);
+  }
+}
+
+/** A HEAD ref's file name: a hash of the source path (any path, any length, one flat file). */
+export function headFileName(source: string): string {
+  return `${sha256Hex(source).slice(0, 32)}.json`;
+}
+
 function headFile(repoDir: string, source: string): string {
-  return path.join(repoDir, 'refs', 'heads', `${sha256Hex(source).slice(0, 32)}.json`);
+  return path.join(repoDir, 'refs', 'heads', headFileName(source));
 }
 
 export function writeHead(repoDir: string, ref: HeadRef): void {
   const file = headFile(repoDir, ref.source);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomicSync(file, JSON.stringify(ref));
+  refChanged();
 }
 
-/** Removes a source's HEAD ref (when its last snapshot is forgotten). */
+/** Removes a source's HEAD ref (when its last snapshot is forgotten) and syncs its directory. */
 export function removeHead(repoDir: string, source: string): void {
-  fs.rmSync(headFile(repoDir, source), { force: true });
+  const file = headFile(repoDir, source);
+  fs.rmSync(file, { force: true });
+  syncDirSync(path.dirname(file));
+  refChanged();
 }
 
 function readJsonDir<T>(dir: string): T[] {
@@ -111,6 +148,7 @@ export function writeTag(repoDir: string, tag: TagRef): void {
   const file = tagFile(repoDir, tag.name);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomicSync(file, JSON.stringify(tag));
+  refChanged();
 }
 
 /**
@@ -138,15 +176,8 @@ export function createTagExclusive(repoDir: string, tag: TagRef): boolean {
   } finally {
     fs.rmSync(tmp, { force: true });
   }
-  let dfd: number | undefined;
-  try {
-    dfd = fs.openSync(dir, 'r');
-    fs.fsyncSync(dfd);
-  } catch {
-    /* fsync of a directory not supported on this file system */
-  } finally {
-    if (dfd !== undefined) fs.closeSync(dfd);
-  }
+  syncDirSync(dir);
+  refChanged();
   return true;
 }
 
@@ -154,19 +185,76 @@ export function createTagExclusive(repoDir: string, tag: TagRef): boolean {
 export function removeTag(repoDir: string, name: string): void {
   const file = tagFile(repoDir, name);
   fs.rmSync(file, { force: true });
-  let dfd: number | undefined;
-  try {
-    dfd = fs.openSync(path.dirname(file), 'r');
-    fs.fsyncSync(dfd);
-  } catch {
-    /* no directory, or fsync not supported on this file system */
-  } finally {
-    if (dfd !== undefined) fs.closeSync(dfd);
-  }
+  syncDirSync(path.dirname(file));
+  refChanged();
 }
 
 export function readTags(repoDir: string): TagRef[] {
   return readJsonDir<TagRef>(path.join(repoDir, 'refs', 'tags'));
+}
+
+/** A ref file that cannot be used: not readable, not JSON, or not a ref of the name it is filed under. */
+export interface DamagedRef {
+  kind: 'heads' | 'tags';
+  /** The file's name in refs/<kind>/. */
+  name: string;
+  file: string;
+  why: string;
+}
+
+/** Every ref file, read and checked: what reconcileIndex and verify compare the index with. */
+export interface RefScan {
+  /** Tag refs by tag name. */
+  tags: Map<string, TagRef>;
+  /** HEAD refs by source. */
+  heads: Map<string, HeadRef>;
+  damaged: DamagedRef[];
+  /** Temp files a ref write left behind (`.tmp-<pid>-...`), with the pid of their writer. */
+  leftovers: Array<{ file: string; pid: number }>;
+}
+
+function isHeadRef(h: unknown): h is HeadRef {
+  const r = h as Partial<HeadRef> | null;
+  return typeof r === 'object' && r !== null && typeof r.source === 'string' && isObjectId(r.snapshot);
+}
+
+/**
+ * Reads refs/heads and refs/tags: one listing of each directory and one small read per ref. A file whose
+ * content is not a ref of the name it is filed under (a tag's name, a HEAD's source hash) is damaged, not a ref.
+ */
+export function scanRefs(repoDir: string): RefScan {
+  const out: RefScan = { tags: new Map(), heads: new Map(), damaged: [], leftovers: [] };
+  for (const kind of ['heads', 'tags'] as const) {
+    const dir = path.join(repoDir, 'refs', kind);
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) continue;
+      throw err;
+    }
+    for (const name of names.sort()) {
+      const file = path.join(dir, name);
+      const tmp = /^\.tmp-(\d+)-/.exec(name);
+      if (tmp) out.leftovers.push({ file, pid: Number(tmp[1]) });
+      if (!name.endsWith('.json')) continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) continue; // removed since the listing
+        out.damaged.push({ kind, name, file, why: err instanceof SyntaxError ? 'it is not JSON' : (err as Error).message });
+        continue;
+      }
+      if (kind === 'tags') {
+        const tagName = (parsed as { name?: unknown } | null)?.name;
+        if (typeof tagName === 'string' && tagFileName(tagName) === name && isTagRef(parsed, tagName)) out.tags.set(tagName, parsed);
+        else out.damaged.push({ kind, name, file, why: 'it is not a tag ref of that name' });
+      } else if (isHeadRef(parsed) && headFileName(parsed.source) === name) out.heads.set(parsed.source, parsed);
+      else out.damaged.push({ kind, name, file, why: 'it is not a HEAD ref of that source' });
+    }
+  }
+  return out;
 }
 
 /** The marker that says a snapshot exists (written after its manifest is durable). */

@@ -8,7 +8,7 @@ import { processAlive } from './util/processAlive.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AmbiguousRefError, IntegrityError, NotFoundError, UsageError, CairnError } from './errors.js';
+import { AmbiguousRefError, IntegrityError, NotFoundError, UsageError, CairnError, isErrno } from './errors.js';
 import { VersionIndex } from './index/versionIndex.js';
 import { decodeManifest, type Manifest } from './model/manifest.js';
 import { decodeTree, type TreeEntry } from './model/tree.js';
@@ -94,9 +94,20 @@ export class RepoContext {
     return this.indexHandle;
   }
 
-  /** True when index.db is gone but the store holds snapshots (open() then rebuilds it). */
-  indexIsMissing(): boolean {
-    return !fs.existsSync(this.indexFile) && listSnapshotMarkers(this.dir).length > 0;
+  /**
+   * Whether index.db is lost while the store holds snapshots: `missing` (deleted), `empty` (zero bytes: killed
+   * while it was being created, or truncated; SQLite would take it for a new, empty database), else null.
+   * open() then rebuilds it from the store.
+   */
+  indexLoss(): 'missing' | 'empty' | null {
+    let size: number;
+    try {
+      size = fs.statSync(this.indexFile).size;
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      return listSnapshotMarkers(this.dir).length > 0 ? 'missing' : null;
+    }
+    return size === 0 && listSnapshotMarkers(this.dir).length > 0 ? 'empty' : null;
   }
 
   closeIndex(): void {

@@ -133,8 +133,9 @@ export class Repository extends RepoContext {
   static async open(options: OpenOptions = {}): Promise<Repository> {
     const repo = new Repository(locateRepository(options), options);
     if (options.skipIndex) return repo;
-    if (repo.indexIsMissing()) {
-      repo.warn('the index was missing; rebuilding it from the object store');
+    const loss = repo.indexLoss();
+    if (loss) {
+      repo.warn(`the index was ${loss === 'missing' ? 'missing' : 'empty (an interrupted command?)'}; rebuilding it from the object store`);
       await rebuildIndex(repo);
     }
     repo.index; // opens it now, so a damaged index fails here with a clear message

@@ -9,9 +9,10 @@ import { IntegrityError } from '../errors.js';
 import { VersionIndex } from '../index/versionIndex.js';
 import { diffTrees } from '../model/treeDiff.js';
 import type { RepoContext } from '../repoContext.js';
-import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
+import { headFileName, listSnapshotMarkers, scanRefs, tagFileName } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { tempName } from '../util/durableFs.js';
+import { processAlive } from '../util/processAlive.js';
 import { sha256Hex } from '../util/hash.js';
 import { versionRows } from '../snapshot/snapshotter.js';
 import type { Manifest } from '../model/manifest.js';
@@ -49,14 +50,16 @@ export async function rebuildIndex(ctx: RepoContext): Promise<RebuildSummary> {
       }
       fresh.addSnapshot(id, m, rows);
     }
+    // The same refs reconcileIndex brings a live index in line with: valid ones naming a snapshot that is there.
+    const refs = scanRefs(ctx.dir);
     let heads = 0;
-    for (const h of readHeads(ctx.dir)) {
+    for (const h of refs.heads.values()) {
       if (!manifests.has(h.snapshot)) continue;
       fresh.setHead(h.source, h.snapshot);
       heads++;
     }
     let tags = 0;
-    for (const t of readTags(ctx.dir)) {
+    for (const t of refs.tags.values()) {
       if (!manifests.has(t.snapshot)) continue;
       fresh.setTag(t);
       tags++;
@@ -78,21 +81,32 @@ export async function rebuildIndex(ctx: RepoContext): Promise<RebuildSummary> {
   }
 }
 
+export interface ReconcileSummary {
+  /** Snapshot rows added (a marker the index lacked) and dropped (a row whose marker is gone). */
+  added: number;
+  dropped: number;
+  /** Tag rows and HEADs set or removed to match refs/. */
+  tags: number;
+  heads: number;
+}
+
 /**
  * Brings the index in line with the store after a crash between the steps of
  * a write: snapshots whose marker exists but which the index lacks are added,
  * and index rows whose marker is gone are dropped. A marker whose manifest
- * cannot be read or is invalid is skipped with one warning. Cheap when nothing differs
- * (one directory listing and one query).
+ * cannot be read or is invalid is skipped with one warning. Then the tags and
+ * HEADs are brought in line with refs/ (reconcileRefs). Cheap when nothing
+ * differs: a listing of snapshots/ and refs/, one small read per ref, three queries.
  */
-export async function reconcileIndex(ctx: RepoContext): Promise<{ added: number; dropped: number }> {
+export async function reconcileIndex(ctx: RepoContext): Promise<ReconcileSummary> {
   const markers = new Set(listSnapshotMarkers(ctx.dir));
   const indexed = new Set(ctx.index.allIds());
   let added = 0;
   let dropped = 0;
-  for (const id of indexed) {
+  for (const id of [...indexed]) {
     if (!markers.has(id)) {
       ctx.index.removeSnapshot(id);
+      indexed.delete(id);
       dropped++;
     }
   }
@@ -116,8 +130,74 @@ export async function reconcileIndex(ctx: RepoContext): Promise<{ added: number;
     const parent = m.parents[0] && markers.has(m.parents[0]) ? await ctx.readManifest(m.parents[0]).catch(() => undefined) : undefined;
     const rows = await diffTrees(parent?.tree ?? null, m.tree, load, sha256Hex).then(versionRows, () => []);
     ctx.index.addSnapshot(id, m, rows);
+    indexed.add(id);
     added++;
   }
   if (added || dropped) ctx.warn(`the index was behind the object store (an interrupted command): ${added} snapshots added, ${dropped} removed`);
-  return { added, dropped };
+  const refs = reconcileRefs(ctx, (id) => indexed.has(id) || ctx.index.get(id) !== undefined);
+  if (refs.tags || refs.heads) {
+    ctx.warn(`the index was behind refs/ (an interrupted command): ${count(refs.tags, 'tag')} and ${count(refs.heads, 'HEAD')} brought in line`);
+  }
+  return { added, dropped, ...refs };
+}
+
+function count(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Makes the index's tags and HEADs say what refs/ says, refs/ being the truth: a tag or HEAD whose ref names a
+ * snapshot the index has is set (created, or moved: snapshot, time and message), one whose ref is gone is
+ * removed, and one whose ref names a snapshot that is not there (dangling: `cairn verify` reports it) is
+ * removed, as rebuild-index leaves it out. A name whose ref file is damaged keeps its index row (the last known
+ * target, which `cairn verify` and `cairn tag --force/-d` work with). So after a crash between a ref change and
+ * the index update (tag, tag --force, tag -d, snapshot, forget, restore), in either order, the next open
+ * converges. Also removes temp files left in refs/ by a ref write that was killed.
+ *
+ * The index is read before the files: every writer changes the file first, so a row read here was already
+ * backed by the file read after it, and a live writer's fresh row is never undone.
+ */
+export function reconcileRefs(ctx: RepoContext, indexed: (id: ObjectId) => boolean): { tags: number; heads: number } {
+  const indexTags = new Map(ctx.index.tags().map((t) => [t.name, t]));
+  const indexHeads = new Map(ctx.index.heads().map((h) => [h.source, h.head]));
+  const scan = scanRefs(ctx.dir);
+  const damaged = new Set(scan.damaged.map((d) => `${d.kind}/${d.name}`));
+  let tags = 0;
+  for (const [name, ref] of scan.tags) {
+    const row = indexTags.get(name);
+    indexTags.delete(name);
+    if (!indexed(ref.snapshot)) {
+      if (row) {
+        ctx.index.deleteTag(name);
+        tags++;
+      }
+    } else if (!row || row.snapshot !== ref.snapshot || row.time !== ref.time || row.message !== ref.message) {
+      ctx.index.setTag({ name, snapshot: ref.snapshot, time: ref.time, message: ref.message });
+      tags++;
+    }
+  }
+  for (const name of indexTags.keys()) {
+    if (damaged.has(`tags/${tagFileName(name)}`)) continue;
+    ctx.index.deleteTag(name);
+    tags++;
+  }
+  let heads = 0;
+  for (const [source, ref] of scan.heads) {
+    const head = indexHeads.get(source);
+    indexHeads.delete(source);
+    const want = indexed(ref.snapshot) ? ref.snapshot : undefined;
+    if (head !== want) {
+      ctx.index.setHead(source, want ?? null);
+      heads++;
+    }
+  }
+  for (const source of indexHeads.keys()) {
+    if (damaged.has(`heads/${headFileName(source)}`)) continue;
+    ctx.index.setHead(source, null);
+    heads++;
+  }
+  for (const { file, pid } of scan.leftovers) {
+    if (pid !== process.pid && !processAlive(pid)) fs.rmSync(file, { force: true });
+  }
+  return { tags, heads };
 }

@@ -1,7 +1,8 @@
 /**
  * Tags: unique names for snapshots. The ref file refs/tags/<name>.json is the
  * source of truth (rebuild-index reads it back); the index's tags table is
- * the cache that ref resolution and `log` use. Both are written, file first.
+ * the cache that ref resolution and `log` use. Both are written, file first;
+ * a crash in between is caught up on the next open (reconcileIndex).
  *
  * Creating a tag is low risk. Moving one (--force) or deleting one is high
  * risk: it changes what a name that people and scripts rely on points to, so
@@ -148,9 +149,9 @@ export async function deleteTag(ctx: RepoContext, name: string): Promise<TagSumm
         summary: `this will delete the damaged ref file of tag ${name} (${damaged.file}); no snapshot is touched`,
         details: { tag: name, damaged: damaged.file },
       });
+      const indexed = ctx.index.tag(name)?.snapshot ?? null; // where the index last saw it: read before the row goes
       removeTag(ctx.dir, name);
       ctx.index.deleteTag(name);
-      const indexed = ctx.index.tag(name)?.snapshot ?? null;
       return { name, snapshot: indexed, previous: indexed, action: 'deleted' as const };
     }
     const prev = existing(ctx, name);

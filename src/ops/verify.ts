@@ -26,7 +26,7 @@ import { verifiedInline } from '../model/fileContent.js';
 import type { Manifest } from '../model/manifest.js';
 import { isInline } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
-import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
+import { headFileName, listSnapshotMarkers, scanRefs, tagFileName } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { readTreeUncached } from './prune.js';
 import { damagedJournalError, listJournals } from './restoreJournal.js';
@@ -401,41 +401,40 @@ class Verifier {
       if (row.parents.join(',') !== m.parents.join(',')) diffs.push('parents');
       if (diffs.length) out.push({ problem: 'index-mismatch', snapshot: id, message: `the index row of snapshot ${id.slice(0, 12)} disagrees with its manifest (${diffs.join(', ')}); ${rebuild}` });
     }
-    // refs: damaged files first
-    for (const kind of ['heads', 'tags']) {
-      const dir = path.join(ctx.dir, 'refs', kind);
-      let names: string[] = [];
-      try {
-        names = fs.readdirSync(dir).filter((n) => n.endsWith('.json'));
-      } catch {
-        /* no refs */
-      }
-      for (const n of names) {
-        try {
-          JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8'));
-        } catch (err) {
-          out.push({ problem: 'ref-unreadable', message: `ref file refs/${kind}/${n} is unreadable: ${(err as Error).message}` });
-        }
-      }
+    // refs against the index, as reconcileIndex and rebuild-index read them: a ref file that cannot be used is
+    // reported as such (and the index row of its name is left alone); a ref naming a snapshot that is not there
+    // (or whose manifest is damaged) is reported as dangling, and the index should not have it.
+    const refs = scanRefs(ctx.dir);
+    const damagedRefs = new Set<string>();
+    for (const d of refs.damaged) {
+      damagedRefs.add(`${d.kind}/${d.name}`);
+      out.push({ problem: 'ref-unreadable', message: `ref file refs/${d.kind}/${d.name} is unreadable: ${d.why}` });
     }
-    const headRefs = readHeads(ctx.dir);
+    const present = (id: ObjectId) => markers.has(id) && this.badObjects.get(id)?.kind !== 'manifest';
     const indexHeads = new Map(ctx.index.heads().map((h) => [h.source, h.head]));
-    for (const h of headRefs) {
-      if (!markers.has(h.snapshot)) out.push({ problem: 'head-dangling', source: h.source, snapshot: h.snapshot, message: `the HEAD of ${h.source} names snapshot ${String(h.snapshot).slice(0, 12)}, which does not exist` });
-      if (indexHeads.get(h.source) !== h.snapshot) {
+    for (const h of refs.heads.values()) {
+      if (!markers.has(h.snapshot)) out.push({ problem: 'head-dangling', source: h.source, snapshot: h.snapshot, message: `the HEAD of ${h.source} names snapshot ${h.snapshot.slice(0, 12)}, which does not exist` });
+      const want = present(h.snapshot) ? h.snapshot : undefined;
+      if (indexHeads.get(h.source) !== want) {
         out.push({ problem: 'head-mismatch', source: h.source, message: `the index has a different HEAD for ${h.source} than refs/heads; ${rebuild}` });
       }
       indexHeads.delete(h.source);
     }
-    for (const [source] of indexHeads) out.push({ problem: 'head-mismatch', source, message: `the index has a HEAD for ${source} but refs/heads has none; ${rebuild}` });
-    const tagRefs = new Map(readTags(ctx.dir).map((t) => [t.name, t.snapshot]));
-    const indexTags = new Map(ctx.index.tags().map((t) => [t.name, t.snapshot]));
-    for (const [name, snap] of tagRefs) {
-      if (!markers.has(snap)) out.push({ problem: 'tag-dangling', tag: name, snapshot: snap, message: `tag ${name} names snapshot ${String(snap).slice(0, 12)}, which does not exist` });
-      if (indexTags.get(name) !== snap) out.push({ problem: 'tag-mismatch', tag: name, message: `tag ${name} differs between refs/tags and the index; ${rebuild}` });
+    for (const [source] of indexHeads) {
+      if (damagedRefs.has(`heads/${headFileName(source)}`)) continue;
+      out.push({ problem: 'head-mismatch', source, message: `the index has a HEAD for ${source} but refs/heads has none; ${rebuild}` });
+    }
+    const indexTags = new Map(ctx.index.tags().map((t) => [t.name, t]));
+    for (const [name, t] of refs.tags) {
+      if (!markers.has(t.snapshot)) out.push({ problem: 'tag-dangling', tag: name, snapshot: t.snapshot, message: `tag ${name} names snapshot ${t.snapshot.slice(0, 12)}, which does not exist` });
+      const row = indexTags.get(name);
+      const agrees = present(t.snapshot) ? row?.snapshot === t.snapshot && row.time === t.time && row.message === t.message : row === undefined;
+      if (!agrees) out.push({ problem: 'tag-mismatch', tag: name, message: `tag ${name} differs between refs/tags and the index; ${rebuild}` });
+      indexTags.delete(name);
     }
     for (const [name] of indexTags) {
-      if (!tagRefs.has(name)) out.push({ problem: 'tag-mismatch', tag: name, message: `the index has tag ${name} but refs/tags has none; ${rebuild}` });
+      if (damagedRefs.has(`tags/${tagFileName(name)}`)) continue;
+      out.push({ problem: 'tag-mismatch', tag: name, message: `the index has tag ${name} but refs/tags has none; ${rebuild}` });
     }
     return out;
   }

@@ -79,6 +79,8 @@ export async function faultPoint(point: string, count: number): Promise<void> {
  * written: `object-write` (each object putSync writes on the main thread),
  * `object-stage` (each chunk the staging worker writes). And by the reading
  * worker: `object-read-worker` (each group of objects it is asked to read).
+ * And by refs.ts: `ref-written` (each tag or HEAD ref file written or removed,
+ * durably, before the index is updated to match).
  */
 export function faultPointSync(point: string, count: number): void {
   for (const r of rules()) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,9 +60,13 @@ describe('cairn log -- PATH and log --graph', () => {
   });
 
   it('log --graph draws the branch made by snapshotting from an older HEAD, tags beside snapshots', async () => {
-    // Restoring snapshot one into the source would make it the HEAD; set the HEAD directly.
+    // Restoring snapshot one into the source would make it the HEAD; set the HEAD directly: its ref file (the
+    // truth, which the next open brings the index in line with) and the index.
     const repo = await Repository.open({ cwd: ws });
-    repo.index.setHead(fs.realpathSync(ws), ids[0] as never);
+    const source = fs.realpathSync(ws);
+    const headFile = path.join(repo.dir, 'refs', 'heads', `${createHash('sha256').update(source).digest('hex').slice(0, 32)}.json`);
+    fs.writeFileSync(headFile, JSON.stringify({ source, snapshot: ids[0] }));
+    repo.index.setHead(source, ids[0] as never);
     repo.close();
     fs.writeFileSync(path.join(ws, 'app.ts'), 'branch\n');
     const branch = snap('2026-01-01T00:00:04Z', '-m', 'branch');

@@ -112,4 +112,17 @@ describe('tags (library)', () => {
     expect(readTag(dir, 'race/1')?.snapshot).toBe('a'.repeat(64));
     expect(fs.readdirSync(path.join(dir, 'refs', 'tags'))).toEqual(['race%2F1.json']); // no temp file left
   });
+
+  it('on open, removes temp files a killed ref write left in refs/, but not those of a live process', async () => {
+    const dead = path.join(repoDir, 'refs', 'tags', '.tmp-999999999-1a'); // above any pid_max: no such process
+    const live = path.join(repoDir, 'refs', 'heads', `.tmp-${process.pid}-1b`);
+    fs.writeFileSync(dead, '{"name":"half');
+    fs.writeFileSync(live, '{}');
+    const repo = await Repository.open({ repo: repoDir });
+    expect(fs.existsSync(dead)).toBe(false);
+    expect(fs.existsSync(live)).toBe(true);
+    expect((await repo.verify()).indexProblems).toEqual([]);
+    repo.close();
+    fs.rmSync(live);
+  });
 });
