@@ -174,8 +174,8 @@ const ERRNO_HINTS: Record<string, string> = {
 
 /**
  * A thrown value that is not a CairnError, turned into one where its cause is the user's to fix: the index
- * database damaged (better-sqlite3's SqliteError codes: exit as damage, rebuild-index repairs it) or not
- * accessible, a permission or path problem, a full disk. Undefined for anything else (a bug).
+ * database damaged (better-sqlite3's SqliteError codes: exit as damage, rebuild-index repairs it), not
+ * accessible or not writable (a full or failing disk), a permission or path problem, a full disk. Undefined for anything else (a bug).
  */
 export function explainError(err: unknown): CairnError | undefined {
   if (err instanceof CairnError || typeof err !== 'object' || err === null) return err instanceof CairnError ? err : undefined;
@@ -187,6 +187,19 @@ export function explainError(err: unknown): CairnError | undefined {
     return new IntegrityError(`the repository's index (index.db) is damaged or not cairn's: ${message}`, {
       cause: err,
       hint: 'run `cairn rebuild-index`: it rebuilds index.db from the object store, where nothing is lost',
+    });
+  }
+  // A full disk, or one failing, while SQLite wrote index.db or its -wal/-shm (extended codes: SQLITE_IOERR_WRITE,
+  // _FSYNC, _SHMSIZE, ...; better-sqlite3 does not say which errno). SQLite has rolled the failed write back. (Scratch
+  // and source databases wrap their own errors, naming their files.)
+  if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) {
+    const full = code === 'SQLITE_FULL';
+    const verb = code === 'SQLITE_IOERR_READ' || code === 'SQLITE_IOERR_SHORT_READ' ? 'read' : 'write';
+    return new IoError(`${full ? 'no space left on device: ' : ''}cannot ${verb} the repository's index (index.db): ${message}${full ? '' : ` (${code})`}`, {
+      cause: err,
+      hint: full
+        ? 'free some space on the repository\'s file system and run the command again'
+        : 'the repository\'s file system is full or failing: check its free space (df) and the system log, then run the command again',
     });
   }
   if (SQLITE_ACCESS.has(code)) {

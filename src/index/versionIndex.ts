@@ -4,7 +4,9 @@
  * this file can be deleted and rebuilt (see ops/rebuildIndex.ts).
  */
 import Database from 'better-sqlite3';
-import { IntegrityError, BusyError } from '../errors.js';
+import * as path from 'node:path';
+import { IntegrityError, BusyError, IoError } from '../errors.js';
+import { freeBytes } from '../util/freeSpace.js';
 import type { Manifest, SnapshotStats } from '../model/manifest.js';
 import type { ObjectId } from '../store/objectId.js';
 import { INDEX_SCHEMA_VERSION, MIGRATIONS } from './schema.js';
@@ -70,8 +72,24 @@ interface RawSnapshot {
 
 const SNAPSHOT_COLUMNS = `s.id, src.path, s.time, s.time_ms, s.kind, s.type, s.mode, s.base, s.message, s.tree, s.host, s.user, s.files, s.bytes, s.stats`;
 
-function mapSqliteError(err: unknown, file: string): never {
+/**
+ * Free space below which index.db is opened without shared memory (see VersionIndex.open), and below which a
+ * snapshot is not recorded by a process that opened it with shared memory (checkRoom).
+ */
+export const INDEX_ROOM_BYTES = 1024 * 1024;
+
+function kib(bytes: number): string {
+  return `${Math.floor(bytes / 1024)} KiB`;
+}
+
+function mapSqliteError(err: unknown, file: string, lowSpace?: number): never {
   const code = (err as { code?: string }).code ?? '';
+  if ((code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') && lowSpace !== undefined) {
+    throw new BusyError(`the index ${file} is in use by another cairn process, and with ${kib(lowSpace)} free on its file system it can only be opened by one process at a time`, {
+      cause: err,
+      hint: 'free some space (cairn shares index.db between processes with 1 MiB or more free), or wait for the other command to finish and try again',
+    });
+  }
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new BusyError(`the index ${file} is busy`, { cause: err, hint: 'another cairn process is writing; try again' });
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
     throw new IntegrityError(`the index ${file} is damaged`, { cause: err, hint: 'run `cairn rebuild-index` to rebuild it from the object store' });
@@ -82,17 +100,42 @@ function mapSqliteError(err: unknown, file: string): never {
 export class VersionIndex {
   readonly db: Database.Database;
 
-  private constructor(db: Database.Database, readonly file: string) {
+  /**
+   * @param sharedMemory whether SQLite keeps this connection's WAL index in the memory-mapped index.db-shm (the
+   * default) rather than in this process's heap (opened with little free space: see open()).
+   */
+  private constructor(
+    db: Database.Database,
+    readonly file: string,
+    readonly sharedMemory: boolean,
+  ) {
     this.db = db;
   }
 
-  /** Opens (creating or migrating) the index at `file`. */
+  /**
+   * Opens (creating or migrating) the index at `file`.
+   *
+   * With less than INDEX_ROOM_BYTES free on its file system, the index is opened in SQLite's exclusive locking
+   * mode, which keeps the WAL index in this process's heap instead of the memory-mapped index.db-shm. SQLite
+   * grows that file by writing one byte per 4 KiB page and then writes the pages through the mapping; where a
+   * page is not wholly allocated by that byte (file systems with blocks under 4 KiB, such as a small ext4, or
+   * copy-on-write ones) and the disk is full, the write through the mapping raises SIGBUS and the process dies
+   * with no message (exit 135; 8-16 KiB free on a 1 KiB-block ext4). In exclusive mode a full disk is an
+   * SQLITE_FULL error instead, and commands that only read still work; the price is that no other process can
+   * use index.db meanwhile (it waits busy_timeout, then fails as busy), which is why this is not the default.
+   */
   static open(file: string, options: { readonly?: boolean } = {}): VersionIndex {
     let db: Database.Database | undefined;
+    let lowSpace: number | undefined;
     try {
       db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       db.pragma('busy_timeout = 10000');
       if (!options.readonly) {
+        const free = freeBytes(path.dirname(file));
+        if (free !== undefined && free < INDEX_ROOM_BYTES) {
+          lowSpace = free;
+          db.pragma('locking_mode = EXCLUSIVE'); // before the first access of the WAL: its index then lives in the heap
+        }
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = FULL');
       }
@@ -111,12 +154,28 @@ export class VersionIndex {
       }
       // Touch the schema so a damaged file fails here, not in the middle of a command.
       db.prepare('SELECT count(*) FROM snapshots').get();
-      return new VersionIndex(db, file);
+      return new VersionIndex(db, file, lowSpace === undefined);
     } catch (err) {
       db?.close();
       if (err instanceof IntegrityError) throw err;
-      return mapSqliteError(err, file);
+      return mapSqliteError(err, file, lowSpace);
     }
+  }
+
+  /**
+   * Throws an IoError (no space left on device) when this index uses shared memory (see open()) and its file
+   * system has less than INDEX_ROOM_BYTES free: called before a write that follows much other writing (a
+   * snapshot records itself after storing its objects), so that the index is written only with room for the
+   * pages of index.db-shm that the write may touch for the first time.
+   */
+  checkRoom(what: string): void {
+    if (!this.sharedMemory) return;
+    const free = freeBytes(path.dirname(this.file));
+    if (free === undefined || free >= INDEX_ROOM_BYTES) return;
+    throw new IoError(`no space left on device: ${path.dirname(this.file)} has ${kib(free)} free, and cairn keeps 1 MiB there for its index (index.db); ${what}`, {
+      hint: 'free some space and run the command again',
+      details: { free },
+    });
   }
 
   close(): void {

@@ -25,6 +25,7 @@ import { decodeTree, isInline, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
 import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
+import { removeEmptyShardDirs } from '../store/batchDurable.js';
 import { pendingRestores } from './restoreInPlace.js';
 import { humanBytes } from '../util/humanBytes.js';
 import { mapLimit } from '../util/limiter.js';
@@ -190,6 +191,8 @@ export async function pruneUnlocked(ctx: RepoContext, options: PruneOptions = {}
       }
     }
 
+    // Empty shard directories (a failed write's, or a crash's) take a block each: gone too, under this lock.
+    if (!dryRun) removeEmptyShardDirs(ctx.store.emptyShardDirs);
     p.phase = 'tmp';
     report();
     // Temp files of dead processes (a killed snapshot's unflushed objects, a killed prune's scratch sets).

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { SourceError, UsageError, describeError, isErrno } from '../errors.js';
+import { IoError, SourceError, UsageError, describeError, explainError, isErrno } from '../errors.js';
 import type { FileVersionRow } from '../index/versionIndex.js';
 import { assertSnapshotType, encodeManifest, SNAPSHOT_MODES, type Manifest, type SnapshotMode, type SnapshotProblem, type SnapshotStats, type SnapshotType, type SourceKind } from '../model/manifest.js';
 import { diffTrees, type TreeChange } from '../model/treeDiff.js';
@@ -171,6 +171,9 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
     if (parent !== compareWith) await diffTrees(parentTree, input.tree, load, sha256Hex, { onChange: (c) => index.stageVersion(versionRow(c)) });
     await ctx.store.flush();
     ctx.logger.debug({ phase: 'objects-durable', tempWrites: ctx.store.tempWrites }, 'snapshot objects are durable');
+    // The objects may have filled the disk: the manifest and its marker are written only if the index can then
+    // record them (see VersionIndex.checkRoom).
+    index.checkRoom('the snapshot was not saved (the objects it stored are reused by the next snapshot, or removed by `cairn prune`)');
     return await writeManifest(ctx, input, parent, counts);
   } catch (err) {
     index.rollback();
@@ -221,9 +224,20 @@ async function writeManifest(
   await writeFileAtomic(marker, '', { tempDir: ctx.tmpDir });
   await fsyncDir(path.dirname(marker));
   ctx.logger.debug({ phase: 'marker-durable', id }, 'snapshot marker is durable');
-  ctx.index.addSnapshot(id, manifest);
-  ctx.index.publishVersions(id);
-  ctx.index.commit();
+  try {
+    ctx.index.addSnapshot(id, manifest);
+    ctx.index.publishVersions(id);
+    ctx.index.commit();
+  } catch (err) {
+    // The snapshot exists (its marker is durable): say so, rather than that nothing was saved.
+    const known = explainError(err);
+    if (!(known instanceof IoError)) throw err;
+    throw new IoError(`snapshot ${id.slice(0, 12)} was saved, but the index could not record it: ${known.message}`, {
+      cause: err,
+      hint: 'free some space (if the disk is full); the next cairn command adds the snapshot to the index from the store',
+      details: { snapshot: id },
+    });
+  }
   ctx.logger.debug({ phase: 'indexed', id }, 'snapshot is in the index');
   writeHead(ctx.dir, { source: input.source, snapshot: id });
   ctx.index.setHead(input.source, id);

@@ -17,7 +17,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ChunkerParams } from '../chunk/chunkerParams.js';
-import { BusyError, DatabaseError, SourceError, describeError, isErrno } from '../errors.js';
+import { BusyError, DatabaseError, IoError, SourceError, describeError, isErrno } from '../errors.js';
 
 export const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 export const SIDECAR_SUFFIXES = ['-wal', '-shm', '-journal'] as const;
@@ -85,7 +85,7 @@ export async function readSqliteHeader(file: string): Promise<{ header: SqliteHe
   }
 }
 
-/** Turns a SQLite error met while reading `file` into a CairnError. */
+/** Turns a SQLite error met while reading `file` (or writing its copy) into a CairnError. */
 export function databaseError(err: unknown, file: string, doing: string): Error {
   const code = sqliteCode(err);
   const why = describeError(err);
@@ -104,6 +104,17 @@ export function databaseError(err: unknown, file: string, doing: string): Error 
   }
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_AUTH')) {
     return new SourceError(`cannot read database ${file}: ${why}`, { cause: err, hint: 'check that cairn may read the database and its directory (for -wal/-shm)' });
+  }
+  // A full (or failing) disk is no sign of damage in the database: most often the repository's file system, where
+  // the copy is written (tmp/), has less room than the database takes.
+  if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) {
+    return new IoError(`database ${file}: ${doing} failed: ${code === 'SQLITE_FULL' ? 'no space left on device' : why}`, {
+      cause: err,
+      hint:
+        code === 'SQLITE_FULL'
+          ? "free some space and run the snapshot again: the consistent copy is made in the repository's tmp/ and needs as much room as the database; nothing was stored"
+          : "a disk is failing or full (the database's, or the repository's, where the copy is made in tmp/): check free space (df) and the system log; nothing was stored",
+    });
   }
   if (code) return new DatabaseError(`database ${file}: ${doing} failed: ${why}`, { cause: err, hint: 'nothing was stored' });
   return err instanceof Error ? err : new Error(String(err));

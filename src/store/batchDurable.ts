@@ -33,6 +33,48 @@ export function makeShardDir(dir: string, made: Set<string>): void {
 }
 
 /**
+ * Renames the temp file `tmp` to `dest` in the shard directory `dir`, which the caller has made (or found). When
+ * `dir` is gone meanwhile (another process's failed write removes the empty shard directories it made: see
+ * FsObjectStore.abort, and a directory it made may be one this process found), it is made again and the rename
+ * retried; true then, so that the caller treats `dir` as new.
+ */
+export function renameIntoShard(tmp: string, dest: string, dir: string): boolean {
+  try {
+    fs.renameSync(tmp, dest);
+    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || fs.existsSync(dir) || !fs.existsSync(tmp)) throw err;
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  fs.renameSync(tmp, dest);
+  return true;
+}
+
+/**
+ * Removes the shard directories among `dirs` (objects/ab/cd), and their parents, that are empty: after a failed
+ * write, those made for objects that were never moved into them. A directory holding anything stays (rmdir
+ * refuses); one another process is about to rename into is made again by it (renameIntoShard).
+ */
+export function removeEmptyShardDirs(dirs: Iterable<string>): void {
+  const parents = new Set<string>();
+  for (const d of dirs) {
+    parents.add(path.dirname(d));
+    try {
+      fs.rmdirSync(d);
+    } catch {
+      // not empty, or gone: kept as it is
+    }
+  }
+  for (const d of parents) {
+    try {
+      fs.rmdirSync(d);
+    } catch {
+      // not empty, or gone
+    }
+  }
+}
+
+/**
  * The directories to fsync, where a batch is made durable file by file, so that the names of objects renamed into
  * `shardDirs` (objects/ab/cd) survive a crash: every one of them (its new entries), and for each not in `synced`
  * (shard directories whose own names are known durable) its parent and the objects root as well, because its
@@ -71,7 +113,7 @@ export async function makeBatchDurable(
     const it = items[i]!;
     makeShardDir(it.dir, made);
     dirs.add(it.dir);
-    fs.renameSync(it.tmp, it.dest);
+    renameIntoShard(it.tmp, it.dest, it.dir);
     if (i % RENAMES_PER_TURN === RENAMES_PER_TURN - 1) await between();
   }
   if (!(await syncFileSystemAsync(root))) for (const d of shardDirsToSync(root, dirs, new Set())) fsyncPathSync(d);

@@ -19,7 +19,8 @@
  * directory is removed), `syncfs` (each call of
  * syncFileSystem(): a rule that trips makes it report syncfs unavailable, as
  * on a system without `sync -f`), `file-sync` (before each file fsyncTree()
- * syncs).
+ * syncs). And `free-space` (each freeBytes() call, util/freeSpace.ts): a rule that trips makes it report 0 bytes
+ * free, as on a full disk.
  */
 
 interface FaultRule {

@@ -66,4 +66,38 @@ describe('ObjectSet', () => {
       s.dispose();
     }
   });
+
+  /** The set's SQLite connection, to put it in the states a full disk leaves it in. */
+  const dbOf = (s: ObjectSet) => (s as unknown as { db: import('better-sqlite3').Database }).db;
+
+  it('on a full disk, fails naming its file as no space left, and dispose() keeps that error instead of failing to commit', () => {
+    const dir = scratch();
+    const s = ObjectSet.create(dir);
+    try {
+      dbOf(s).pragma('max_page_count = 8'); // the file cannot grow: SQLITE_FULL, as on a full disk
+      let err: unknown;
+      try {
+        for (let i = 0; i < 5000; i++) s.add(id(i));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'IO', message: expect.stringMatching(/^no space left on device: cannot write the scratch database .*objset-.*: database or disk is full$/) });
+      expect((err as { hint: string }).hint).toMatch(/free some space/);
+    } finally {
+      s.dispose(); // used to throw "cannot commit - no transaction is active", hiding the error above
+    }
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('goes on after SQLite rolled its transaction back by itself (as after a failed write)', () => {
+    const s = ObjectSet.create(scratch());
+    try {
+      s.add(id(1));
+      dbOf(s).exec('ROLLBACK');
+      expect(s.add(id(2))).toBe(true);
+      expect([...s.entries()].flat().map((e) => e.id)).toEqual([id(2)]);
+    } finally {
+      s.dispose();
+    }
+  });
 });

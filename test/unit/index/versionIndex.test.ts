@@ -66,3 +66,59 @@ describe('the versions of a snapshot being committed', () => {
     }
   });
 });
+
+describe('index.db on a file system with little free space', () => {
+  /** CAIRN_TEST_FAULTS making every free-space check (of this process) report a full disk. */
+  const full = Array.from({ length: 2000 }, (_, i) => `free-space:ENOSPC:${i + 1}`).join(',');
+
+  it('is opened with its WAL index in the heap, not in the memory-mapped -shm file (SIGBUS when the disk cannot back it)', () => {
+    const file = path.join(dir, 'low.db');
+    const saved = process.env.CAIRN_TEST_FAULTS;
+    process.env.CAIRN_TEST_FAULTS = full;
+    let index: VersionIndex;
+    try {
+      index = VersionIndex.open(file);
+    } finally {
+      process.env.CAIRN_TEST_FAULTS = saved ?? '';
+    }
+    try {
+      expect(index.sharedMemory).toBe(false);
+      expect(index.db.pragma('locking_mode', { simple: true })).toBe('exclusive');
+      expect(index.db.pragma('journal_mode', { simple: true })).toBe('wal');
+      index.addSnapshot(id('a'), manifest('2026-01-01T00:00:00.000Z'));
+      expect(fs.existsSync(`${file}-shm`)).toBe(false);
+      expect(() => index.checkRoom('nothing')).not.toThrow(); // no shared memory: nothing to keep room for
+    } finally {
+      index.close();
+    }
+    // With room, the usual shared mode, and what was written is there.
+    const again = VersionIndex.open(file);
+    try {
+      expect(again.sharedMemory).toBe(true);
+      expect(again.db.pragma('locking_mode', { simple: true })).toBe('normal');
+      expect(fs.existsSync(`${file}-shm`)).toBe(true);
+      expect(again.allIds()).toEqual([id('a')]);
+    } finally {
+      again.close();
+    }
+  });
+
+  it('opened with shared memory, refuses a write that follows a full disk (checkRoom) with no space left, naming what was not done', () => {
+    const index = VersionIndex.open(path.join(dir, 'room.db'));
+    const saved = process.env.CAIRN_TEST_FAULTS;
+    try {
+      expect(() => index.checkRoom('the snapshot was not saved')).not.toThrow();
+      process.env.CAIRN_TEST_FAULTS = full;
+      let err: unknown;
+      try {
+        index.checkRoom('the snapshot was not saved');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'IO', message: expect.stringMatching(/^no space left on device: .* has 0 KiB free, and cairn keeps 1 MiB there for its index \(index\.db\); the snapshot was not saved$/) });
+    } finally {
+      process.env.CAIRN_TEST_FAULTS = saved ?? '';
+      index.close();
+    }
+  });
+});

@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { databaseChunker, databaseChunkSize, parseSqliteHeader, removeStaleCopies, SQLITE_MAGIC, tempCopyName, withTempDatabase } from '../../../src/snapshot/sqliteSource.js';
+import Database from 'better-sqlite3';
+import { databaseChunker, databaseChunkSize, databaseError, parseSqliteHeader, removeStaleCopies, SQLITE_MAGIC, tempCopyName, withTempDatabase } from '../../../src/snapshot/sqliteSource.js';
 
 const pageSizes = fc.integer({ min: 9, max: 16 }).map((b) => 2 ** b);
 
@@ -88,5 +89,21 @@ describe('temp copies', () => {
     const removed = await removeStaleCopies(dir);
     expect(removed.map((p) => path.basename(p)).sort()).toEqual([names.deadOld, names.deadOldWal].sort());
     expect(fs.readdirSync(dir).sort()).toEqual([names.deadFresh, names.mine, names.other].sort());
+  });
+});
+
+describe('databaseError', () => {
+  const err = (code: string, message: string) => databaseError(new Database.SqliteError(message, code), '/srv/app.db', 'the consistent copy');
+
+  it('a full disk (the copy in the repository\'s tmp/ cannot grow) is an I/O error, not damage', () => {
+    const e = err('SQLITE_FULL', 'database or disk is full');
+    expect(e).toMatchObject({ code: 'IO', message: 'database /srv/app.db: the consistent copy failed: no space left on device' });
+    expect((e as { hint: string }).hint).toMatch(/free some space.*tmp\/.*nothing was stored/);
+    expect(err('SQLITE_IOERR_WRITE', 'disk I/O error')).toMatchObject({ code: 'IO', message: expect.stringMatching(/disk I\/O error/) });
+  });
+
+  it('a damaged database is still damage, and a busy one busy', () => {
+    expect(err('SQLITE_CORRUPT', 'database disk image is malformed')).toMatchObject({ code: 'DATABASE' });
+    expect(err('SQLITE_BUSY', 'database is locked')).toMatchObject({ code: 'BUSY' });
   });
 });

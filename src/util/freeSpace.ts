@@ -1,0 +1,28 @@
+/**
+ * Free space of a file system, for the few places that must act before a full disk turns into a crash rather
+ * than an error (see VersionIndex.open: SQLite's memory-mapped -shm file).
+ */
+import * as fs from 'node:fs';
+import { faultPointSync } from './faults.js';
+
+let checks = 0;
+
+/**
+ * Bytes free to unprivileged users on the file system holding `dir` (statfs f_bavail; root may write into the
+ * blocks reserved for it as well, though not into all that f_bfree counts: ext4 keeps some back for its own
+ * allocations); undefined when the file system does not say. Fault point `free-space` (each call): a rule that trips makes
+ * it report 0 bytes free, as on a full disk.
+ */
+export function freeBytes(dir: string): number | undefined {
+  try {
+    faultPointSync('free-space', ++checks);
+  } catch {
+    return 0;
+  }
+  try {
+    const s = fs.statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
