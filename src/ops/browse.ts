@@ -4,6 +4,7 @@ import type { SnapshotRow, LogQuery } from '../index/versionIndex.js';
 import { assertSnapshotType, type Manifest } from '../model/manifest.js';
 import { fileContentId, targetBytes, type EntryType, type TreeEntry } from '../model/tree.js';
 import { fileChunk } from '../model/fileContent.js';
+import { budgetedLoader, entryBudget } from '../model/treeBudget.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
 import { sha256Hex } from '../util/hash.js';
@@ -42,8 +43,9 @@ export async function listSnapshot(ctx: RepoContext, ref: string, relPath = '', 
     out.push(lsEntry(clean, start));
     return { snapshot: id, entries: out };
   }
+  const load = budgetedLoader((t) => ctx.loadTree(t), entryBudget(m.stats), `snapshot ${id.slice(0, 12)}`);
   const walk = async (tree: ObjectId, prefix: string): Promise<void> => {
-    for (const e of await ctx.loadTree(tree)) {
+    for (const e of await load(tree)) {
       const p = prefix === '' ? e.name : `${prefix}/${e.name}`;
       out.push(lsEntry(p, e));
       if (recursive && e.type === 'dir') await walk(e.tree!, p);

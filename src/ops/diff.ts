@@ -18,9 +18,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeError, isErrno, SourceError, UsageError } from '../errors.js';
-import type { SnapshotProblem } from '../model/manifest.js';
+import type { SnapshotProblem, SnapshotStats } from '../model/manifest.js';
 import { decodeTree, type TreeEntry } from '../model/tree.js';
 import { diffTrees, type ChangeStatus, type TreeChange } from '../model/treeDiff.js';
+import { budgetedLoader, entryBudget } from '../model/treeBudget.js';
 import type { RepoContext } from '../repoContext.js';
 import { loadExcludes, type ExcludeMatcher } from '../snapshot/excludes.js';
 import { TreeBuilder } from '../snapshot/treeBuilder.js';
@@ -95,18 +96,24 @@ function restrictTo(base: ExcludeMatcher, paths: readonly string[] | undefined):
   return { active: true, excludes: (rel, isDir) => base.excludes(rel, isDir) || !wanted(rel, isDir) };
 }
 
-async function snapshotEndpoint(ctx: RepoContext, ref: string): Promise<DiffEndpoint & { kind: 'snapshot' }> {
+/** The endpoint, and the manifest's counts that bound a walk of its tree (treeBudget.ts). */
+async function snapshotSide(ctx: RepoContext, ref: string): Promise<{ endpoint: DiffEndpoint & { kind: 'snapshot' }; stats: SnapshotStats }> {
   const snapshot = await ctx.resolveRef(ref);
   const m = await ctx.readManifest(snapshot);
-  return { kind: 'snapshot', snapshot, tree: m.tree };
+  return { endpoint: { kind: 'snapshot', snapshot, tree: m.tree }, stats: m.stats };
+}
+
+async function snapshotEndpoint(ctx: RepoContext, ref: string): Promise<DiffEndpoint & { kind: 'snapshot' }> {
+  return (await snapshotSide(ctx, ref)).endpoint;
 }
 
 /** Changes from snapshot `a` to snapshot `b`. */
 export async function diffSnapshots(ctx: RepoContext, a: string, b: string, options: DiffOptions = {}): Promise<DiffResult> {
-  const from = await snapshotEndpoint(ctx, a);
-  const to = await snapshotEndpoint(ctx, b);
+  const { endpoint: from, stats: fromStats } = await snapshotSide(ctx, a);
+  const { endpoint: to, stats: toStats } = await snapshotSide(ctx, b);
   const paths = normalizeDiffPaths(options.paths);
-  const changes = await diffTrees(from.tree, to.tree, (id) => ctx.loadTree(id), sha256Hex, {
+  const what = `the diff of ${from.snapshot.slice(0, 12)} and ${to.snapshot.slice(0, 12)}`;
+  const changes = await diffTrees(from.tree, to.tree, budgetedLoader((id) => ctx.loadTree(id), entryBudget(fromStats, toStats), what), sha256Hex, {
     includeMode: options.includeMode ?? false,
     ...(paths ? { paths } : {}),
   });

@@ -17,6 +17,7 @@
 import * as fs from 'node:fs';
 import { ObjectSet } from '../index/objectSet.js';
 import { diffTrees } from '../model/treeDiff.js';
+import { budgetedLoader, entryBudget } from '../model/treeBudget.js';
 import { isInline, type TreeEntry } from '../model/tree.js';
 import { readTreeUncached } from './prune.js';
 import type { RepoContext } from '../repoContext.js';
@@ -243,8 +244,9 @@ export async function snapshotStats(ctx: RepoContext, ref: string): Promise<Snap
     row.bytes += bytes;
     map.set(name, row);
   };
+  const bounded = budgetedLoader((t) => ctx.loadTree(t), entryBudget(m.stats), `snapshot ${id.slice(0, 12)}`);
   const walk = async (tree: ObjectId, top: string | null): Promise<void> => {
-    for (const e of await ctx.loadTree(tree)) {
+    for (const e of await bounded(tree)) {
       if (e.type === 'dir') {
         totals.dirs++;
         const folder = top ?? `${e.name}/`;
@@ -267,7 +269,7 @@ export async function snapshotStats(ctx: RepoContext, ref: string): Promise<Snap
   const parentId = m.parents[0];
   if (parentId && (await ctx.store.has(parentId))) {
     const parent = await ctx.readManifest(parentId);
-    const load = (t: ObjectId) => ctx.loadTree(t);
+    const load = budgetedLoader((t) => ctx.loadTree(t), entryBudget(parent.stats, m.stats), `snapshot ${id.slice(0, 12)}`);
     const changes = await diffTrees(parent.tree, m.tree, load, sha256Hex);
     let added = 0;
     let modified = 0;

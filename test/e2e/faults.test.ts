@@ -378,6 +378,34 @@ describe('crafted objects with correct ids', () => {
     cairnOk(['restore', good, '--repo', repo, '--target', path.join(root, 'bad-manifest-out')]);
   });
 
+  it('a tree bomb (one subtree named twice per level, 2^40 paths in 41 small trees) does not hang the index catch-up, ls, diff or stats', () => {
+    const { repo, good, manifest } = goodRepo('tree-bomb');
+    const chunk = putRaw(repo, Buffer.from('x'));
+    let tree = putRaw(repo, Buffer.from(JSON.stringify({ entries: [{ chunks: [chunk], mode: 0o644, mtime: '0', name: 'f', size: 1, type: 'file' }], v: 1 })));
+    const dir = (name: string, t: string) => ({ mode: 0o755, mtime: '0', name, tree: t, type: 'dir' });
+    for (let i = 0; i < 40; i++) tree = putRaw(repo, Buffer.from(JSON.stringify({ entries: [dir('a', tree), dir('b', tree)], v: 1 })));
+    const bomb = putSnapshot(repo, { ...manifest, tree, parents: [good], message: 'bomb', time: new Date(Date.parse(String(manifest.time)) + 1000).toISOString() });
+
+    // Every command opens with the catch-up, which diffs the new snapshot against its parent for the per-file history.
+    const log = cairn(['log', '--json', '--repo', repo], { timeout: 60_000 }) /* it ran for ever */;
+    expect(log.code).toBe(0);
+    expect(parseJson<Array<{ id: string }>>(log).map((s) => s.id)).toEqual([bomb, good]);
+    expect(lines(log.stderr).filter((l) => l.includes(bomb.slice(0, 12)) && l.includes('without its per-file history'))).toHaveLength(1);
+
+    for (const args of [['ls', '-r', bomb], ['stats', bomb], ['diff', good, bomb]]) {
+      const r = cairn([...args, '--repo', repo]);
+      expect(r.code, args.join(' ')).toBe(4);
+      expect(r.stderr).toContain('far more than its manifest records');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    const rebuilt = cairn(['rebuild-index', '--repo', repo]);
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.stdout).toContain(`${bomb.slice(0, 12)}: history not rebuilt`);
+    // The sound snapshot is untouched by its neighbour.
+    expect(cairn(['ls', '-r', good, '--repo', repo]).code).toBe(0);
+    cairnOk(['forget', bomb, '--yes', '--repo', repo]);
+  });
+
   it('a tree with an mtime or mode restore cannot take is reported by verify and refused by restore with exit 4 and one line', () => {
     const { repo, manifest } = goodRepo('bad-tree');
     const chunk = putRaw(repo, Buffer.from('x\n'));

@@ -6,6 +6,7 @@ import type { SnapshotMode } from '../../src/index.js';
 import { describeTree, tempDir } from '../helpers.js';
 import { smallChunkRepo } from './repoHelpers.js';
 import { content } from './treeArb.js';
+import { recordedEntries } from '../../src/model/treeBudget.js';
 
 const root = tempDir('cairn-modes-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -106,7 +107,7 @@ function apply(src: string, e: Edit): void {
 let n = 0;
 
 describe('snapshot modes', () => {
-  it('every snapshot, in every mode, restores to exactly the tree on disk when it was taken', async () => {
+  it('every snapshot, in every mode, restores to exactly the tree on disk when it was taken, and its manifest counts its entries', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(editArb, { minLength: 1, maxLength: 25 }), async (edits) => {
         const dir = path.join(root, String(n++));
@@ -119,7 +120,10 @@ describe('snapshot modes', () => {
             apply(src, e);
             if (e.op === 'snapshot') {
               const s = await repo.snapshot({ path: src, mode: e.mode });
-              expected.push({ id: s.id, tree: describeTree(src) });
+              const tree = describeTree(src);
+              // The manifest's counts are exact: the walk budget (treeBudget.ts) is derived from them.
+              expect(recordedEntries(s.manifest.stats)).toBe(Object.keys(tree).length);
+              expected.push({ id: s.id, tree });
             }
           }
           for (const [i, x] of expected.entries()) {
