@@ -135,11 +135,23 @@ export function startCommand(command: string, options: CommandRunOptions = {}): 
   });
   const pgid = child.pid;
   let tail = Buffer.alloc(0);
+  // Passed on in whole lines, so that a line of the command's cut short by its end never runs into cairn's own
+  // error line ("head: cairn: cannot write object …"); a partial line is passed on, ended, when stderr closes.
+  let partial = Buffer.alloc(0);
   child.stderr.on('data', (d: Buffer) => {
-    options.onStderr?.(d);
+    const all = partial.length > 0 ? Buffer.concat([partial, d]) : d;
+    const cut = all.lastIndexOf(0x0a) + 1;
+    const keep = all.length - cut > STDERR_TAIL ? all.length : cut; // a very long line goes on as it is
+    if (keep > 0) options.onStderr?.(all.subarray(0, keep));
+    partial = Buffer.from(all.subarray(keep));
     tail = Buffer.concat([tail, d]);
     if (tail.length > STDERR_TAIL) tail = tail.subarray(tail.length - STDERR_TAIL);
   });
+  const flushPartial = () => {
+    if (partial.length > 0) options.onStderr?.(Buffer.concat([partial, Buffer.from('\n')]));
+    partial = Buffer.alloc(0);
+  };
+  child.stderr.once('close', flushPartial);
   const stderrEnded = ended(child.stderr);
   const stdoutEnded = ended(child.stdout);
 
@@ -211,6 +223,7 @@ export function startCommand(command: string, options: CommandRunOptions = {}): 
 
   async function settleStderr(): Promise<void> {
     await until(stderrEnded, STDERR_SETTLE_MS);
+    flushPartial();
     child.stderr.destroy();
   }
 
