@@ -12,6 +12,7 @@ interface RestoreFlags {
   path: string[];
   verify?: boolean;
   restorePoint: boolean;
+  spaceCheck: boolean;
   resume?: boolean;
   rollback?: boolean;
 }
@@ -54,6 +55,7 @@ export function registerRestore(program: Command): void {
     .option('--path <path>', 'restore only this file or folder (relative to the target; repeatable)', collect, [])
     .option('--verify', 're-read what was written and compare it with the snapshot before anything is replaced')
     .option('--no-restore-point', 'do not snapshot the target first (only together with --yes)')
+    .option('--no-space-check', 'restore into a new directory even when its file system reports less free space than the snapshot holds')
     .option('--resume', 'finish an interrupted restore')
     .option('--rollback', 'undo an interrupted restore')
     .action(async (ref: string | undefined, opts: RestoreFlags, cmd: Command) => {
@@ -84,6 +86,7 @@ export function registerRestore(program: Command): void {
           paths: opts.path,
           verify: opts.verify === true,
           restorePoint: opts.restorePoint,
+          spaceCheck: opts.spaceCheck,
           onProgress: (c, p) => ctx.out.progress(() => `${c.files} files, ${formatBytes(c.bytes)} ${p}`),
           onRestorePoint: (id, undoPaths) => {
             ctx.out.endProgress();

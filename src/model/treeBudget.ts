@@ -30,21 +30,64 @@ export function entryBudget(...stats: Array<Pick<SnapshotStats, 'files' | 'dirs'
   return 2 * sum + 1024;
 }
 
+/** The error a walk throws when its trees name more than the manifest accounts for. */
+function overBudget(what: string, kind: string, budget: number): IntegrityError {
+  return new IntegrityError(
+    `${what}: its trees name more than ${budget} ${kind}, far more than its manifest records (a subtree named over and over: damaged or crafted)`,
+    { hint: 'cairn never writes such a tree: forget the snapshot (`cairn forget <id>`) unless you know where it came from' },
+  );
+}
+
+/**
+ * Slack over a manifest's logical bytes for a walk that writes file contents (a restore): as entryBudget, it only
+ * has to stop a walk exponentially larger than its manifest (one object named by a million entries, or a file
+ * listing one chunk a million times).
+ */
+export function byteBudget(...stats: Array<Pick<SnapshotStats, 'bytes'> | undefined>): number {
+  let sum = 0;
+  for (const s of stats) if (s) sum += s.bytes;
+  return 2 * sum + 64 * 1024 * 1024;
+}
+
+/**
+ * A budget spent synchronously by a walk that loads trees itself (the restore's writer): entries as trees are
+ * loaded, bytes as file contents are written. Spending past either limit throws an IntegrityError naming `what`.
+ */
+export class WalkBudget {
+  private entries = 0;
+  private bytes = 0;
+
+  constructor(
+    readonly what: string,
+    readonly maxEntries: number,
+    readonly maxBytes: number = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** For a snapshot's whole tree, by its manifest's counts. */
+  static forSnapshot(what: string, stats: Pick<SnapshotStats, 'files' | 'dirs' | 'symlinks' | 'bytes'>): WalkBudget {
+    return new WalkBudget(what, entryBudget(stats), byteBudget(stats));
+  }
+
+  spendEntries(n: number): void {
+    this.entries += n;
+    if (this.entries > this.maxEntries) throw overBudget(this.what, 'entries', this.maxEntries);
+  }
+
+  spendBytes(n: number): void {
+    this.bytes += n;
+    if (this.bytes > this.maxBytes) throw overBudget(this.what, 'bytes of file content', this.maxBytes);
+  }
+}
+
 /**
  * Wraps `load` so that loading more than `budget` entries in all throws an
  * IntegrityError naming `what` (e.g. "snapshot 1a2b3c4d5e6f").
  */
 export function budgetedLoader(load: TreeLoader, budget: number, what: string): TreeLoader {
-  let loaded = 0;
+  const spent = new WalkBudget(what, budget);
   return async (id) => {
     const entries = await load(id);
-    loaded += entries.length;
-    if (loaded > budget) {
-      throw new IntegrityError(
-        `${what}: its trees name more than ${budget} entries, far more than its manifest records (a subtree named over and over: damaged or crafted)`,
-        { hint: 'cairn never writes such a tree: forget the snapshot (`cairn forget <id>`) unless you know where it came from' },
-      );
-    }
+    spent.spendEntries(entries.length);
     return entries;
   };
 }

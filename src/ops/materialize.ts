@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { IntegrityError, CairnError, IoError, describeError } from '../errors.js';
 import { assertSafeName, nameBytes } from '../model/entryName.js';
+import type { WalkBudget } from '../model/treeBudget.js';
 import { fileChunkSync } from '../model/fileContent.js';
 import { isInline, targetBytes, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
@@ -86,6 +87,12 @@ export interface MaterializeOptions {
    * has no set-group-id bit): entries owned by it need no chown (a system call per entry, as root).
    */
   createdOwner?: { uid: number; gid: number };
+  /**
+   * What the snapshot's manifest accounts for (model/treeBudget.ts): tree entries loaded and file bytes written
+   * beyond it mean a crafted or damaged tree (a subtree named over and over, a chunk listed over and over), and
+   * the walk stops with an IntegrityError instead of writing until the disk is full.
+   */
+  budget?: WalkBudget;
 }
 
 /** See MaterializeOptions.earlySync. */
@@ -106,6 +113,16 @@ export function nsToSeconds(ns: string): number {
 export type EntryMeta = Pick<TreeEntry, 'type' | 'mode' | 'mtime' | 'uid' | 'gid'>;
 
 let writebacks = 0;
+
+/**
+ * Stops a file whose chunks hold more than its tree's size says as soon as they do, not after writing them all
+ * (a crafted tree can list one chunk a million times under a small size).
+ */
+function checkNotLonger(e: TreeEntry, written: number, rel: string): void {
+  if (e.size !== undefined && written > e.size) {
+    throw new IntegrityError(`cannot restore ${rel}: its chunks hold more than the ${e.size} bytes the tree says`, { details: { path: rel } });
+  }
+}
 
 /** Starts the writeback of a file being written every WRITEBACK_EVERY bytes, one sync in flight. */
 class Writeback {
@@ -171,6 +188,7 @@ export class Materializer {
     // Trees, directories and their metadata on this thread: a thread-pool round trip per call (several per
     // directory) left the restore of a 3,700-directory tree idle for ~2 s.
     const entries = this.ctx.loadTreeSync(tree, { keep: false });
+    this.options.budget?.spendEntries(entries.length);
     const pending: Array<Promise<void>> = [];
     const dirs: Array<{ e: TreeEntry; path: Buffer }> = [];
     for (const e of entries) {
@@ -272,6 +290,7 @@ export class Materializer {
         batch.push(data);
         batchBytes += data.length;
         written += data.length;
+        checkNotLonger(e, written, rel);
         if (batchBytes >= WRITE_BATCH) {
           if (writing) await writing;
           writeback.wrote(batchBytes);
@@ -339,6 +358,8 @@ export class Materializer {
           let bytes = 0;
           for (const b of head) bytes += b.length;
           written += bytes;
+          checkNotLonger(e, written, rel);
+          if (head.length === 1 && fromReader.has(head[0]!)) this.options.budget?.spendBytes(bytes); // read on the worker
           writeback.wrote(bytes);
           writeDone = false;
           writing = writeAll(fd, head).finally(() => {
@@ -372,14 +393,17 @@ export class Materializer {
 
   /** A chunk's verified bytes; a missing or damaged one is an IntegrityError naming the file. */
   private chunk(e: TreeEntry, id: ObjectId, rel: string): Buffer {
+    let data: Buffer;
     try {
-      return fileChunkSync(this.ctx.store, e, id);
+      data = fileChunkSync(this.ctx.store, e, id);
     } catch (err) {
       if (err instanceof CairnError) {
         throw new IntegrityError(`cannot restore ${rel}: ${err.message}`, { cause: err, hint: err.hint, details: { path: rel, object: id } });
       }
       throw err;
     }
+    this.options.budget?.spendBytes(data.length);
+    return data;
   }
 
   /** Writes a small file and its metadata synchronously (see SYNC_FILE); same checks and errors as writeFile. */
@@ -398,8 +422,9 @@ export class Materializer {
     try {
       for (const id of e.chunks ?? []) {
         const data = this.chunk(e, id, rel);
-        for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
         written += data.length;
+        checkNotLonger(e, written, rel);
+        for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
       }
       if (e.size !== undefined && written !== e.size) {
         throw new IntegrityError(`cannot restore ${rel}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });

@@ -15,6 +15,8 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { CairnError, NotFoundError, RefusedError, UnsafePathError, UsageError, describeError, isErrno } from '../errors.js';
+import { WalkBudget, budgetedLoader, entryBudget } from '../model/treeBudget.js';
+import type { TreeLoader } from '../model/treeDiff.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir, fsyncTree, syncFileSystem } from '../util/durableFs.js';
@@ -23,6 +25,7 @@ import { Materializer, type MaterializeCounts } from './materialize.js';
 import { restoreInPlace, setTargetHead } from './restoreInPlace.js';
 import { countChanges, describePlan, normalizeRestorePath, planRestore, type NameStatus, type PlanCounts } from './restorePlan.js';
 import { relativeInside } from './restoreScan.js';
+import { checkRestoreRoom } from './restoreRoom.js';
 import { createTargetStaging, removeStaleTargetStaging, removeTargetStaging } from './restoreStaging.js';
 import { verifyRestoredTree } from './verifyRestored.js';
 
@@ -39,6 +42,11 @@ export interface RestoreOptions {
   verify?: boolean;
   /** Take a restore point before changing a non-empty target (default true). */
   restorePoint?: boolean;
+  /**
+   * Refuse a restore into a new or empty directory that cannot fit into its file system, before writing anything
+   * (default true; restoreRoom.ts).
+   */
+  spaceCheck?: boolean;
   onProgress?: (c: MaterializeCounts, path: string) => void;
   /** Called as soon as the restore point is taken, before the target changes, with the --path arguments that undo the restore from it (none: the whole target). */
   onRestorePoint?: (id: ObjectId, undoPaths?: string[]) => void;
@@ -156,9 +164,10 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
   }
 
   // A new or empty target: nothing there to lose, so no restore point and no approval.
-  const load = (t: ObjectId) => ctx.loadTree(t);
+  const what = `snapshot ${id.slice(0, 12)}`;
+  const load = (): TreeLoader => budgetedLoader((t) => ctx.loadTree(t), entryBudget(manifest.stats), what);
   if (options.dryRun) {
-    const changes = await describePlan(await planRestore(load, null, manifest.tree, { paths }), load, load);
+    const changes = await describePlan(await planRestore(load(), null, manifest.tree, { paths }), load(), load());
     return { ...base, counts: countChanges(changes), changes };
   }
   if (paths.length > 0) {
@@ -178,7 +187,8 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
       throw err;
     }
   }
-  const written = await writeNewTarget(ctx, manifest.tree, target, state, options);
+  if (options.spaceCheck !== false) checkRestoreRoom(path.dirname(target), target, what, manifest.stats);
+  const written = await writeNewTarget(ctx, manifest.tree, WalkBudget.forSnapshot(what, manifest.stats), target, state, options);
   const final = fs.realpathSync(target);
   setTargetHead(ctx, final, id);
   return { ...base, target: final, ...written, verified: options.verify ?? false, head: true, counts: { created: written.files + written.symlinks, replaced: 0, deleted: 0, metadata: 0 } };
@@ -214,6 +224,7 @@ function createdOwner(dir: string): { createdOwner?: { uid: number; gid: number 
 async function writeNewTarget(
   ctx: RepoContext,
   tree: ObjectId,
+  budget: WalkBudget,
   target: string,
   state: 'absent' | 'empty',
   options: RestoreOptions,
@@ -222,6 +233,7 @@ async function writeNewTarget(
   if (!fs.existsSync(parent)) throw new NotFoundError(`the parent of restore target ${target} does not exist`, { hint: 'create it first' });
   const staging = await createTargetStaging(target);
   const m = new Materializer(ctx, {
+    budget,
     earlySync: staging.tree,
     ...createdOwner(staging.tree),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),

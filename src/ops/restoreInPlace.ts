@@ -37,6 +37,8 @@ import { BusyError, CairnError, IntegrityError, IoError, NotFoundError, RefusedE
 import type { Manifest, SnapshotProblem } from '../model/manifest.js';
 import type { EntryType } from '../model/tree.js';
 import { fileChunk } from '../model/fileContent.js';
+import { WalkBudget, budgetedLoader, entryBudget } from '../model/treeBudget.js';
+import type { TreeLoader } from '../model/treeDiff.js';
 import type { RepoContext } from '../repoContext.js';
 import { writeHead } from '../refs.js';
 import { IGNORE_FILE, type ExcludeRules } from '../snapshot/excludes.js';
@@ -286,7 +288,9 @@ async function stage(ctx: RepoContext, j: RestoreJournal, onProgress?: InPlaceOp
   await removeTree(newDir);
   await fsp.mkdir(newDir, { mode: 0o700 });
   await fsp.mkdir(path.join(j.staging, 'old'), { mode: 0o700, recursive: true });
-  const m = new Materializer(ctx, { chown: j.chown, ...(onProgress ? { onProgress } : {}) });
+  // Bounded by the snapshot's counts: a crafted tree stops with an IntegrityError rather than fill the disk.
+  const budget = WalkBudget.forSnapshot(`snapshot ${j.snapshot.slice(0, 12)}`, (await ctx.readManifest(j.snapshot)).stats);
+  const m = new Materializer(ctx, { chown: j.chown, budget, ...(onProgress ? { onProgress } : {}) });
   const puts = j.actions.flatMap((a, i) => (a.op === 'put' ? [{ a, i }] : []));
   let n = 0;
   await runPool(puts, 4, async ({ a, i }) => {
@@ -583,10 +587,15 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
   const base = ctx.index.head(target) ?? ctx.index.latest(target)?.id ?? null;
   const scan = await scanTarget(ctx, target, rules, base);
   if (scan.errors.length > 0) throw unreadable(target, scan.errors);
+  // Every walk of the snapshot's trees is bounded by its manifest's counts (a tree bomb stops with one error); the
+  // target's side is what the scan saw, or, where it is unchanged, the base snapshot's trees (bounded by its counts).
   const load = (t: ObjectId) => ctx.loadTree(t);
+  const what = `snapshot ${id.slice(0, 12)}`;
+  const wanted = (): TreeLoader => budgetedLoader(load, entryBudget(manifest.stats), what);
+  const scanned = (): TreeLoader => scan.loadVia(budgetedLoader(load, entryBudget(manifest.stats, scan.baseStats), what));
   const planOptions = { paths: whole ? [] : paths, keep: scan.keep, chown };
-  let plan: RestorePlan = await planRestore(scan.load, scan.tree, manifest.tree, planOptions);
-  let changes = await describePlan(plan, scan.load, load);
+  let plan: RestorePlan = await planRestore(scanned(), scan.tree, manifest.tree, planOptions);
+  let changes = await describePlan(plan, scanned(), wanted());
   const result: InPlaceResult = {
     changes,
     counts: countChanges(changes),
@@ -616,8 +625,8 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
     result.restorePoint = rp.id;
     if (rp.manifest.errors.length > 0) throw unreadable(target, rp.manifest.errors);
     // Plan again from what the restore point holds: that is what the undo brings back.
-    plan = await planRestore(load, rp.manifest.tree, manifest.tree, planOptions);
-    changes = await describePlan(plan, load, load);
+    plan = await planRestore(budgetedLoader(load, entryBudget(rp.manifest.stats, manifest.stats), what), rp.manifest.tree, manifest.tree, planOptions);
+    changes = await describePlan(plan, budgetedLoader(load, entryBudget(rp.manifest.stats), `restore point ${rp.id.slice(0, 12)}`), wanted());
     result.changes = changes;
     result.counts = countChanges(changes);
     result.warnings = plan.warnings;

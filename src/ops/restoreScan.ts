@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import type { TreeEntry } from '../model/tree.js';
-import type { SnapshotProblem } from '../model/manifest.js';
+import type { SnapshotProblem, SnapshotStats } from '../model/manifest.js';
 import type { TreeLoader } from '../model/treeDiff.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
@@ -18,8 +18,10 @@ import { TreeBuilder } from '../snapshot/treeBuilder.js';
 export interface TargetScan {
   /** The target's current state as a tree (its objects in memory). */
   tree: ObjectId;
-  /** Loads trees of this scan and of the repository. */
-  load: TreeLoader;
+  /** Loads trees of this scan from memory, any other tree through `repository` (a bounded loader: see restoreInPlace). */
+  loadVia(repository: TreeLoader): TreeLoader;
+  /** The counts of the base snapshot's manifest, whose trees the scan names where the target is unchanged. */
+  baseStats: SnapshotStats | undefined;
   /** Paths that exist in the target but are left alone: excluded by the rules, and the repository itself. */
   keep: Set<string>;
   /** Entries that could not be read. */
@@ -65,6 +67,6 @@ export async function scanTarget(ctx: RepoContext, target: string, rules: Exclud
     onError: (p) => errors.push(p),
   });
   const tree = await builder.build(target, baseManifest?.tree ?? null);
-  return { tree, load: async (id) => trees.get(id) ?? ctx.loadTree(id), keep, errors };
+  return { tree, loadVia: (repository) => async (id) => trees.get(id) ?? repository(id), baseStats: baseManifest?.stats, keep, errors };
 }
 

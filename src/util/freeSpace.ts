@@ -26,3 +26,24 @@ export function freeBytes(dir: string): number | undefined {
     return undefined;
   }
 }
+
+/** What a file system has free: bytes (as freeBytes) and inodes (undefined where it does not count them: btrfs). */
+export interface FreeRoom {
+  bytes: number | undefined;
+  inodes: number | undefined;
+}
+
+/** The free bytes and inodes of the file system holding `dir`. Fault point `free-space` as freeBytes (0 bytes). */
+export function freeRoom(dir: string): FreeRoom {
+  try {
+    faultPointSync('free-space', ++checks);
+  } catch {
+    return { bytes: 0, inodes: undefined };
+  }
+  try {
+    const s = fs.statfsSync(dir);
+    return { bytes: s.bavail * s.bsize, inodes: s.files > 0 ? s.ffree : undefined };
+  } catch {
+    return { bytes: undefined, inodes: undefined };
+  }
+}

@@ -7,6 +7,7 @@ import * as zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, ROOT, cairn, cairnOk, describeTree, parseJson, tempDir, writeTree } from '../helpers.js';
 import { content } from '../property/treeArb.js';
+import { goodRepo as craftedGoodRepo, putRaw, putSnapshot, putTreeBomb } from './craftedRepo.js';
 
 const root = tempDir('cairn-faults-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -282,31 +283,7 @@ describe('a repository that cannot be written', () => {
  * straight into the store as the audit's crafting scripts did.
  */
 describe('crafted objects with correct ids', () => {
-  /** Writes `content` under its id with codec byte `codec` (the payload as given). */
-  function putRaw(repo: string, content: Buffer, codec = 0, payload = content): string {
-    const id = createHash('sha256').update(content).digest('hex');
-    const dir = path.join(repo, 'objects', id.slice(0, 2), id.slice(2, 4));
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, id), Buffer.concat([Buffer.of(codec), payload]));
-    return id;
-  }
-
-  /** A live snapshot of `manifest` (a marker for it), as a crafted repository holds one. */
-  function putSnapshot(repo: string, manifest: Record<string, unknown>): string {
-    const id = putRaw(repo, Buffer.from(JSON.stringify(manifest)));
-    fs.writeFileSync(path.join(repo, 'snapshots', id), '');
-    return id;
-  }
-
-  function goodRepo(name: string): { repo: string; good: string; manifest: Record<string, unknown> } {
-    const repo = path.join(root, name);
-    const src = path.join(root, `${name}-src`);
-    writeTree(src, { 'a.txt': 'alpha', sub: { 'b.txt': 'beta' } });
-    cairnOk(['init', '--repo', repo]);
-    const good = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--json'])).id;
-    const manifest = parseJson<{ manifest: Record<string, unknown> }>(cairnOk(['show', good, '--repo', repo, '--json'])).manifest;
-    return { repo, good, manifest };
-  }
+  const goodRepo = (name: string) => craftedGoodRepo(root, name);
 
   const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 
@@ -380,10 +357,7 @@ describe('crafted objects with correct ids', () => {
 
   it('a tree bomb (one subtree named twice per level, 2^40 paths in 41 small trees) does not hang the index catch-up, ls, diff or stats', () => {
     const { repo, good, manifest } = goodRepo('tree-bomb');
-    const chunk = putRaw(repo, Buffer.from('x'));
-    let tree = putRaw(repo, Buffer.from(JSON.stringify({ entries: [{ chunks: [chunk], mode: 0o644, mtime: '0', name: 'f', size: 1, type: 'file' }], v: 1 })));
-    const dir = (name: string, t: string) => ({ mode: 0o755, mtime: '0', name, tree: t, type: 'dir' });
-    for (let i = 0; i < 40; i++) tree = putRaw(repo, Buffer.from(JSON.stringify({ entries: [dir('a', tree), dir('b', tree)], v: 1 })));
+    const tree = putTreeBomb(repo);
     const bomb = putSnapshot(repo, { ...manifest, tree, parents: [good], message: 'bomb', time: new Date(Date.parse(String(manifest.time)) + 1000).toISOString() });
 
     // Every command opens with the catch-up, which diffs the new snapshot against its parent for the per-file history.
