@@ -91,3 +91,38 @@ export function budgetedLoader(load: TreeLoader, budget: number, what: string): 
     return entries;
   };
 }
+
+/** See historyLoader. */
+export const SHARING_FLOOR = 256 * 1024;
+/** See historyLoader. */
+export const SHARING_FACTOR = 64;
+
+/**
+ * budgetedLoader for the walks cairn runs on its own (the index's catch-up and `rebuild-index` computing per-file
+ * history), which must end even for a tree bomb whose manifest also claims enormous counts, since every command
+ * runs the catch-up: past SHARING_FLOOR entries loaded, a walk that has loaded more than SHARING_FACTOR times the
+ * entries of the distinct trees it has seen stops too. A sound snapshot shares subtrees (identical directories)
+ * far less than that as a rule; one that does (dozens of identical checkouts of a large tree) is only indexed
+ * without its per-file history, with a warning.
+ */
+export function historyLoader(load: TreeLoader, budget: number, what: string): TreeLoader {
+  const bounded = budgetedLoader(load, budget, what);
+  const seen = new Set<string>();
+  let distinct = 0;
+  let loaded = 0;
+  return async (id) => {
+    const entries = await bounded(id);
+    loaded += entries.length;
+    if (!seen.has(id)) {
+      seen.add(id);
+      distinct += entries.length;
+    }
+    if (loaded > SHARING_FLOOR && loaded > SHARING_FACTOR * distinct) {
+      throw new IntegrityError(
+        `${what}: its trees name ${loaded} entries from ${seen.size} distinct trees of ${distinct} entries (one subtree named over and over: crafted, or a tree of many identical copies)`,
+        { hint: 'its per-file history is not indexed; everything else about it is' },
+      );
+    }
+    return entries;
+  };
+}

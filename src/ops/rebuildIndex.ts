@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { IntegrityError } from '../errors.js';
 import { VersionIndex } from '../index/versionIndex.js';
 import { diffTrees } from '../model/treeDiff.js';
-import { budgetedLoader, entryBudget } from '../model/treeBudget.js';
+import { entryBudget, historyLoader } from '../model/treeBudget.js';
 import type { RepoContext } from '../repoContext.js';
 import { headFileName, listSnapshotMarkers, scanRefs, tagFileName } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
@@ -45,7 +45,7 @@ export async function rebuildIndex(ctx: RepoContext): Promise<RebuildSummary> {
       const parent = m.parents[0] ? manifests.get(m.parents[0]) : undefined;
       let rows: ReturnType<typeof versionRows> = [];
       try {
-        const bounded = budgetedLoader(load, entryBudget(parent?.stats, m.stats), `snapshot ${id.slice(0, 12)}`);
+        const bounded = historyLoader(load, entryBudget(parent?.stats, m.stats), `snapshot ${id.slice(0, 12)}`);
         rows = versionRows(await diffTrees(parent?.tree ?? null, m.tree, bounded, sha256Hex));
       } catch (err) {
         damaged.push({ id, message: `history not rebuilt: ${(err as Error).message}` });
@@ -131,7 +131,7 @@ export async function reconcileIndex(ctx: RepoContext): Promise<ReconcileSummary
     }
     const parent = m.parents[0] && markers.has(m.parents[0]) ? await ctx.readManifest(m.parents[0]).catch(() => undefined) : undefined;
     // Bounded by the manifests' counts, so a crafted tree naming one subtree over and over cannot hang every command here.
-    const bounded = budgetedLoader(load, entryBudget(parent?.stats, m.stats), `snapshot ${id.slice(0, 12)}`);
+    const bounded = historyLoader(load, entryBudget(parent?.stats, m.stats), `snapshot ${id.slice(0, 12)}`);
     const rows = await diffTrees(parent?.tree ?? null, m.tree, bounded, sha256Hex).then(versionRows, (err: unknown) => {
       ctx.warn(`snapshot ${id.slice(0, 12)} is indexed without its per-file history: ${(err as Error).message}`);
       return [];

@@ -12,7 +12,13 @@
  *   snapshot fails (a full disk), is interrupted (SIGINT/SIGTERM), or the
  *   command exits non-zero while a process it started still runs.
  * - tied to us: if cairn exits while the group may still run (a second Ctrl-C,
- *   an exit nobody planned), an 'exit' listener SIGKILLs the group.
+ *   an exit nobody planned), an 'exit' listener SIGKILLs the group. Where no
+ *   listener runs (cairn SIGKILLed, or the OOM killer), the watchdog does: the
+ *   shell starts, in the group, a watchdog that reads a pipe from cairn; EOF
+ *   without a word (cairn is gone) makes it SIGKILL its own group, which no
+ *   other group can be while it lives (kill 0: no pid reuse can misdirect it).
+ *   cairn disarms it (a newline) once the command has exited with status 0, so
+ *   what a successful command left running stays alone.
  *
  * On success (status 0) the stream ends when its standard output is closed by
  * every process holding it, as a shell pipe does; a process the command left
@@ -127,13 +133,36 @@ function lastLine(text: string): string {
   return lines[lines.length - 1] ?? '';
 }
 
-/** Starts `command` with /bin/sh -c in its own process group; standard input is closed. */
+/**
+ * The shell's script: start the watchdog (on fd 3, its other descriptors on /dev/null so that it never holds the
+ * command's output open), close fd 3 for the command, run the command, and end as the command did: a status above
+ * 128 from a command killed by a signal is turned back into that signal (what `sh -c CMD` gives when it runs a
+ * single command in its own place), so the failure says "killed by SIGSEGV" either way.
+ */
+const WATCHED_SHELL = [
+  '{ read -r _ <&3 || kill -KILL 0; } </dev/null >/dev/null 2>&1 &',
+  'exec 3<&-',
+  '__cairn_command=$1; shift',
+  'eval "$__cairn_command"',
+  '__cairn_status=$?',
+  'if [ "$__cairn_status" -gt 128 ] && [ "$__cairn_status" -lt 160 ]; then trap - "$((__cairn_status - 128))"; kill "-$((__cairn_status - 128))" $$; fi',
+  'exit "$__cairn_status"',
+].join('\n');
+
+/** Starts `command` with /bin/sh in its own process group, with its watchdog; standard input is closed. */
 export function startCommand(command: string, options: CommandRunOptions = {}): CommandRun {
-  const child: ChildProcess & { stdout: Readable; stderr: Readable } = spawn('/bin/sh', ['-c', command], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const child: ChildProcess & { stdout: Readable; stderr: Readable; stdio: ChildProcess['stdio'] } = spawn('/bin/sh', ['-c', WATCHED_SHELL, 'sh', command], {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     detached: true, // its own process group, so that stop() reaches what it started; never unref()ed: cairn waits for it
-  });
+  }) as ChildProcess & { stdout: Readable; stderr: Readable };
   const pgid = child.pid;
+  // The watchdog's pipe: held open by cairn until the command has exited with status 0 (see the module comment).
+  const watchdog = child.stdio[3] as (NodeJS.WritableStream & { destroy(): void; unref?: () => void }) | null;
+  watchdog?.on('error', () => undefined); // EPIPE once the watchdog is gone
+  const disarm = () => {
+    if (!watchdog) return;
+    watchdog.end('\n');
+  };
   let tail = Buffer.alloc(0);
   // Passed on in whole lines, so that a line of the command's cut short by its end never runs into cairn's own
   // error line ("head: cairn: cannot write object …"); a partial line is passed on, ended, when stderr closes.
@@ -201,6 +230,7 @@ export function startCommand(command: string, options: CommandRunOptions = {}): 
     child.on('exit', (code, signal) => {
       status = { code, signal };
       resolve();
+      if (code === 0 && signal === null) disarm();
       if (code !== 0 || signal !== null) {
         // Failed: whatever it left running (holding the pipe, or not) is of no use; the pending read ends.
         failing = stop().then(() => {

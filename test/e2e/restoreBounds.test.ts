@@ -4,10 +4,11 @@
  * of writing until the disk is full, and a snapshot larger than the free space is refused before anything is
  * written (exit 1). Nothing is left behind either way.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cairn, cairnOk, describeTree, parseJson, tempDir, writeTree } from '../helpers.js';
+import { CLI, cairn, cairnOk, describeTree, parseJson, tempDir, writeTree } from '../helpers.js';
 import { goodRepo, putRaw, putSnapshot, putTreeBomb } from './craftedRepo.js';
 
 const root = tempDir('cairn-restore-bounds-');
@@ -122,5 +123,32 @@ describe('restore into a file system without room', () => {
     expect(parseJson<{ error: string }>(r).error).toBe('IO');
     expect(fs.existsSync(out)).toBe(false);
     cairnOk(['restore', good, '--target', out, '--repo', repo]);
+  });
+});
+
+describe('a restore of many small files', () => {
+  it('stops on SIGTERM while it writes (exit 143), and the next restore into the target clears what it left', { timeout: 120_000 }, async () => {
+    const { repo, good, manifest } = goodRepo(root, 'endless');
+    const stats = manifest.stats as Record<string, number>;
+    // A bomb whose manifest claims 2^41 one-byte files: within its bounds, so it writes until stopped (--no-space-check).
+    const id = putSnapshot(repo, { ...manifest, tree: putTreeBomb(repo), stats: { ...stats, files: 2 ** 41, dirs: 2 ** 41, bytes: 2 ** 41 }, parents: [good], message: 'endless', time: later(manifest, 1000) });
+    catchUp(repo);
+    const out = path.join(root, 'endless-out');
+    const child = spawn(process.execPath, [CLI, 'restore', id, '--target', out, '--no-space-check', '--repo', repo], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Writing: its staging directory beside the target holds files (polled).
+    const written = () => stagingLeft(out).some((d) => fs.existsSync(path.join(root, d, 'tree', 'a', 'a')));
+    while (!written()) await new Promise((resolve) => setTimeout(resolve, 20));
+    child.kill('SIGTERM');
+    // Before: the walk never gave the event loop a turn between small files, and ran on (killed after 40 min).
+    expect(await done, stderr).toBe(143);
+    expect(stderr).toMatch(/^cairn: interrupted/m);
+    expect(fs.existsSync(out)).toBe(false);
+    // What it left beside the target (its owner is gone) is removed by the next restore into it.
+    cairnOk(['restore', good, '--target', out, '--repo', repo]);
+    expect(stagingLeft(out)).toEqual([]);
+    expect(fs.readFileSync(path.join(out, 'a.txt'), 'utf8')).toBe('alpha');
   });
 });

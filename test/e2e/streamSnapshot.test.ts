@@ -274,6 +274,34 @@ describe('cairn snapshot --from-command ends the command and what it started', (
     expect(audit).toContain('"error":"INTERRUPTED"');
   });
 
+  it('when cairn is killed with SIGKILL (no handler runs): its watchdog ends the command and what it started', { timeout: 30_000 }, async () => {
+    const { dir, repo } = setup();
+    const shellPid = pidFileIn(dir, 'shell.pid');
+    const sleeperPid = pidFileIn(dir, 'sleeper.pid');
+    // Before: both stayed, orphaned, for their 600 s (a pg_dump waiting on a table lock would have held it).
+    const command = `echo $$ > '${shellPid}'; sleep 600 & echo $! > '${sleeperPid}'; echo 'some of the dump'; echo 'dump started' >&2; wait`;
+    const r = run(['--repo', repo, 'snapshot', '--from-command', command, '--name', 'db.dump']);
+    await r.stderrHas('dump started');
+    const pids = [recordedPid(shellPid), recordedPid(sleeperPid)];
+    r.child.kill('SIGKILL');
+    await r.done;
+    // The watchdog reads EOF once cairn's end of its pipe is gone; give the kernel a moment (polled, not timed).
+    for (let i = 0; i < 250 && !pids.every(processGone); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(pids.map(processGone)).toEqual([true, true]);
+    expect(fs.readdirSync(path.join(repo, 'snapshots'))).toEqual([]);
+  });
+
+  it('the command runs as `sh -c` would run it: no extra arguments, fd 3 closed, a signal death reported as such', () => {
+    const { repo } = setup();
+    const ok = cairnOk(['--repo', repo, '--json', 'snapshot', '--from-command', 'echo "[$#][$1]"; if [ -e /proc/$$/fd/3 ]; then echo fd3-open; else echo fd3-closed; fi', '--name', 'out.txt']);
+    const id = (JSON.parse(ok.stdout) as SnapJson).id;
+    const out = cairnOk(['--repo', repo, 'cat', `${id}:out.txt`]).stdout.split('\n');
+    expect(out.slice(0, 2)).toEqual(['[0][]', 'fd3-closed']);
+    const killed = cairn(['--repo', repo, 'snapshot', '--from-command', "sh -c 'kill -SEGV $$'", '--name', 'out.txt']);
+    expect(killed.code).toBe(1);
+    expect(killed.stderr).toMatch(/the command was killed by SIGSEGV/);
+  });
+
   it('when the command ignores SIGTERM: SIGKILL after the grace period', { timeout: 30_000 }, async () => {
     const { dir, repo } = setup();
     const pidFile = pidFileIn(dir, 'sleeper.pid');

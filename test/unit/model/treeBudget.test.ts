@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../../src/errors.js';
-import { WalkBudget, budgetedLoader, byteBudget, entryBudget } from '../../../src/model/treeBudget.js';
+import { SHARING_FACTOR, SHARING_FLOOR, WalkBudget, budgetedLoader, byteBudget, entryBudget, historyLoader } from '../../../src/model/treeBudget.js';
 
 describe('walk budgets', () => {
   it('entryBudget and byteBudget are twice the manifests plus slack', () => {
@@ -25,5 +25,34 @@ describe('walk budgets', () => {
     await load('a' as never);
     await load('a' as never);
     await expect(load('a' as never)).rejects.toThrow(/more than 2 entries/);
+  });
+});
+
+describe('historyLoader', () => {
+  const entries = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `e${i}`, type: 'file' as const, mode: 0o644, mtime: '0', chunks: [] }));
+  const tree = entries(1000);
+
+  it('stops a walk loading the same trees over and over past the floor, whatever the budget', async () => {
+    const load = historyLoader(async () => tree, Number.MAX_SAFE_INTEGER, 'snapshot s');
+    let loads = 0;
+    await expect(
+      (async () => {
+        for (;;) {
+          await load('same' as never);
+          loads++;
+        }
+      })(),
+    ).rejects.toThrow(/snapshot s: its trees name \d+ entries from 1 distinct trees of 1000 entries/);
+    // The load that passed the floor is the one that threw.
+    expect((loads + 1) * 1000).toBeGreaterThan(SHARING_FLOOR);
+    expect(loads * 1000).toBeLessThanOrEqual(SHARING_FLOOR);
+  });
+
+  it('lets a walk share subtrees up to the factor, and any walk of distinct trees, past the floor', async () => {
+    const shared = historyLoader(async () => tree, Number.MAX_SAFE_INTEGER, 's');
+    const distinctTrees = Math.ceil((SHARING_FLOOR * 2) / 1000 / (SHARING_FACTOR - 1));
+    for (let i = 0; i < distinctTrees; i++) for (let k = 0; k < SHARING_FACTOR - 1; k++) await shared(`t${i}` as never);
+    const plain = historyLoader(async () => tree, Number.MAX_SAFE_INTEGER, 's');
+    for (let i = 0; i < (SHARING_FLOOR * 2) / 1000; i++) await plain(`t${i}` as never);
   });
 });
