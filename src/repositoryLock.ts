@@ -20,6 +20,9 @@ export interface LockInfo {
 }
 
 
+/** The lock files this process holds: what releaseHeldLocksSync removes when the process must exit at once. */
+const held = new Set<string>();
+
 export class RepositoryLock {
   private constructor(private readonly file: string) {}
 
@@ -29,6 +32,7 @@ export class RepositoryLock {
     const info: LockInfo = { exclusive, pid: process.pid, host: os.hostname(), time: new Date().toISOString(), operation };
     const file = path.join(dir, `${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}.json`);
     writeFileAtomicSync(file, JSON.stringify(info), { durable: false });
+    held.add(file);
     for (const name of fs.readdirSync(dir)) {
       const other = path.join(dir, name);
       if (other === file || !name.endsWith('.json')) continue;
@@ -44,6 +48,7 @@ export class RepositoryLock {
       }
       if (o.exclusive || exclusive) {
         fs.rmSync(file, { force: true });
+        held.delete(file);
         throw new BusyError(`the repository is busy: ${o.operation} (pid ${o.pid} on ${o.host}) holds ${o.exclusive ? 'an exclusive' : 'a'} lock`, {
           hint: `wait for it to finish; if that process is gone, remove ${other}`,
           details: { lock: other },
@@ -55,5 +60,29 @@ export class RepositoryLock {
 
   release(): void {
     fs.rmSync(this.file, { force: true });
+    held.delete(this.file);
   }
+}
+
+/**
+ * Removes, synchronously, every lock file this process still holds: for an exit that cannot wait for the
+ * operations holding them to end (a second Ctrl-C, a signal to a command that stops at once, a closed pipe), so
+ * that other commands are not told the repository is busy until the next taker notices the pid is dead. What a
+ * lock keeps apart ends with this process anyway; the repository is consistent at any point (kill -9 included).
+ * A file is removed only if it still says it is this process's (same pid and host). Returns how many were removed.
+ */
+export function releaseHeldLocksSync(): number {
+  let removed = 0;
+  for (const file of held) {
+    held.delete(file);
+    try {
+      const info = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LockInfo>;
+      if (info.pid !== process.pid || info.host !== os.hostname()) continue;
+      fs.rmSync(file, { force: true });
+      removed++;
+    } catch {
+      /* gone already, or unreadable: not ours to remove */
+    }
+  }
+  return removed;
 }

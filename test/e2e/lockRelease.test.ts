@@ -1,0 +1,69 @@
+/**
+ * The repository lock file (locks/) when cairn exits without waiting for the command to end: a second Ctrl-C
+ * during an orderly stop, or a Ctrl-C to a command that stops at once. The process removes the lock files it holds
+ * on its way out, so another cairn is not told the repository is busy meanwhile. No timing: each signal is sent
+ * on a line the process (or the command it runs) writes when it has reached the point under test.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, cairnOk, parseJson, tempDir, writeTree } from '../helpers.js';
+
+const root = tempDir('cairn-lockrelease-');
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+/**
+ * Runs `node CLI args`; each time its stderr shows the next of `cues`, sends it SIGINT. Resolves with its exit
+ * status, its stderr and whether every cue was seen.
+ */
+function interruptAt(args: string[], cues: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; allCues: boolean }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CAIRN_REPO: '', ...env } });
+  let stderr = '';
+  let next = 0;
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    while (next < cues.length && stderr.includes(cues[next]!)) {
+      next++;
+      child.kill('SIGINT');
+    }
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr, allCues: next === cues.length })));
+}
+
+function locks(repo: string): string[] {
+  return fs.readdirSync(path.join(repo, 'locks'));
+}
+
+describe('an immediate exit removes the lock files the process holds', () => {
+  it('a second SIGINT during the orderly stop of a --from-command snapshot: exit 130, locks/ empty', async () => {
+    const repo = path.join(root, 'stream');
+    cairnOk(['init', '--repo', repo]);
+    // The command ignores the SIGTERM of the orderly stop (it says so), so the stop waits for it; the second SIGINT
+    // arrives while it waits.
+    const command = "trap 'echo cairn-test-child: got TERM >&2' TERM; echo cairn-test-child: started >&2; while :; do sleep 1 & wait; done";
+    const r = await interruptAt(['snapshot', '--from-command', command, '--name', 'slow', '--repo', repo], ['cairn-test-child: started', 'cairn-test-child: got TERM']);
+    expect(r.allCues).toBe(true);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('cairn: interrupted; the repository is left consistent');
+    expect(locks(repo)).toEqual([]);
+    const v = cairnOk(['verify', '--repo', repo]);
+    expect(v.stderr).toBe('');
+  });
+
+  it('a SIGINT to a restore (which stops at once) stalled with its lock held: exit 130, locks/ empty', async () => {
+    const repo = path.join(root, 'restore');
+    const src = path.join(root, 'restore-src');
+    writeTree(src, { 'a.txt': 'a\n' });
+    cairnOk(['init', '--repo', repo]);
+    const id = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--json'])).id;
+    const r = await interruptAt(['restore', id, '--target', path.join(root, 'restore-out'), '--repo', repo], ['cairn-test-fault: stalled at restore-new 1'], {
+      CAIRN_TEST_FAULTS: 'restore-new:stall:1',
+    });
+    expect(r.allCues).toBe(true);
+    expect(r.code).toBe(130);
+    expect(locks(repo)).toEqual([]);
+    // and the repository is not busy for the next command
+    cairnOk(['prune', '--yes', '--repo', repo]);
+  });
+});
