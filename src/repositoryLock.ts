@@ -8,8 +8,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BusyError } from './errors.js';
+import { BusyError, describeError, IoError } from './errors.js';
 import { writeFileAtomicSync } from './util/durableFs.js';
+import { faultPointSync } from './util/faults.js';
 
 export interface LockInfo {
   exclusive: boolean;
@@ -19,6 +20,26 @@ export interface LockInfo {
   operation: string;
 }
 
+
+let lockWrites = 0;
+
+/**
+ * The error for a lock file that could not be written: one line naming the file (a write's errno error carries no
+ * path), and for a full disk saying so. Anything that is not an errno error is passed on as it is.
+ */
+function lockWriteError(err: unknown, file: string): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return err;
+  const full = code === 'ENOSPC' || code === 'EDQUOT';
+  const what = code === 'ENOSPC' ? 'no space left on device' : code === 'EDQUOT' ? 'disk quota exceeded' : describeError(err).replace(/, \w+ '.*'$/, '');
+  return new IoError(`${what}: cannot write the repository's lock file ${file}`, {
+    cause: err,
+    hint: full
+      ? "free some space on the repository's file system and run the command again; the repository is unchanged"
+      : 'check that this user may write the repository\'s locks/ directory and that its file system is sound, then run the command again',
+    details: { lock: file },
+  });
+}
 
 /** The lock files this process holds: what releaseHeldLocksSync removes when the process must exit at once. */
 const held = new Set<string>();
@@ -31,7 +52,12 @@ export class RepositoryLock {
     fs.mkdirSync(dir, { recursive: true });
     const info: LockInfo = { exclusive, pid: process.pid, host: os.hostname(), time: new Date().toISOString(), operation };
     const file = path.join(dir, `${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}.json`);
-    writeFileAtomicSync(file, JSON.stringify(info), { durable: false });
+    try {
+      // Fault point `lock-write` (util/faults.ts): each lock file, with its temp file open and nothing written.
+      writeFileAtomicSync(file, JSON.stringify(info), { durable: false, beforeWrite: () => faultPointSync('lock-write', ++lockWrites) });
+    } catch (err) {
+      throw lockWriteError(err, file);
+    }
     held.add(file);
     for (const name of fs.readdirSync(dir)) {
       const other = path.join(dir, name);

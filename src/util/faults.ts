@@ -81,7 +81,8 @@ export async function faultPoint(point: string, count: number): Promise<void> {
  * `object-stage` (each chunk the staging worker writes). And by the reading
  * worker: `object-read-worker` (each group of objects it is asked to read).
  * And by refs.ts: `ref-written` (each tag or HEAD ref file written or removed,
- * durably, before the index is updated to match).
+ * durably, before the index is updated to match). And by repositoryLock.ts: `lock-write` (each lock file, its
+ * temp file open and nothing written).
  */
 export function faultPointSync(point: string, count: number): void {
   for (const r of rules()) {

@@ -1,5 +1,6 @@
 /**
- * The repository lock file (locks/) when cairn exits without waiting for the command to end: a second Ctrl-C
+ * The repository lock file (locks/). When it cannot be written (a full disk, injected at the fault point
+ * `lock-write`): one line naming it, and no temp file left. When cairn exits without waiting for the command to end: a second Ctrl-C
  * during an orderly stop, or a Ctrl-C to a command that stops at once. The process removes the lock files it holds
  * on its way out, so another cairn is not told the repository is busy meanwhile. No timing: each signal is sent
  * on a line the process (or the command it runs) writes when it has reached the point under test.
@@ -8,7 +9,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, cairnOk, parseJson, tempDir, writeTree } from '../helpers.js';
+import { CLI, cairn, cairnOk, parseJson, tempDir, writeTree } from '../helpers.js';
 
 const root = tempDir('cairn-lockrelease-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -65,5 +66,25 @@ describe('an immediate exit removes the lock files the process holds', () => {
     expect(locks(repo)).toEqual([]);
     // and the repository is not busy for the next command
     cairnOk(['prune', '--yes', '--repo', repo]);
+  });
+});
+
+describe('a lock file that cannot be written', () => {
+  it('on a full disk: one line naming the lock file and saying the disk is full, exit 1, nothing left in locks/', () => {
+    const repo = path.join(root, 'full');
+    const src = path.join(root, 'full-src');
+    writeTree(src, { 'a.txt': 'a\n' });
+    cairnOk(['init', '--repo', repo]);
+    cairnOk(['snapshot', src, '--repo', repo]);
+    for (const args of [['snapshot', src], ['tag', 'v1'], ['prune', '--yes']]) {
+      const r = cairn([...args, '--repo', repo], { env: { CAIRN_TEST_FAULTS: 'lock-write:ENOSPC:1' } });
+      expect({ args, code: r.code }).toEqual({ args, code: 1 });
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(new RegExp(`^cairn: no space left on device: cannot write the repository's lock file ${path.join(repo, 'locks')}/\\d+-\\d+-[0-9a-f]+\\.json$`));
+      expect(lines[1]).toBe("  hint: free some space on the repository's file system and run the command again; the repository is unchanged");
+      expect(fs.readdirSync(path.join(repo, 'locks'))).toEqual([]); // no temp file either
+    }
+    expect(parseJson<unknown[]>(cairnOk(['log', '--json', '--repo', repo]))).toHaveLength(1);
   });
 });
