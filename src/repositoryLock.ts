@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BusyError, describeError, IoError } from './errors.js';
-import { writeFileAtomicSync } from './util/durableFs.js';
+import { tempName, writeFileAtomicSync } from './util/durableFs.js';
 import { faultPointSync } from './util/faults.js';
 
 export interface LockInfo {
@@ -87,6 +87,71 @@ export class RepositoryLock {
   release(): void {
     fs.rmSync(this.file, { force: true });
     held.delete(this.file);
+  }
+}
+
+/** The file of the index-rebuild lock, in locks/ (not a `.json` holder file: RepositoryLock.acquire ignores it). */
+export const REBUILD_LOCK = 'index-rebuild.lock';
+const REBUILD_POLL_MS = 50;
+
+/**
+ * The index-rebuild lock: one process at a time rebuilds index.db (and renames it into place). Unlike the
+ * repository lock it is waited for, not refused: a process that finds it held by a live process (or one on another
+ * host) calls `onWait` once with the holder and polls until it is released; one held by a dead process on this host
+ * is stale and removed. The lock file is made whole under a temp name and hard-linked into place, so it is never
+ * seen half-written. Returns the release function. Released by releaseHeldLocksSync too.
+ */
+export async function acquireRebuildLock(repoDir: string, onWait: (holder: LockInfo) => void): Promise<() => void> {
+  const dir = path.join(repoDir, 'locks');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, REBUILD_LOCK);
+  const info: LockInfo = { exclusive: true, pid: process.pid, host: os.hostname(), time: new Date().toISOString(), operation: 'index rebuild' };
+  const tmp = tempName(dir, '.tmp');
+  try {
+    writeFileAtomicSync(tmp, JSON.stringify(info), { durable: false, beforeWrite: () => faultPointSync('lock-write', ++lockWrites) });
+  } catch (err) {
+    throw lockWriteError(err, file);
+  }
+  let waited = false;
+  try {
+    for (;;) {
+      try {
+        fs.linkSync(tmp, file);
+        held.add(file);
+        return () => {
+          fs.rmSync(file, { force: true });
+          held.delete(file);
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw lockWriteError(err, file);
+      }
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch {
+        continue; // released meanwhile: try again
+      }
+      let holder: LockInfo | undefined;
+      try {
+        holder = JSON.parse(text) as LockInfo;
+      } catch {
+        holder = undefined; // not written by this code: treated as stale
+      }
+      if (holder === undefined || (holder.host === info.host && !processAlive(holder.pid))) {
+        // Stale. Removed only if it is still the same file content (another waiter may have replaced it).
+        try {
+          if (fs.readFileSync(file, 'utf8') === text) fs.rmSync(file, { force: true });
+        } catch {
+          /* gone already */
+        }
+        continue;
+      }
+      if (!waited) onWait(holder);
+      waited = true;
+      await new Promise((resolve) => setTimeout(resolve, REBUILD_POLL_MS));
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
 }
 

@@ -88,3 +88,55 @@ describe('a lock file that cannot be written', () => {
     expect(parseJson<unknown[]>(cairnOk(['log', '--json', '--repo', repo]))).toHaveLength(1);
   });
 });
+
+describe('two processes opening a repository whose index.db is lost', () => {
+  it('one rebuilds it, holding the rebuild lock; the other waits, then uses that index: both exit 0, verify is clean', async () => {
+    const repo = path.join(root, 'rebuild');
+    const src = path.join(root, 'rebuild-src');
+    writeTree(src, { 'a.txt': 'a\n', d: { 'b.txt': 'b\n' } });
+    cairnOk(['init', '--repo', repo]);
+    const first = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--tag', 'v1', '--json'])).id;
+    fs.writeFileSync(path.join(src, 'a.txt'), 'a2\n');
+    const second = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--json'])).id;
+    fs.writeFileSync(path.join(repo, 'index.db'), ''); // killed while it was being created
+    for (const f of ['index.db-wal', 'index.db-shm']) fs.rmSync(path.join(repo, f), { force: true });
+
+    // A stops at the fault point `index-rebuild` (the rebuild lock held, nothing built) until its stdin closes.
+    const a = spawn(process.execPath, [CLI, 'log', '--json', '--repo', repo], { env: { ...process.env, CAIRN_REPO: '', CAIRN_TEST_FAULTS: 'index-rebuild:pause:1' } });
+    const b = { child: undefined as ReturnType<typeof spawn> | undefined, stdout: '', stderr: '' };
+    const out = { a: '', aErr: '' };
+    a.stdout.on('data', (d: Buffer) => (out.a += d.toString()));
+    const aDone = new Promise<number | null>((resolve) => a.on('close', resolve));
+    let bDone: Promise<number | null> | undefined;
+    await new Promise<void>((resolve, reject) => {
+      a.stderr.on('data', (d: Buffer) => {
+        out.aErr += d.toString();
+        if (b.child || !out.aErr.includes('cairn-test-fault: paused at index-rebuild 1')) return;
+        // B finds index.db still empty, and the rebuild lock held by A: it says it waits; then A goes on.
+        b.child = spawn(process.execPath, [CLI, 'tags', '--json', '--repo', repo], { env: { ...process.env, CAIRN_REPO: '' } });
+        b.child.stdout!.on('data', (x: Buffer) => (b.stdout += x.toString()));
+        bDone = new Promise((r) => b.child!.on('close', r));
+        b.child.stderr!.on('data', (x: Buffer) => {
+          b.stderr += x.toString();
+          if (b.stderr.includes('waiting for the index to be rebuilt by another cairn')) {
+            a.stdin.end();
+            resolve();
+          }
+        });
+        b.child.on('close', () => resolve()); // B ended without waiting: the assertions below say so
+      });
+      a.on('close', () => (b.child ? undefined : reject(new Error(`A ended without pausing: ${out.aErr}`))));
+    });
+    a.stdin.end();
+    expect(await aDone).toBe(0);
+    expect(await bDone).toBe(0);
+    expect(b.stderr).toMatch(new RegExp(`^cairn: warning: waiting for the index to be rebuilt by another cairn \\(pid ${a.pid} on `));
+    expect(b.stderr).not.toContain('rebuilding it'); // only A rebuilt
+    expect(out.aErr).toContain('the index was empty (an interrupted command?); rebuilding it from the object store');
+    expect(parseJson<Array<{ id: string }>>({ code: 0, stdout: out.a, stderr: '' }).map((s) => s.id)).toEqual([second, first]);
+    expect(parseJson<Array<{ name: string; snapshot: string }>>({ code: 0, stdout: b.stdout, stderr: '' })).toMatchObject([{ name: 'v1', snapshot: first }]);
+    const v = cairnOk(['verify', '--repo', repo]);
+    expect(v.stderr).toBe('');
+    expect(locks(repo)).toEqual([]);
+  });
+});
