@@ -3,7 +3,7 @@
 process.env.UV_THREADPOOL_SIZE ??= '8';
 
 import { CommanderError } from 'commander';
-import { explainError } from '../src/index.js';
+import { explainError, releaseHeldLocksSync } from '../src/index.js';
 import { interruption, requestedExit } from './context.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { buildProgram } from './program.js';
@@ -61,9 +61,13 @@ async function main(): Promise<number> {
 }
 
 let settled = false;
-// A command whose work was left waiting on nothing (a promise no pending I/O or timer will settle) would let the
-// process end with status 0 and the work half done: say so and fail instead.
 process.on('exit', () => {
+  // An exit that did not wait for the command to end (a second Ctrl-C, a signal to a command that stops at once,
+  // a closed stdout) leaves the repository consistent but its lock file behind: remove the ones this process holds,
+  // so another cairn is not told the repository is busy until it notices this pid is gone.
+  releaseHeldLocksSync();
+  // A command whose work was left waiting on nothing (a promise no pending I/O or timer will settle) would let the
+  // process end with status 0 and the work half done: say so and fail instead.
   if (!settled && process.exitCode === undefined) {
     process.stderr.write('cairn: internal error: the command stopped before it finished (nothing left to wait for)\n  hint: this is a bug; please report it with the command line\n');
     process.exitCode = EXIT.INTERNAL;

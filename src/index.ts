@@ -4,6 +4,7 @@
  */
 export { Repository, type OpenOptions, type SqliteBatchSummary } from './repository.js';
 export { RepoContext } from './repoContext.js';
+export { releaseHeldLocksSync } from './repositoryLock.js';
 export * from './errors.js';
 export type { ObjectId } from './store/objectId.js';
 export { shortId, isObjectId } from './store/objectId.js';

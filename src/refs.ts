@@ -9,11 +9,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from './errors.js';
+import { describeError, IntegrityError, isErrno } from './errors.js';
 import { isObjectId, type ObjectId } from './store/objectId.js';
 import { tempName, writeFileAtomicSync } from './util/durableFs.js';
 import { faultPointSync } from './util/faults.js';
 import { sha256Hex } from './util/hash.js';
+import { tagNameProblem } from './model/tagName.js';
 
 export interface HeadRef {
   source: string;
@@ -74,30 +75,6 @@ export function removeHead(repoDir: string, source: string): void {
   refChanged();
 }
 
-function readJsonDir<T>(dir: string): T[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return [];
-    throw err;
-  }
-  const out: T[] = [];
-  for (const n of names.sort()) {
-    if (!n.endsWith('.json')) continue;
-    try {
-      out.push(JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')) as T);
-    } catch {
-      /* a damaged ref is skipped; verify reports it */
-    }
-  }
-  return out;
-}
-
-export function readHeads(repoDir: string): HeadRef[] {
-  return readJsonDir<HeadRef>(path.join(repoDir, 'refs', 'heads'));
-}
-
 /**
  * A tag's file name: the name with '%' and '/' percent-encoded, so a tag such
  * as `release/1.0` is one flat file (refs/tags/release%2F1.0.json) and never a
@@ -119,23 +96,49 @@ function isTagRef(t: unknown, name: string): t is TagRef {
   return typeof r === 'object' && r !== null && r.name === name && isObjectId(r.snapshot) && typeof r.time === 'string' && typeof r.message === 'string';
 }
 
-/** The state of tag `name`'s ref file (see TagFileState). */
-export function inspectTag(repoDir: string, name: string): TagFileState {
-  const file = tagFile(repoDir, name);
+function isHeadRef(h: unknown): h is HeadRef {
+  const r = h as Partial<HeadRef> | null;
+  return typeof r === 'object' && r !== null && typeof r.source === 'string' && isObjectId(r.snapshot);
+}
+
+/** What one ref file holds, as readRefFile decides it. */
+type RefFileState<T> = { state: 'none' } | { state: 'ok'; ref: T } | { state: 'damaged'; why: string; error?: unknown };
+
+/**
+ * Reads and checks the ref file `name` in refs/<kind>/: the one place that decides what a ref file means. A file
+ * that is gone is `none`; one that cannot be read (any error but ENOENT), is not JSON, or is not a ref of the
+ * name it is filed under (a tag's name, a HEAD's source hash; its snapshot a full 64-hex id) is `damaged`.
+ */
+function readRefFile(kind: 'heads' | 'tags', file: string, name: string): RefFileState<HeadRef | TagRef> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return { state: 'none' };
-    throw err;
+    return { state: 'damaged', why: describeError(err), error: err };
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return { state: 'damaged', file, why: 'it is not JSON' };
+    return { state: 'damaged', why: 'it is not JSON' };
   }
-  return isTagRef(parsed, name) ? { state: 'ok', tag: parsed } : { state: 'damaged', file, why: 'it is not a tag ref of that name' };
+  if (kind === 'tags') {
+    const tagName = (parsed as { name?: unknown } | null)?.name;
+    return typeof tagName === 'string' && tagFileName(tagName) === name && isTagRef(parsed, tagName)
+      ? { state: 'ok', ref: parsed }
+      : { state: 'damaged', why: 'it is not a tag ref of that name' };
+  }
+  return isHeadRef(parsed) && headFileName(parsed.source) === name ? { state: 'ok', ref: parsed } : { state: 'damaged', why: 'it is not a HEAD ref of that source' };
+}
+
+/** The state of tag `name`'s ref file (see TagFileState and readRefFile). */
+export function inspectTag(repoDir: string, name: string): TagFileState {
+  const file = tagFile(repoDir, name);
+  const s = readRefFile('tags', file, tagFileName(name));
+  if (s.state === 'none') return s;
+  if (s.state === 'damaged' && s.error !== undefined) throw s.error; // a permission or disk error stays one
+  return s.state === 'ok' ? { state: 'ok', tag: s.ref as TagRef } : { state: 'damaged', file, why: s.why };
 }
 
 /** The tag ref named `name`, or undefined when there is none (or it is damaged: see inspectTag). */
@@ -189,10 +192,6 @@ export function removeTag(repoDir: string, name: string): void {
   refChanged();
 }
 
-export function readTags(repoDir: string): TagRef[] {
-  return readJsonDir<TagRef>(path.join(repoDir, 'refs', 'tags'));
-}
-
 /** A ref file that cannot be used: not readable, not JSON, or not a ref of the name it is filed under. */
 export interface DamagedRef {
   kind: 'heads' | 'tags';
@@ -211,11 +210,6 @@ export interface RefScan {
   damaged: DamagedRef[];
   /** Temp files a ref write left behind (`.tmp-<pid>-...`), with the pid of their writer. */
   leftovers: Array<{ file: string; pid: number }>;
-}
-
-function isHeadRef(h: unknown): h is HeadRef {
-  const r = h as Partial<HeadRef> | null;
-  return typeof r === 'object' && r !== null && typeof r.source === 'string' && isObjectId(r.snapshot);
 }
 
 /**
@@ -238,23 +232,47 @@ export function scanRefs(repoDir: string): RefScan {
       const tmp = /^\.tmp-(\d+)-/.exec(name);
       if (tmp) out.leftovers.push({ file, pid: Number(tmp[1]) });
       if (!name.endsWith('.json')) continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) continue; // removed since the listing
-        out.damaged.push({ kind, name, file, why: err instanceof SyntaxError ? 'it is not JSON' : (err as Error).message });
-        continue;
-      }
-      if (kind === 'tags') {
-        const tagName = (parsed as { name?: unknown } | null)?.name;
-        if (typeof tagName === 'string' && tagFileName(tagName) === name && isTagRef(parsed, tagName)) out.tags.set(tagName, parsed);
-        else out.damaged.push({ kind, name, file, why: 'it is not a tag ref of that name' });
-      } else if (isHeadRef(parsed) && headFileName(parsed.source) === name) out.heads.set(parsed.source, parsed);
-      else out.damaged.push({ kind, name, file, why: 'it is not a HEAD ref of that source' });
+      const r = readRefFile(kind, file, name);
+      if (r.state === 'none') continue; // removed since the listing
+      if (r.state === 'damaged') out.damaged.push({ kind, name, file, why: r.why });
+      else if (kind === 'tags') out.tags.set((r.ref as TagRef).name, r.ref as TagRef);
+      else out.heads.set((r.ref as HeadRef).source, r.ref as HeadRef);
     }
   }
   return out;
+}
+
+/**
+ * scanRefs for an operation that decides from the refs what to keep (prune, forget). A ref file that cannot be
+ * used might name the only thing that protects a snapshot, and what it names is unknown: so rather than treat it
+ * as absent, this throws an IntegrityError naming the file, with `stopped` (what did not happen) in front. Temp
+ * files a killed ref write left are not refs (that write never happened) and change nothing.
+ */
+export function soundRefs(repoDir: string, stopped: string): RefScan {
+  const scan = scanRefs(repoDir);
+  const d = scan.damaged[0];
+  if (d === undefined) return scan;
+  const more = scan.damaged.length - 1;
+  const also = more > 0 ? ` (and ${more} more damaged ref file${more === 1 ? '' : 's'})` : '';
+  throw new IntegrityError(`${stopped}: ref file ${d.file} cannot be read (${d.why}), so what it protects is unknown${also}`, {
+    hint: damagedRefHint(d),
+    details: { damaged: scan.damaged.map((x) => x.file) },
+  });
+}
+
+/** What to do about a damaged ref file. */
+export function damagedRefHint(d: DamagedRef): string {
+  const name = d.kind === 'tags' ? tagNameOfFile(d.name) : undefined;
+  if (name !== undefined) return `delete it with \`cairn tag -d ${name}\` or replace it with \`cairn tag ${name} <snapshot> --force\` (\`cairn verify\` lists every damaged ref)`;
+  const what = d.kind === 'heads' ? "a HEAD only names its source's last snapshot, and the next snapshot of that source writes it again" : 'its name is not one of a tag';
+  return `repair or remove that file: ${what} (\`cairn verify\` lists every damaged ref)`;
+}
+
+/** The tag name a file in refs/tags is filed under, or undefined when the file name is not one tagFileName makes. */
+function tagNameOfFile(fileName: string): string | undefined {
+  if (!fileName.endsWith('.json')) return undefined;
+  const name = fileName.slice(0, -'.json'.length).replace(/%2F/g, '/').replace(/%25/g, '%');
+  return tagFileName(name) === fileName && tagNameProblem(name) === null ? name : undefined;
 }
 
 /** The marker that says a snapshot exists (written after its manifest is durable). */

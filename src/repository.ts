@@ -21,7 +21,7 @@ import { drawHistory, type DrawnRow } from './ops/logGraph.js';
 import { filePatch, type FilePatch, type PatchOptions } from './ops/patch.js';
 import { checkNewTags, createTag, deleteTag, listTags, type TagListEntry, type TagOptions, type TagSummary } from './ops/tag.js';
 import type { TreeChange } from './model/treeDiff.js';
-import { rebuildIndex, reconcileIndex, type RebuildSummary } from './ops/rebuildIndex.js';
+import { rebuildIndex, reconcileIndex, withRebuildLock, type RebuildSummary } from './ops/rebuildIndex.js';
 import { restoreSnapshot, type RestoreOptions, type RestoreSummary } from './ops/restore.js';
 import { pendingRestores, recoverRestore, type RecoverySummary } from './ops/restoreInPlace.js';
 import { queryAudit, summarizeAudit, type AuditQuery, type AuditSummary } from './ops/auditLog.js';
@@ -133,10 +133,14 @@ export class Repository extends RepoContext {
   static async open(options: OpenOptions = {}): Promise<Repository> {
     const repo = new Repository(locateRepository(options), options);
     if (options.skipIndex) return repo;
-    const loss = repo.indexLoss();
-    if (loss) {
-      repo.warn(`the index was ${loss === 'missing' ? 'missing' : 'empty (an interrupted command?)'}; rebuilding it from the object store`);
-      await rebuildIndex(repo);
+    if (repo.indexLoss()) {
+      // One process rebuilds; another that finds the index lost meanwhile waits for it, then uses what it built.
+      await withRebuildLock(repo, async () => {
+        const loss = repo.indexLoss();
+        if (!loss) return;
+        repo.warn(`the index was ${loss === 'missing' ? 'missing' : 'empty (an interrupted command?)'}; rebuilding it from the object store`);
+        await rebuildIndex(repo);
+      });
     }
     repo.index; // opens it now, so a damaged index fails here with a clear message
     await reconcileIndex(repo);
@@ -389,7 +393,7 @@ export class Repository extends RepoContext {
    * @example const { snapshots } = await repo.rebuildIndex();
    */
   rebuildIndex(): Promise<RebuildSummary> {
-    return this.audited('rebuild-index', {}, () => this.withLock('rebuild-index', false, () => rebuildIndex(this)));
+    return this.audited('rebuild-index', {}, () => this.withLock('rebuild-index', false, () => withRebuildLock(this, () => rebuildIndex(this))));
   }
 
   /**

@@ -21,7 +21,7 @@ import { NotFoundError, RefusedError, UsageError } from '../errors.js';
 import type { SnapshotRow } from '../index/versionIndex.js';
 import { assertSnapshotType } from '../model/manifest.js';
 import type { RepoContext } from '../repoContext.js';
-import { readHeads, readTags, removeHead, removeTag, snapshotMarker, writeHead } from '../refs.js';
+import { removeHead, removeTag, snapshotMarker, soundRefs, writeHead } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { fsyncDir } from '../util/durableFs.js';
 import { pendingRestores } from './restoreInPlace.js';
@@ -99,6 +99,8 @@ function resolveSource(p: string): string {
 interface Plan {
   summary: ForgetSummary;
   rows: Map<ObjectId, SnapshotRow>;
+  /** The HEAD refs (refs/heads), by source, as read and checked for the plan. */
+  refHeads: Map<string, ObjectId>;
 }
 
 /** Decides what to forget; changes nothing. */
@@ -118,7 +120,9 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
   // HEAD of its target directory; that keeps it while the directory exists (its next snapshot builds on
   // it), and is dropped with the snapshot once the directory is gone.
   const allRows = new Map(ctx.index.list().map((r) => [r.id, r]));
-  const headPairs = [...readHeads(ctx.dir).map((h) => ({ source: h.source, head: h.snapshot })), ...ctx.index.heads()];
+  // A HEAD or tag whose ref file cannot be read may protect any snapshot: stop rather than forget past it.
+  const refs = soundRefs(ctx.dir, 'forget stopped before forgetting anything');
+  const headPairs = [...[...refs.heads.values()].map((h) => ({ source: h.source, head: h.snapshot })), ...ctx.index.heads()];
   const heads = new Set<string>();
   const pins = new Map<string, string[]>();
   const pin = (id: string, why: string) => {
@@ -132,7 +136,7 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
     else if (fs.existsSync(source)) pin(head, `HEAD of ${source} (restored there)`);
   }
   const refTags = new Map<string, string[]>();
-  for (const t of [...ctx.index.tags(), ...readTags(ctx.dir)]) {
+  for (const t of [...ctx.index.tags(), ...refs.tags.values()]) {
     const list = refTags.get(t.snapshot) ?? [];
     if (!list.includes(t.name)) list.push(t.name);
     refTags.set(t.snapshot, list);
@@ -218,6 +222,7 @@ export async function planForget(ctx: RepoContext, o: ForgetOptions): Promise<Pl
   return {
     summary: { dryRun: true, policy: policyKind, keep, remove, snapshots, removed: [], headsMoved: [], tagsRemoved: [], damaged },
     rows: byId,
+    refHeads: new Map([...refs.heads.values()].map((h) => [h.source, h.snapshot])),
   };
 }
 
@@ -257,7 +262,7 @@ function describe(summary: ForgetSummary, rows: Map<ObjectId, SnapshotRow>, prun
  * for approval (critical) before changing anything.
  */
 export async function forgetUnlocked(ctx: RepoContext, o: ForgetOptions): Promise<ForgetSummary> {
-  const { summary, rows } = await planForget(ctx, o);
+  const { summary, rows, refHeads } = await planForget(ctx, o);
   summary.dryRun = false;
   const pruneApproval = approvePrune(ctx);
   if (summary.remove.length === 0) {
@@ -283,7 +288,6 @@ export async function forgetUnlocked(ctx: RepoContext, o: ForgetOptions): Promis
   }
   // 2. HEADs that point at a forgotten snapshot move to the newest remaining one of the source
   const remaining = ctx.index.list().filter((r) => !removing.has(r.id));
-  const refHeads = new Map(readHeads(ctx.dir).map((h) => [h.source, h.snapshot]));
   const indexHeads = new Map(ctx.index.heads().map((h) => [h.source, h.head]));
   for (const source of new Set([...refHeads.keys(), ...indexHeads.keys()])) {
     const head = [refHeads.get(source), indexHeads.get(source)].find((h) => h !== undefined && removing.has(h));

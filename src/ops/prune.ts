@@ -5,8 +5,9 @@
  * trees, their file chunks) goes into an ObjectSet, a scratch SQLite table on
  * disk, so memory stays bounded whatever the size of the store. Roots are the
  * snapshot markers (snapshots/<id>) plus, to be safe, whatever a HEAD or tag
- * ref or an interrupted restore's journal names; a journal that cannot be
- * read or fails validation stops prune before it deletes anything. A shared subtree is walked once. If any remaining snapshot's
+ * ref or an interrupted restore's journal names; a journal or a ref file that
+ * cannot be read or fails validation stops prune before it deletes anything
+ * (what it names, and so what it protects, is unknown). A shared subtree is walked once. If any remaining snapshot's
  * manifest or tree cannot be read, prune stops before deleting anything: with
  * part of a snapshot unknown, nothing can be proved unreachable.
  *
@@ -23,7 +24,7 @@ import { IntegrityError } from '../errors.js';
 import { ObjectSet } from '../index/objectSet.js';
 import { decodeTree, isInline, type TreeEntry } from '../model/tree.js';
 import type { RepoContext } from '../repoContext.js';
-import { listSnapshotMarkers, readHeads, readTags } from '../refs.js';
+import { listSnapshotMarkers, soundRefs } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { removeEmptyShardDirs } from '../store/batchDurable.js';
 import { pendingRestores } from './restoreInPlace.js';
@@ -89,7 +90,9 @@ async function roots(ctx: RepoContext, forgotten: ReadonlySet<string>): Promise<
   const ids = new Set<ObjectId>(listSnapshotMarkers(ctx.dir).filter((id) => !forgotten.has(id)));
   // A journal that cannot be read may name the only snapshots an interrupted restore can be undone with: stop.
   const restores = pendingRestores(ctx, 'prune stopped before deleting anything (what an interrupted restore needs is unknown)').flatMap((r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]));
-  for (const ref of [...readHeads(ctx.dir).map((h) => h.snapshot), ...readTags(ctx.dir).map((t) => t.snapshot), ...restores]) {
+  // A ref file that cannot be read may name a snapshot only it protects: stop, as for a journal.
+  const refs = soundRefs(ctx.dir, 'prune stopped before deleting anything');
+  for (const ref of [...[...refs.heads.values()].map((h) => h.snapshot), ...[...refs.tags.values()].map((t) => t.snapshot), ...restores]) {
     if (ids.has(ref) || forgotten.has(ref)) continue;
     if (await ctx.store.has(ref)) {
       ids.add(ref);

@@ -14,6 +14,8 @@ import { headFileName, listSnapshotMarkers, scanRefs, tagFileName } from '../ref
 import type { ObjectId } from '../store/objectId.js';
 import { tempName } from '../util/durableFs.js';
 import { processAlive } from '../util/processAlive.js';
+import { acquireRebuildLock } from '../repositoryLock.js';
+import { faultPoint } from '../util/faults.js';
 import { sha256Hex } from '../util/hash.js';
 import { versionRows } from '../snapshot/snapshotter.js';
 import type { Manifest } from '../model/manifest.js';
@@ -26,6 +28,27 @@ export interface RebuildSummary {
   damaged: Array<{ id: ObjectId; message: string }>;
 }
 
+let rebuildLocks = 0;
+
+/**
+ * Runs `fn` (a rebuild of index.db) holding the index-rebuild lock (repositoryLock.ts), so two processes never
+ * build and rename over each other: one that finds the lock held waits (one warning line naming the holder), and
+ * `fn` then re-checks what it found (an open that found the index lost uses the index the other one built).
+ * Fault point `index-rebuild` (util/faults.ts): reached with the lock held, before `fn`.
+ */
+export async function withRebuildLock<T>(ctx: RepoContext, fn: () => Promise<T>): Promise<T> {
+  const release = await acquireRebuildLock(ctx.dir, (holder) =>
+    ctx.warn(`waiting for the index to be rebuilt by another cairn (pid ${holder.pid} on ${holder.host}, since ${holder.time})`),
+  );
+  try {
+    await faultPoint('index-rebuild', ++rebuildLocks);
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+/** Rebuilds index.db; the caller holds the index-rebuild lock (withRebuildLock). */
 export async function rebuildIndex(ctx: RepoContext): Promise<RebuildSummary> {
   ctx.closeIndex();
   const tmp = tempName(ctx.tmpDir, 'index');

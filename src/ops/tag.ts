@@ -11,7 +11,7 @@
 import { NotFoundError, RefusedError, UsageError } from '../errors.js';
 import { tagNameProblem } from '../model/tagName.js';
 import type { RepoContext } from '../repoContext.js';
-import { createTagExclusive, inspectTag, readTag, removeTag, writeTag, type TagRef } from '../refs.js';
+import { createTagExclusive, damagedRefHint, inspectTag, readTag, removeTag, scanRefs, tagFileName, writeTag, type TagRef } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { ISO_TIME_HINT, parseIsoTime } from '../util/isoTime.js';
 
@@ -75,6 +75,13 @@ export function checkNewTags(ctx: RepoContext, names: readonly string[]): void {
     assertTagName(name);
     if (seen.has(name)) throw new UsageError(`tag ${name} is given twice`);
     seen.add(name);
+    const damaged = damagedTag(ctx, name);
+    if (damaged) {
+      // Refused now, before the snapshot is taken, not after it (createTag refuses it too).
+      throw new RefusedError(`tag ${name} cannot be read: ${damaged.file} is damaged (${damaged.why})`, {
+        hint: `choose another name, or delete the damaged tag first with \`cairn tag -d ${name}\``,
+      });
+    }
     const t = existing(ctx, name);
     if (t) {
       throw new RefusedError(`tag ${name} already exists (on ${t.snapshot.slice(0, 8)})`, {
@@ -168,9 +175,19 @@ export async function deleteTag(ctx: RepoContext, name: string): Promise<TagSumm
   });
 }
 
-/** Every tag, by name. */
+/**
+ * Every tag, by name, from the index. A tag whose ref file is damaged is listed with the snapshot the index last
+ * knew for it, if any, and a warning names the file (so a damaged tag is never silently shown as sound, or left out).
+ */
 export function listTags(ctx: RepoContext): TagListEntry[] {
-  return ctx.index.tags().map((t) => {
+  const rows = ctx.index.tags();
+  for (const d of scanRefs(ctx.dir).damaged) {
+    if (d.kind !== 'tags') continue;
+    const row = rows.find((t) => tagFileName(t.name) === d.name);
+    const listed = row ? `tag ${row.name} is listed with the snapshot the index last knew for it` : 'it is not listed';
+    ctx.warn(`ref file ${d.file} is damaged (${d.why}); ${listed}: ${damagedRefHint(d)}`);
+  }
+  return rows.map((t) => {
     const row = ctx.index.get(t.snapshot);
     return { name: t.name, snapshot: t.snapshot, time: t.time, message: t.message, snapshotTime: row?.time ?? null, source: row?.source ?? null };
   });

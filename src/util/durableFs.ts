@@ -54,6 +54,8 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** fsync the file and its directory (default true). */
   durable?: boolean;
+  /** writeFileAtomicSync: called with the temp file open, before its content is written (a test's fault point). */
+  beforeWrite?: () => void;
 }
 
 /** Writes `data` to `file` atomically: readers see the old file or the whole new one. */
@@ -84,11 +86,16 @@ export function writeFileAtomicSync(file: string, data: Uint8Array | string, opt
   const tmp = tempName(options.tempDir ?? path.dirname(file), '.tmp');
   const fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);
   try {
+    options.beforeWrite?.();
     fs.writeFileSync(fd, data);
     if (options.durable ?? true) fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // A failed write (a full disk) leaves no temp file behind: it would hold an inode, and its blocks, for good.
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
+  fs.closeSync(fd);
   fs.renameSync(tmp, file);
   if (options.durable ?? true) {
     const dfd = fs.openSync(path.dirname(file), 'r');

@@ -6,7 +6,10 @@
  * system error with that code; `stall` writes `cairn-test-fault: stalled at
  * <point> <n>` on stderr and then never returns (a test kills the process on
  * that line, with no dependence on wall time); `hang` (faultPoint only) awaits a
- * promise that nothing settles, without keeping the process alive. Unset, every call is a no-op.
+ * promise that nothing settles, without keeping the process alive; `pause` (faultPoint only) writes
+ * `cairn-test-fault: paused at <point> <n>` on stderr and waits until its standard input gets a line or is
+ * closed, then goes on (a test holds a process at a point while it runs another, with no timing involved).
+ * Unset, every call is a no-op.
  *
  * Points used by the restore engine: `restore-stage` (before each staged
  * entry), `restore-apply` (after each rename into the target),
@@ -20,7 +23,8 @@
  * syncFileSystem(): a rule that trips makes it report syncfs unavailable, as
  * on a system without `sync -f`), `file-sync` (before each file fsyncTree()
  * syncs). And `free-space` (each freeBytes() call, util/freeSpace.ts): a rule that trips makes it report 0 bytes
- * free, as on a full disk.
+ * free, as on a full disk. And `index-rebuild` (ops/rebuildIndex.ts: each rebuild of index.db, the rebuild lock
+ * held, nothing built yet).
  */
 
 interface FaultRule {
@@ -67,6 +71,18 @@ export async function faultPoint(point: string, count: number): Promise<void> {
     // A promise nothing will settle, with nothing else keeping the process alive: what a lost promise does (the
     // CLI must then fail, not exit 0 with the work half done).
     if (r.action === 'hang') await new Promise<void>(() => undefined);
+    if (r.action === 'pause') {
+      process.stderr.write(`cairn-test-fault: paused at ${point} ${count}\n`);
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          process.stdin.off('data', go).off('end', go).off('error', go);
+          process.stdin.pause();
+          resolve();
+        };
+        process.stdin.on('data', go).on('end', go).on('error', go);
+      });
+      return;
+    }
     throw systemError(r.action, `injected fault at ${point} ${count}`);
   }
 }
@@ -81,7 +97,8 @@ export async function faultPoint(point: string, count: number): Promise<void> {
  * `object-stage` (each chunk the staging worker writes). And by the reading
  * worker: `object-read-worker` (each group of objects it is asked to read).
  * And by refs.ts: `ref-written` (each tag or HEAD ref file written or removed,
- * durably, before the index is updated to match).
+ * durably, before the index is updated to match). And by repositoryLock.ts: `lock-write` (each lock file, its
+ * temp file open and nothing written).
  */
 export function faultPointSync(point: string, count: number): void {
   for (const r of rules()) {
