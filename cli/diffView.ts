@@ -1,9 +1,9 @@
 /** Text views of a diff: git's --name-status lines and --stat table. */
-import { quotePath, type FilePatch, type TreeChange } from '../src/index.js';
+import { quoteName, type FilePatch, type TreeChange } from '../src/index.js';
 
 /** `M\tpath`, as `git diff --name-status`. */
 export function nameStatusLine(c: Pick<TreeChange, 'status' | 'path'>): string {
-  return `${c.status}\t${quotePath(c.path)}`;
+  return `${c.status}\t${quoteName(c.path)}`;
 }
 
 const BAR_WIDTH = 40;
@@ -15,7 +15,7 @@ function plural(n: number, one: string, many: string): string {
 /** The `--stat` table: one line per file and a summary line, as git prints it. */
 export function statLines(patches: readonly FilePatch[]): string[] {
   if (patches.length === 0) return [];
-  const names = patches.map((p) => quotePath(p.path));
+  const names = patches.map((p) => quoteName(p.path));
   const nameWidth = Math.max(...names.map((n) => n.length));
   const maxTotal = Math.max(1, ...patches.map((p) => p.added + p.removed));
   const countWidth = Math.max(...patches.map((p) => String(p.added + p.removed).length));

@@ -6,26 +6,26 @@ import { CommanderError } from 'commander';
 import { explainError, releaseHeldLocksSync } from '../src/index.js';
 import { interruption, requestedExit } from './context.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
+import { errorLines, jsonText } from './output.js';
 import { buildProgram } from './program.js';
 
 function fail(err: unknown, json: boolean): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
     // commander already printed its one line on stderr; --json still gets its one document
-    if (json) process.stdout.write(`${JSON.stringify({ error: 'USAGE', message: err.message.replace(/^error: /, '') })}\n`);
+    if (json) process.stdout.write(`${jsonText({ error: 'USAGE', message: err.message.replace(/^error: /, '') })}\n`);
     return EXIT.USAGE;
   }
   const known = explainError(err);
   if (known) {
-    const err = known;
-    process.stderr.write(`cairn: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}\n`);
-    if (json) process.stdout.write(`${JSON.stringify(err.toJSON())}\n`);
-    return err.code === 'INTERRUPTED' && interruption.signal === 'SIGTERM' ? EXIT.TERMINATED : exitCodeFor(err.code);
+    process.stderr.write(errorLines(known));
+    if (json) process.stdout.write(`${jsonText(known.toJSON())}\n`);
+    return known.code === 'INTERRUPTED' && interruption.signal === 'SIGTERM' ? EXIT.TERMINATED : exitCodeFor(known.code);
   }
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EPIPE') return EXIT.OK;
-  process.stderr.write(`cairn: internal error: ${e?.message ?? String(err)}\n  hint: this is a bug; please report it with CAIRN_LOG_LEVEL=debug output\n`);
-  if (json) process.stdout.write(`${JSON.stringify({ error: 'INTERNAL', message: e?.message ?? String(err) })}\n`);
+  process.stderr.write(errorLines({ message: `internal error: ${e?.message ?? String(err)}`, hint: 'this is a bug; please report it with CAIRN_LOG_LEVEL=debug output' }));
+  if (json) process.stdout.write(`${jsonText({ error: 'INTERNAL', message: e?.message ?? String(err) })}\n`);
   if (process.env.CAIRN_LOG_LEVEL === 'debug' && e?.stack) process.stderr.write(`${e.stack}\n`);
   return EXIT.INTERNAL;
 }
@@ -81,7 +81,7 @@ main().then(
   },
   (err: unknown) => {
     settled = true;
-    process.stderr.write(`cairn: internal error: ${String(err)}\n`);
+    process.stderr.write(errorLines({ message: `internal error: ${String(err)}` }));
     process.exitCode = EXIT.INTERNAL;
   },
 );

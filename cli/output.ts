@@ -1,5 +1,24 @@
-import { humanBytes } from '../src/index.js';
-/** Rendering: compute once, print as JSON (one document on stdout) or as text. Progress and warnings go to stderr. */
+import { escapeControls, humanBytes } from '../src/index.js';
+/**
+ * Rendering: compute once, print as JSON (one document on stdout) or as text. Progress and warnings go to stderr.
+ * Text views print names through quoteName and free text through escapeControls (src/util/quoteName.ts), so no
+ * name or message from the file system or a repository reaches the terminal with its control characters raw;
+ * warnings, progress lines and error lines are escaped here as a whole, whatever their maker did.
+ */
+
+// Characters JSON.stringify leaves raw that a terminal may still act on: DEL, C1 controls, line/paragraph
+// separators and bidi controls. Outside strings JSON text holds none of them, so escaping them is exact.
+const JSON_UNSAFE = /[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/** A value as JSON text that parses back to exactly the value and holds no control character raw. */
+export function jsonText(data: unknown, indent?: number): string {
+  return JSON.stringify(data, null, indent).replace(JSON_UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** The one error line (and its hint) printed on stderr: `cairn: MESSAGE` and `  hint: HINT`. */
+export function errorLines(err: { message: string; hint?: string | undefined }): string {
+  return `cairn: ${escapeControls(err.message)}${err.hint ? `\n  hint: ${escapeControls(err.hint)}` : ''}\n`;
+}
 
 export interface Output {
   json: boolean;
@@ -19,7 +38,7 @@ export function createOutput(json: boolean): Output {
     json,
     emit(data, text) {
       if (json) {
-        process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+        process.stdout.write(`${jsonText(data, 2)}\n`);
         return;
       }
       const t = text();
@@ -28,7 +47,7 @@ export function createOutput(json: boolean): Output {
     },
     warn(message) {
       if (shown) this.endProgress();
-      process.stderr.write(`cairn: warning: ${message}\n`);
+      process.stderr.write(`cairn: warning: ${escapeControls(message)}\n`);
     },
     progress(line) {
       if (!tty) return;
@@ -36,7 +55,7 @@ export function createOutput(json: boolean): Output {
       if (now - last < 150) return;
       last = now;
       const width = process.stderr.columns ?? 100;
-      const text = typeof line === 'string' ? line : line();
+      const text = escapeControls(typeof line === 'string' ? line : line());
       process.stderr.write(`\r\x1b[K${text.slice(0, width - 1)}`);
       shown = true;
     },

@@ -1,6 +1,6 @@
 /** The terminal approver: --yes approves; a terminal asks y/N; no terminal refuses. */
 import * as readline from 'node:readline/promises';
-import type { ApprovalRequest } from '../src/index.js';
+import { escapeControls, type ApprovalRequest } from '../src/index.js';
 
 export function cliApprover(yes: boolean): (r: ApprovalRequest) => Promise<boolean> {
   return async (r) => {
@@ -8,7 +8,7 @@ export function cliApprover(yes: boolean): (r: ApprovalRequest) => Promise<boole
     if (!process.stdin.isTTY || !process.stderr.isTTY) return false;
     const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
     try {
-      const answer = await rl.question(`${r.summary}\n[${r.risk} risk] ${r.operation}: proceed? [y/N] `);
+      const answer = await rl.question(`${escapeControls(r.summary)}\n[${r.risk} risk] ${escapeControls(r.operation)}: proceed? [y/N] `);
       return /^y(es)?$/i.test(answer.trim());
     } finally {
       rl.close();

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
+import { quoteName } from './util/quoteName.js';
 
 export type AuditOutcome = 'ok' | 'error' | 'refused';
 
@@ -68,7 +69,7 @@ export class AuditTrail {
       dest.flushSync();
       dest.end();
     } catch (err) {
-      this.warn(`could not write the audit line for ${record.op} to ${file}: ${(err as Error).message}`);
+      this.warn(`could not write the audit line for ${record.op} to ${quoteName(file)}: ${(err as Error).message}`);
     }
   }
 

@@ -3,6 +3,7 @@
  * stable string `code`, a `hint` saying what to do, and structured `details`.
  * The CLI maps codes to exit statuses in one table (cli/exitCodes.ts).
  */
+import { quoteName } from './util/quoteName.js';
 
 export type ErrorCode =
   | 'USAGE'
@@ -212,5 +213,5 @@ export function explainError(err: unknown): CairnError | undefined {
   if (hint === undefined) return undefined;
   const p = (err as { path?: unknown }).path;
   const what = code === 'ENOSPC' ? 'no space left on device' : message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
-  return new IoError(`${what}${typeof p === 'string' ? `: ${p}` : ''}`, { cause: err, hint });
+  return new IoError(`${what}${typeof p === 'string' ? `: ${quoteName(p)}` : ''}`, { cause: err, hint });
 }

@@ -25,6 +25,7 @@ import type { Location } from './repositoryLocator.js';
 import { AuditTrail, type AuditOutcome } from './auditTrail.js';
 import { needsApproval, refuseAll, type ApprovalRequest, type Approver } from './approval.js';
 import { RefusedError } from './errors.js';
+import { quoteName } from './util/quoteName.js';
 
 export const INDEX_FILE = 'index.db';
 export const TMP_DIR = 'tmp';
@@ -343,7 +344,7 @@ export class RepoContext {
   /** Like entryAt, but a missing path is a NotFoundError naming the snapshot. */
   async requireEntry(snapshot: ObjectId, root: ObjectId, relPath: string): Promise<TreeEntry> {
     const e = await this.entryAt(root, relPath);
-    if (!e) throw new NotFoundError(`${relPath} does not exist in snapshot ${snapshot.slice(0, 8)}`, { hint: `see \`cairn ls ${snapshot.slice(0, 8)}\`` });
+    if (!e) throw new NotFoundError(`${quoteName(relPath)} does not exist in snapshot ${snapshot.slice(0, 8)}`, { hint: `see \`cairn ls ${snapshot.slice(0, 8)}\`` });
     return e;
   }
 

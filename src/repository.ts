@@ -35,6 +35,7 @@ import { takeSqliteSnapshot, type SqliteSnapshotOptions } from './snapshot/sqlit
 import { takeStreamSnapshot, type StreamSnapshotOptions } from './snapshot/streamSnapshot.js';
 import type { ObjectId } from './store/objectId.js';
 import { fsyncDir } from './util/durableFs.js';
+import { quoteName } from './util/quoteName.js';
 
 export type OpenOptions = LocateOptions &
   ContextOptions & {
@@ -90,13 +91,13 @@ export class Repository extends RepoContext {
     }
     const loc = initLocation(options);
     if (fs.existsSync(path.join(loc.dir, 'config.json'))) {
-      const err = new CairnError('REPOSITORY_EXISTS', `a cairn repository already exists at ${loc.dir}`, { hint: 'use it as it is, or choose another directory' });
+      const err = new CairnError('REPOSITORY_EXISTS', `a cairn repository already exists at ${quoteName(loc.dir)}`, { hint: 'use it as it is, or choose another directory' });
       // The existing repository's trail records the failed attempt.
       Repository.recordIn(loc.dir, 'init', { repository: loc.dir, ...(options.auditArgs ?? {}) }, err, options.onWarning);
       throw err;
     }
     if (fs.existsSync(loc.dir) && fs.readdirSync(loc.dir).length > 0) {
-      throw new CairnError('REPOSITORY_EXISTS', `${loc.dir} exists and is not empty`, { hint: 'choose a new or empty directory for the repository' });
+      throw new CairnError('REPOSITORY_EXISTS', `${quoteName(loc.dir)} exists and is not empty`, { hint: 'choose a new or empty directory for the repository' });
     }
     makeMissingDirs(loc.dir);
     for (const sub of ['objects', 'snapshots', 'refs', 'refs/heads', 'refs/tags', 'tmp', 'locks', 'audit']) fs.mkdirSync(path.join(loc.dir, sub));

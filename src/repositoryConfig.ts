@@ -6,6 +6,7 @@ import { DEFAULT_CDC, validateChunkerParams, type ChunkerParams } from './chunk/
 import { COMPRESSIONS, type Compression } from './store/objectCodec.js';
 import { IntegrityError, NoRepositoryError, UnsupportedFormatError, isErrno } from './errors.js';
 import { writeFileAtomicSync } from './util/durableFs.js';
+import { quoteName } from './util/quoteName.js';
 
 export const FORMAT_VERSION = 1;
 export const CONFIG_FILE = 'config.json';
@@ -83,7 +84,7 @@ export function readConfig(repoDir: string): RepositoryConfig {
       // --repo naming a workspace (the directory holding .cairn/) rather than its repository
       const inner = path.join(repoDir, '.cairn');
       const hint = fs.existsSync(path.join(inner, CONFIG_FILE)) ? `${repoDir} is a workspace: its repository is ${inner} (or run cairn inside the workspace without --repo)` : 'run `cairn init` first';
-      throw new NoRepositoryError(`${repoDir} is not a cairn repository (no ${CONFIG_FILE})`, { hint });
+      throw new NoRepositoryError(`${quoteName(repoDir)} is not a cairn repository (no ${CONFIG_FILE})`, { hint });
     }
     throw err;
   }
@@ -91,12 +92,12 @@ export function readConfig(repoDir: string): RepositoryConfig {
   try {
     cfg = JSON.parse(text) as RepositoryConfig;
   } catch (err) {
-    throw new IntegrityError(`${file} is not valid JSON`, { cause: err });
+    throw new IntegrityError(`${quoteName(file)} is not valid JSON`, { cause: err });
   }
-  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new IntegrityError(`${file} is not a cairn configuration (not a JSON object)`, { hint: 'restore it from a backup, or put back its keys as docs/format.md lists them' });
-  if (typeof cfg.format !== 'number') throw new IntegrityError(`${file} has no format version`);
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new IntegrityError(`${quoteName(file)} is not a cairn configuration (not a JSON object)`, { hint: 'restore it from a backup, or put back its keys as docs/format.md lists them' });
+  if (typeof cfg.format !== 'number') throw new IntegrityError(`${quoteName(file)} has no format version`);
   if (cfg.format > FORMAT_VERSION) {
-    throw new UnsupportedFormatError(`the repository at ${repoDir} uses format ${cfg.format}; this cairn reads format ${FORMAT_VERSION}`, {
+    throw new UnsupportedFormatError(`the repository at ${quoteName(repoDir)} uses format ${cfg.format}; this cairn reads format ${FORMAT_VERSION}`, {
       hint: 'upgrade cairn to open it',
     });
   }
@@ -104,11 +105,11 @@ export function readConfig(repoDir: string): RepositoryConfig {
     const codec = cfg[key];
     if (key === 'changeCompression' && codec === undefined) continue;
     if (!COMPRESSIONS.includes(codec as Compression)) {
-      throw new UnsupportedFormatError(`${file} names ${key} "${String(codec)}"; this cairn knows ${COMPRESSIONS.join(', ')}`, { hint: 'upgrade cairn to open it' });
+      throw new UnsupportedFormatError(`${quoteName(file)} names ${key} "${String(codec)}"; this cairn knows ${COMPRESSIONS.join(', ')}`, { hint: 'upgrade cairn to open it' });
     }
   }
   if (cfg.inlineMax !== undefined && !isInlineMax(cfg.inlineMax)) {
-    throw new UnsupportedFormatError(`${file} names inlineMax ${JSON.stringify(cfg.inlineMax)}; this cairn knows whole numbers of bytes up to ${INLINE_MAX_LIMIT}`, {
+    throw new UnsupportedFormatError(`${quoteName(file)} names inlineMax ${JSON.stringify(cfg.inlineMax)}; this cairn knows whole numbers of bytes up to ${INLINE_MAX_LIMIT}`, {
       hint: 'upgrade cairn to open it',
     });
   }

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NoRepositoryError } from './errors.js';
 import { CONFIG_FILE } from './repositoryConfig.js';
+import { quoteName } from './util/quoteName.js';
 
 export const EMBEDDED_DIR = '.cairn';
 
@@ -41,7 +42,7 @@ export function locateRepository(o: LocateOptions = {}): Location {
   if (explicit) {
     const loc = locationOf(path.resolve(cwd, explicit));
     if (!fs.existsSync(path.join(loc.dir, CONFIG_FILE))) {
-      throw new NoRepositoryError(`${loc.dir} is not a cairn repository`, { hint: 'check --repo / CAIRN_REPO, or run `cairn init` there' });
+      throw new NoRepositoryError(`${quoteName(loc.dir)} is not a cairn repository`, { hint: 'check --repo / CAIRN_REPO, or run `cairn init` there' });
     }
     return loc;
   }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AuditOutcome, AuditRecord } from '../../src/index.js';
+import { escapeControls, type AuditOutcome, type AuditRecord } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 import { formatTime } from '../output.js';
 
@@ -14,7 +14,8 @@ interface AuditFlags {
 function auditLine(r: AuditRecord): string {
   const snaps = r.snapshots.length ? `  [${r.snapshots.map((s) => s.slice(0, 8)).join(', ')}]` : '';
   const why = r.outcome === 'ok' ? '' : `  ${r.error ?? ''}${r.message ? `: ${r.message}` : ''}`;
-  return `${formatTime(r.time)}  ${r.outcome.padEnd(7)} ${r.op.padEnd(16)} ${r.user}@${r.host}${snaps}${why}`;
+  // Every field comes from the audit file (free text: a message may name paths); escaped as one line.
+  return escapeControls(`${formatTime(r.time)}  ${r.outcome.padEnd(7)} ${r.op.padEnd(16)} ${r.user}@${r.host}${snaps}${why}`);
 }
 
 export function registerAudit(program: Command): void {
@@ -39,7 +40,7 @@ export function registerAudit(program: Command): void {
           const s = repo.auditSummary(query);
           ctx.out.emit(s, () => [
             `${'operation'.padEnd(18)} ${'ok'.padStart(6)} ${'error'.padStart(6)} ${'refused'.padStart(8)} ${'total'.padStart(6)}`,
-            ...s.byOp.map((o) => `${o.op.padEnd(18)} ${String(o.ok).padStart(6)} ${String(o.error).padStart(6)} ${String(o.refused).padStart(8)} ${String(o.total).padStart(6)}`),
+            ...s.byOp.map((o) => `${escapeControls(o.op).padEnd(18)} ${String(o.ok).padStart(6)} ${String(o.error).padStart(6)} ${String(o.refused).padStart(8)} ${String(o.total).padStart(6)}`),
             `${'all'.padEnd(18)} ${''.padStart(6)} ${''.padStart(6)} ${''.padStart(8)} ${String(s.total).padStart(6)}`,
           ]);
           return;

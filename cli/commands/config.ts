@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { UsageError } from '../../src/index.js';
+import { escapeControls, UsageError } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 
-const show = (v: unknown) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+const show = (v: unknown) => escapeControls(typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
 
 export function registerConfig(program: Command): void {
   program

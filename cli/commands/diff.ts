@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { changeJson, UsageError, type FilePatch } from '../../src/index.js';
+import { changeJson, quoteName, UsageError, type FilePatch } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 import { nameStatusLine, statLines } from '../diffView.js';
 import { splitAtDashDash, wholeNumber } from '../operands.js';
@@ -41,7 +41,7 @@ export function registerDiff(program: Command): void {
           ...(opts.dir !== undefined ? { dir: opts.dir } : {}),
           exclude: opts.exclude,
         });
-        for (const w of result.warnings) ctx.out.warn(`${w.path}: ${w.message} (shown as deleted)`);
+        for (const w of result.warnings) ctx.out.warn(`${quoteName(w.path)}: ${w.message} (shown as deleted)`);
         const patchOptions = opts.sizeLimit !== undefined ? { sizeLimit: opts.sizeLimit } : {};
         const needPatches = opts.stat === true || opts.patch === true;
         if (ctx.out.json || opts.stat) {

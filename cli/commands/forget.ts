@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError, type ForgetSummary, type RetentionRules } from '../../src/index.js';
+import { escapeControls, quoteName, UsageError, type ForgetSummary, type RetentionRules } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 import { renderPrune } from './prune.js';
 
@@ -38,19 +38,19 @@ export function renderForget(r: ForgetSummary): string[] {
   for (const s of r.snapshots) {
     if (s.source !== source) {
       source = s.source;
-      lines.push(source);
+      lines.push(quoteName(source));
     }
     const verb = s.keep ? 'keep  ' : 'remove';
-    const tags = s.tags.length ? ` [${s.tags.join(', ')}]` : '';
-    lines.push(`  ${verb}  ${s.id.slice(0, 8)}  ${s.time}  ${s.type.padEnd(13)}${tags}${s.keep ? `  ${s.reasons.join('; ')}` : ''}`.trimEnd());
+    const tags = s.tags.length ? ` [${escapeControls(s.tags.join(', '))}]` : '';
+    lines.push(`  ${verb}  ${s.id.slice(0, 8)}  ${s.time}  ${s.type.padEnd(13)}${tags}${s.keep ? `  ${escapeControls(s.reasons.join('; '))}` : ''}`.trimEnd());
   }
   if (r.damaged.length) lines.push('damaged (manifest unreadable or invalid)');
-  for (const d of r.damaged) lines.push(`  remove  ${d.id.slice(0, 8)}  ${d.message}${d.tags.length ? ` [${d.tags.join(', ')}]` : ''}`);
+  for (const d of r.damaged) lines.push(`  remove  ${d.id.slice(0, 8)}  ${escapeControls(d.message)}${d.tags.length ? ` [${escapeControls(d.tags.join(', '))}]` : ''}`);
   const counts = `keep ${r.keep.length}, remove ${r.remove.length}`;
   if (r.dryRun) lines.push(`dry run (${r.policy} policy): would ${counts}; nothing was changed`);
   else lines.push(`forgot ${r.removed.length} snapshots, kept ${r.keep.length} (${r.policy} policy)`);
-  for (const h of r.headsMoved) lines.push(`HEAD of ${h.source} moved from ${h.from.slice(0, 8)} to ${h.to ? h.to.slice(0, 8) : '(none: no snapshots left)'}`);
-  if (r.tagsRemoved.length) lines.push(`tags deleted: ${r.tagsRemoved.join(', ')}`);
+  for (const h of r.headsMoved) lines.push(`HEAD of ${quoteName(h.source)} moved from ${h.from.slice(0, 8)} to ${h.to ? h.to.slice(0, 8) : '(none: no snapshots left)'}`);
+  if (r.tagsRemoved.length) lines.push(`tags deleted: ${escapeControls(r.tagsRemoved.join(', '))}`);
   if (r.prune) lines.push(...renderPrune(r.prune));
   return lines;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Repository, UsageError, type Compression } from '../../src/index.js';
+import { quoteName, Repository, UsageError, type Compression } from '../../src/index.js';
 import { commandContext } from '../context.js';
 
 export function registerInit(program: Command): void {
@@ -29,7 +29,7 @@ export function registerInit(program: Command): void {
       repo.close();
       const c = repo.config;
       ctx.out.emit({ repository: repo.dir, workRoot: repo.workRoot, format: c.format, id: c.id, compression: c.compression, changeCompression: c.changeCompression, inlineMax: c.inlineMax }, () =>
-        `Initialized cairn repository in ${repo.dir}`,
+        `Initialized cairn repository in ${quoteName(repo.dir)}`,
       );
     });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import * as path from 'node:path';
-import { UsageError, type PathVersion, type SnapshotRow } from '../../src/index.js';
+import { escapeControls, quoteName, UsageError, type PathVersion, type SnapshotRow } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 import { formatBytes, formatTime } from '../output.js';
 import { wholeNumber } from '../operands.js';
@@ -23,21 +23,24 @@ export function logJson(r: SnapshotRow): Record<string, unknown> {
   };
 }
 
+/** A snapshot message or tag list on one line: control characters (a newline too) escaped. */
+const oneLine = escapeControls;
+
 export function logLine(r: SnapshotRow): string {
-  const tags = r.tags.length ? ` (${r.tags.join(', ')})` : '';
-  return `${r.id.slice(0, 8)}  ${formatTime(r.time)}  ${r.type.padEnd(8)} ${r.mode.padEnd(12)} ${String(r.files).padStart(7)} files ${formatBytes(r.bytes).padStart(9)}  ${r.message}${tags}`;
+  const tags = r.tags.length ? ` (${oneLine(r.tags.join(', '))})` : '';
+  return `${r.id.slice(0, 8)}  ${formatTime(r.time)}  ${oneLine(r.type).padEnd(8)} ${oneLine(r.mode).padEnd(12)} ${String(r.files).padStart(7)} files ${formatBytes(r.bytes).padStart(9)}  ${oneLine(r.message)}${tags}`;
 }
 
 export function historyLine(v: PathVersion): string {
-  const tags = v.tags.length ? ` (${v.tags.join(', ')})` : '';
+  const tags = v.tags.length ? ` (${oneLine(v.tags.join(', '))})` : '';
   const size = v.size === null ? '-' : formatBytes(v.size);
-  const id = v.id === null ? '-' : v.type === 'symlink' ? `-> ${v.id}` : v.id.slice(0, 12);
-  return `${v.snapshot.slice(0, 8)}  ${formatTime(v.time)}  ${v.status}  ${(v.type ?? 'deleted').padEnd(7)} ${size.padStart(9)}  ${id}  ${v.message}${tags}`.trimEnd();
+  const id = v.id === null ? '-' : v.type === 'symlink' ? `-> ${quoteName(v.id)}` : v.id.slice(0, 12);
+  return `${v.snapshot.slice(0, 8)}  ${formatTime(v.time)}  ${v.status}  ${(v.type ?? 'deleted').padEnd(7)} ${size.padStart(9)}  ${id}  ${oneLine(v.message)}${tags}`.trimEnd();
 }
 
 export function graphLine(prefix: string, r: SnapshotRow): string {
-  const tags = r.tags.length ? ` (${r.tags.map((t) => `tag: ${t}`).join(', ')})` : '';
-  return `${prefix} ${r.id.slice(0, 8)}${tags} ${formatTime(r.time)} ${r.type} ${r.message}`.trimEnd();
+  const tags = r.tags.length ? ` (${r.tags.map((t) => `tag: ${oneLine(t)}`).join(', ')})` : '';
+  return `${prefix} ${r.id.slice(0, 8)}${tags} ${formatTime(r.time)} ${oneLine(r.type)} ${oneLine(r.message)}`.trimEnd();
 }
 
 interface LogCliOptions {
@@ -69,7 +72,7 @@ export function registerLog(program: Command): void {
       await withRepo(ctx, async (repo) => {
         if (paths.length === 1) {
           const versions = await repo.history(paths[0]!, query);
-          ctx.out.emit(versions, () => (versions.length ? versions.map(historyLine) : [`no snapshot changed ${paths[0]}`]));
+          ctx.out.emit(versions, () => (versions.length ? versions.map(historyLine) : [`no snapshot changed ${quoteName(paths[0]!)}`]));
           return;
         }
         if (opts.graph) {

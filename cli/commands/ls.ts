@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { quoteName } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 import { formatMode, formatTime } from '../output.js';
 
@@ -16,7 +17,7 @@ export function registerLs(program: Command): void {
         ctx.out.emit({ snapshot, entries }, () =>
           entries.map(
             (e) =>
-              `${formatMode(e.type, e.mode)} ${String(e.size).padStart(10)} ${formatTime(e.mtime)}  ${e.path}${e.type === 'dir' ? '/' : ''}${e.target !== undefined ? ` -> ${e.target}` : ''}`,
+              `${formatMode(e.type, e.mode)} ${String(e.size).padStart(10)} ${formatTime(e.mtime)}  ${quoteName(e.type === 'dir' ? `${e.path}/` : e.path)}${e.target !== undefined ? ` -> ${quoteName(e.target)}` : ''}`,
           ),
         );
       });

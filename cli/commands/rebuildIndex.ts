@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { escapeControls } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 
 export function registerRebuildIndex(program: Command): void {
@@ -11,7 +12,7 @@ export function registerRebuildIndex(program: Command): void {
         const r = await repo.rebuildIndex();
         ctx.out.emit(r, () => [
           `index rebuilt: ${r.snapshots} snapshots, ${r.tags} tags, ${r.heads} source heads`,
-          ...r.damaged.map((d) => `  damaged: ${d.id.slice(0, 12)}: ${d.message}`),
+          ...r.damaged.map((d) => `  damaged: ${d.id.slice(0, 12)}: ${escapeControls(d.message)}`),
         ]);
       }, { skipIndex: true });
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { shortId, UsageError, type DatabaseRestoreSummary, type RestoreSummary } from '../../src/index.js';
+import { escapeControls, quoteName, shortId, UsageError, type DatabaseRestoreSummary, type RestoreSummary } from '../../src/index.js';
 import { commandContext, withRepo, type CommandContext } from '../context.js';
 import { formatBytes } from '../output.js';
 
@@ -27,20 +27,20 @@ function renderRestore(r: RestoreSummary, undo: string | null): string[] {
   const c = r.counts;
   const counts = `${c.created} created, ${c.replaced} replaced, ${c.deleted} deleted${c.metadata ? `, ${c.metadata} metadata only` : ''}`;
   if (r.dryRun) {
-    return [`dry run: restoring ${shortId(r.snapshot)} into ${r.target} (${r.kind}) would change: ${counts}; nothing was changed`, ...r.changes.map((ch) => `${ch.status}  ${ch.path}${ch.metadataOnly ? '  (metadata)' : ''}`)];
+    return [`dry run: restoring ${shortId(r.snapshot)} into ${quoteName(r.target)} (${r.kind}) would change: ${counts}; nothing was changed`, ...r.changes.map((ch) => `${ch.status}  ${quoteName(ch.path)}${ch.metadataOnly ? '  (metadata)' : ''}`)];
   }
   return [
-    `restored ${shortId(r.snapshot)} into ${r.target} (${r.kind}): ${counts}; wrote ${r.files} files, ${r.symlinks} symlinks, ${formatBytes(r.bytes)}${r.verified ? ' (verified)' : ''}`,
-    ...r.warnings.map((w) => `  note: ${w}`),
-    ...(undo ? [`restore point ${shortId(r.restorePoint!, 12)}; undo with: ${undo}`] : []),
+    `restored ${shortId(r.snapshot)} into ${quoteName(r.target)} (${r.kind}): ${counts}; wrote ${r.files} files, ${r.symlinks} symlinks, ${formatBytes(r.bytes)}${r.verified ? ' (verified)' : ''}`,
+    ...r.warnings.map((w) => `  note: ${escapeControls(w)}`),
+    ...(undo ? [`restore point ${shortId(r.restorePoint!, 12)}; undo with: ${escapeControls(undo)}`] : []),
   ];
 }
 
 function renderDatabaseRestore(r: DatabaseRestoreSummary, undo: string | null): string[] {
   return [
-    `restored database ${shortId(r.snapshot)} to ${r.target} (${r.kind}; ${formatBytes(r.bytes)}; ${r.database.check} ok, verified)`,
-    ...(r.database.removed.length ? [`  removed stale ${r.database.removed.map((f) => f.slice(r.target.length)).join(', ')}`] : []),
-    ...(undo ? [`restore point ${shortId(r.restorePoint!, 12)} holds the database it replaced; undo with: ${undo}`] : []),
+    `restored database ${shortId(r.snapshot)} to ${quoteName(r.target)} (${r.kind}; ${formatBytes(r.bytes)}; ${r.database.check} ok, verified)`,
+    ...(r.database.removed.length ? [`  removed stale ${r.database.removed.map((f) => quoteName(f.slice(r.target.length))).join(', ')}`] : []),
+    ...(undo ? [`restore point ${shortId(r.restorePoint!, 12)} holds the database it replaced; undo with: ${escapeControls(undo)}`] : []),
   ];
 }
 
@@ -70,8 +70,8 @@ export function registerRestore(program: Command): void {
           const r = await repo.recoverRestore(action, opts.target);
           ctx.out.emit(r, () =>
             r.phase === 'rolled-back'
-              ? `finished rolling back the interrupted restore of ${shortId(r.snapshot)} into ${r.target} (only its cleanup was left)`
-              : `${action === 'resume' ? 'finished' : 'rolled back'} the interrupted restore of ${shortId(r.snapshot)} into ${r.target} (it had reached: ${r.phase})`,
+              ? `finished rolling back the interrupted restore of ${shortId(r.snapshot)} into ${quoteName(r.target)} (only its cleanup was left)`
+              : `${action === 'resume' ? 'finished' : 'rolled back'} the interrupted restore of ${shortId(r.snapshot)} into ${quoteName(r.target)} (it had reached: ${r.phase})`,
           );
         });
         return;
@@ -90,7 +90,7 @@ export function registerRestore(program: Command): void {
           onProgress: (c, p) => ctx.out.progress(() => `${c.files} files, ${formatBytes(c.bytes)} ${p}`),
           onRestorePoint: (id, undoPaths) => {
             ctx.out.endProgress();
-            process.stderr.write(`cairn: restore point ${shortId(id, 12)} taken; undo with: ${undoCommand(ctx, id, undoPaths ?? opts.path)}\n`);
+            process.stderr.write(`cairn: restore point ${shortId(id, 12)} taken; undo with: ${escapeControls(undoCommand(ctx, id, undoPaths ?? opts.path))}\n`);
           },
         });
         ctx.out.endProgress();

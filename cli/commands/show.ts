@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { escapeControls, quoteName } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 import { formatTime } from '../output.js';
 import { renderStats } from './snapshot.js';
@@ -15,17 +16,18 @@ export function registerShow(program: Command): void {
         const m = r.manifest;
         ctx.out.emit({ id: r.id, tags: r.tags, children: r.children, manifest: m }, () => [
           `snapshot ${r.id}`,
-          `  source:  ${m.source} (${m.kind})`,
+          `  source:  ${quoteName(m.source)} (${m.kind})`,
           `  time:    ${formatTime(m.time)} (${m.time})`,
-          `  by:      ${m.user}@${m.host}`,
+          `  by:      ${escapeControls(`${m.user}@${m.host}`)}`,
           `  type:    ${m.type}, mode ${m.mode}${m.base ? `, base ${m.base.slice(0, 12)}` : ''}`,
           `  parents: ${m.parents.map((p) => p.slice(0, 12)).join(', ') || '(none)'}`,
           `  tree:    ${m.tree}`,
-          ...(r.tags.length ? [`  tags:    ${r.tags.join(', ')}`] : []),
-          ...(m.message ? [`  message: ${m.message}`] : []),
+          ...(r.tags.length ? [`  tags:    ${escapeControls(r.tags.join(', '))}`] : []),
+          // A message of several lines is shown as several lines, each under the first; any other control escaped.
+          ...(m.message ? m.message.split('\n').map((l, i) => `${i === 0 ? '  message: ' : '           '}${escapeControls(l)}`) : []),
           ...renderStats(m.stats),
-          ...m.errors.map((e) => `  not stored: ${e.path}: ${e.message}`),
-          ...m.warnings.map((w) => `  warning: ${w.path}: ${w.message}`),
+          ...m.errors.map((e) => `  not stored: ${quoteName(e.path)}: ${escapeControls(e.message)}`),
+          ...m.warnings.map((w) => `  warning: ${quoteName(w.path)}: ${escapeControls(w.message)}`),
         ]);
       });
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { SnapshotMode, SnapshotSummary, SnapshotType } from '../../src/index.js';
+import { quoteName, type SnapshotMode, type SnapshotSummary, type SnapshotType } from '../../src/index.js';
 import { commandContext, requestedExit, withRepo } from '../context.js';
 import { EXIT } from '../exitCodes.js';
 import { databaseSourceOptions, snapshotDatabaseSource, type DatabaseSourceOptions } from './snapshotDatabase.js';
@@ -58,9 +58,9 @@ export function registerSnapshot(program: Command): void {
           exclude: opts.exclude,
           ...(opts.time ? { time: opts.time } : {}),
           tags: opts.tag,
-          onProgress: (p) => ctx.out.progress(() => `${p.files} files, ${formatBytes(p.bytes)} ${p.path}`),
-          onWarning: (p) => ctx.out.warn(`${p.path}: ${p.message}`),
-          onError: (p) => ctx.out.warn(`${p.path}: ${p.message} (not stored)`),
+          onProgress: (p) => ctx.out.progress(() => `${p.files} files, ${formatBytes(p.bytes)} ${quoteName(p.path)}`),
+          onWarning: (p) => ctx.out.warn(`${quoteName(p.path)}: ${p.message}`),
+          onError: (p) => ctx.out.warn(`${quoteName(p.path)}: ${p.message} (not stored)`),
         });
         ctx.out.endProgress();
         const tags = repo.index.get(s.id)?.tags ?? [];

@@ -1,9 +1,9 @@
 /** `cairn snapshot --sqlite PATH... | --stdin --name NAME | --from-command CMD --name NAME`: database and stream sources. */
 import type { Command } from 'commander';
-import { UsageError, type SnapshotSummary, type SnapshotType } from '../../src/index.js';
+import { escapeControls, quoteName, UsageError, type SnapshotSummary, type SnapshotType } from '../../src/index.js';
 import { interruptible, requestedExit, withRepo, type CommandContext } from '../context.js';
 import { exitCodeFor } from '../exitCodes.js';
-import { formatBytes } from '../output.js';
+import { errorLines, formatBytes } from '../output.js';
 
 export interface DatabaseSourceOptions {
   sqlite: string[];
@@ -59,17 +59,17 @@ export async function snapshotDatabaseSource(ctx: CommandContext, path: string |
       const r = await repo.snapshotSqliteAll(opts.sqlite, {
         ...common,
         ...(opts.quickCheck ? { quickCheck: true } : {}),
-        onProgress: (p) => ctx.out.progress(() => `${p.database}: ${p.phase} ${p.phase === 'store' ? formatBytes(p.done) : `${p.done}/${p.total} pages`}`),
+        onProgress: (p) => ctx.out.progress(() => `${quoteName(p.database)}: ${p.phase} ${p.phase === 'store' ? formatBytes(p.done) : `${p.done}/${p.total} pages`}`),
       });
       ctx.out.endProgress();
-      for (const f of r.failed) process.stderr.write(`cairn: ${f.error.message}${f.error.hint ? `\n  hint: ${f.error.hint}` : ''}\n`);
+      for (const f of r.failed) process.stderr.write(errorLines(f.error));
       ctx.out.emit(
         { snapshots: r.snapshots.map((s) => view.json(s, tagsOf(s))), failed: r.failed.map((f) => ({ path: f.path, ...f.error.toJSON() })) },
         () => [
           ...r.snapshots.flatMap((s) => {
             const x = s.manifest.extra as { check: string; chunkSize: number; chunks: number; pageSize: number; journal: string };
             return [
-              `snapshot ${s.id.slice(0, 12)} saved (${s.manifest.type}): database ${s.manifest.source}`,
+              `snapshot ${s.id.slice(0, 12)} saved (${s.manifest.type}): database ${quoteName(s.manifest.source)}`,
               `  ${x.check} ok; ${x.journal === 'wal' ? 'WAL' : 'rollback journal'}, ${x.pageSize}-byte pages, ${x.chunks} chunks of ${formatBytes(x.chunkSize)}`,
               ...view.stats(s.manifest.stats),
             ];
@@ -90,12 +90,12 @@ export async function snapshotDatabaseSource(ctx: CommandContext, path: string |
           ctx.out.endProgress();
           process.stderr.write(chunk);
         },
-        onProgress: (n) => ctx.out.progress(() => `${opts.name}: ${formatBytes(n)}`),
+        onProgress: (n) => ctx.out.progress(() => `${quoteName(opts.name ?? '')}: ${formatBytes(n)}`),
       }),
     );
     ctx.out.endProgress();
     ctx.out.emit(view.json(s, tagsOf(s)), () => [
-      `snapshot ${s.id.slice(0, 12)} saved (${s.manifest.type}): ${s.manifest.source} from ${opts.stdin ? 'standard input' : `\`${opts.fromCommand}\``}`,
+      `snapshot ${s.id.slice(0, 12)} saved (${s.manifest.type}): ${quoteName(s.manifest.source)} from ${opts.stdin ? 'standard input' : `\`${escapeControls(opts.fromCommand!)}\``}`,
       ...view.stats(s.manifest.stats),
     ]);
   });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { BreakdownRow, RepositoryStats, SnapshotStatsReport } from '../../src/index.js';
+import { escapeControls, quoteName, type BreakdownRow, type RepositoryStats, type SnapshotStatsReport } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 import { formatBytes } from '../output.js';
 
@@ -15,7 +15,7 @@ export function renderRepositoryStats(r: RepositoryStats): string[] {
   return [
     `snapshots:    ${r.snapshots}${r.snapshots ? ` (${byType(r.byType)}), oldest ${r.oldest}, newest ${r.newest}` : ''}`,
     ...r.sources.map(
-      (s) => `  ${s.source}: ${s.snapshots} (${byType(s.byType)}), ${s.oldest} .. ${s.newest}, ${formatBytes(s.logicalBytes)}${s.head ? `, HEAD ${s.head.slice(0, 8)}` : ''}`,
+      (s) => `  ${quoteName(s.source)}: ${s.snapshots} (${byType(s.byType)}), ${s.oldest} .. ${s.newest}, ${formatBytes(s.logicalBytes)}${s.head ? `, HEAD ${s.head.slice(0, 8)}` : ''}`,
     ),
     `logical size: ${formatBytes(r.logicalBytes)} (what restoring every snapshot would write)`,
     `unique size:  ${formatBytes(r.uniqueBytes)} (dedup ratio ${r.dedupRatio}x)`,
@@ -26,15 +26,16 @@ export function renderRepositoryStats(r: RepositoryStats): string[] {
 }
 
 function table(rows: BreakdownRow[]): string[] {
-  const width = Math.max(8, ...rows.map((r) => r.name.length));
-  return rows.map((r) => `    ${r.name.padEnd(width)}  ${String(r.files).padStart(7)} file${r.files === 1 ? ' ' : 's'}  ${formatBytes(r.bytes).padStart(10)}`);
+  const names = rows.map((r) => quoteName(r.name));
+  const width = Math.max(8, ...names.map((n) => n.length));
+  return rows.map((r, i) => `    ${names[i]!.padEnd(width)}  ${String(r.files).padStart(7)} file${r.files === 1 ? ' ' : 's'}  ${formatBytes(r.bytes).padStart(10)}`);
 }
 
 export function renderSnapshotStats(r: SnapshotStatsReport): string[] {
   const t = r.totals;
   const p = r.overParent;
   return [
-    `snapshot ${r.id.slice(0, 12)}  ${r.time}  ${r.type}  ${r.source}${r.message ? `  "${r.message}"` : ''}`,
+    `snapshot ${r.id.slice(0, 12)}  ${r.time}  ${r.type}  ${quoteName(r.source)}${r.message ? `  "${escapeControls(r.message)}"` : ''}`,
     `  ${plural(t.files, 'file')}, ${plural(t.dirs, 'dir')}, ${plural(t.symlinks, 'symlink')}, ${formatBytes(t.bytes)}`,
     p
       ? `  over its parent ${p.parent.slice(0, 8)}: ${p.added} added, ${p.modified} modified, ${p.deleted} deleted; ${formatBytes(p.newBytes)} of new content in ${plural(p.newChunks, 'chunk')}`

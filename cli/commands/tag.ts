@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError } from '../../src/index.js';
+import { escapeControls, UsageError } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 
 interface TagCliOptions {
@@ -27,16 +27,17 @@ export function registerTag(program: Command): void {
           ? await repo.deleteTag(name)
           : await repo.tag(name, ref, { ...(opts.force ? { force: true } : {}), ...(opts.message !== undefined ? { message: opts.message } : {}) });
         const short = r.snapshot?.slice(0, 8) ?? 'a damaged ref file';
+        const shown = escapeControls(r.name); // valid names have no control characters; a crafted ref's might
         ctx.out.emit(r, () => {
           switch (r.action) {
             case 'created':
-              return `tagged ${short} as ${r.name}`;
+              return `tagged ${short} as ${shown}`;
             case 'moved':
-              return `moved tag ${r.name} from ${r.previous!.slice(0, 8)} to ${short}`;
+              return `moved tag ${shown} from ${r.previous!.slice(0, 8)} to ${short}`;
             case 'deleted':
-              return `deleted tag ${r.name} (was ${short})`;
+              return `deleted tag ${shown} (was ${short})`;
             default:
-              return `tag ${r.name} already names ${short}`;
+              return `tag ${shown} already names ${short}`;
           }
         });
       });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { escapeControls } from '../../src/index.js';
 import { commandContext, withRepo } from '../context.js';
 import { formatTime } from '../output.js';
 
@@ -10,10 +11,11 @@ export function registerTags(program: Command): void {
       const ctx = commandContext(cmd);
       await withRepo(ctx, async (repo) => {
         const tags = repo.tags();
-        const width = Math.max(0, ...tags.map((t) => t.name.length));
+        const names = tags.map((t) => escapeControls(t.name));
+        const width = Math.max(0, ...names.map((n) => n.length));
         ctx.out.emit(tags, () =>
           tags.length
-            ? tags.map((t) => `${t.name.padEnd(width)}  ${t.snapshot.slice(0, 8)}  ${formatTime(t.snapshotTime ?? t.time)}  ${t.message}`.trimEnd())
+            ? tags.map((t, i) => `${names[i]!.padEnd(width)}  ${t.snapshot.slice(0, 8)}  ${formatTime(t.snapshotTime ?? t.time)}  ${escapeControls(t.message)}`.trimEnd())
             : ['no tags'],
         );
       });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { VerifyReport } from '../../src/index.js';
+import { escapeControls, quoteName, type VerifyReport } from '../../src/index.js';
 import { commandContext, requestedExit, withRepo } from '../context.js';
 import { EXIT } from '../exitCodes.js';
 import { formatBytes } from '../output.js';
@@ -23,7 +23,7 @@ export function renderVerify(r: VerifyReport): string[] {
     lines.push(`DAMAGE: ${n} object${n === 1 ? ' is' : 's are'} missing or corrupted`);
     for (const o of r.damagedObjects) {
       // What is wrong with a corrupted object (a bad hash, a malformed field) is worth a line; "missing" says it all.
-      const why = o.problem === 'corrupted' ? `: ${o.message}` : '';
+      const why = o.problem === 'corrupted' ? `: ${escapeControls(o.message)}` : '';
       lines.push(`  ${o.kind.padEnd(8)} ${o.id.slice(0, 12)}  ${o.problem}; breaks ${o.snapshots.length} snapshot${o.snapshots.length === 1 ? '' : 's'}${why}`);
     }
   }
@@ -31,25 +31,25 @@ export function renderVerify(r: VerifyReport): string[] {
     const n = r.damagedSnapshots.length;
     lines.push(`${n} snapshot${n === 1 ? '' : 's'} cannot be fully restored:`);
     for (const s of r.damagedSnapshots) {
-      const known = [s.time, s.type, s.source].filter((x) => x !== null);
+      const known = [s.time, s.type && escapeControls(s.type), s.source && quoteName(s.source)].filter((x) => x !== null);
       const where = known.length ? `  ${known.join('  ')}` : '';
       if (s.problem) {
-        lines.push(`  snapshot ${s.id.slice(0, 8)}${where}: ${s.problem}`);
+        lines.push(`  snapshot ${s.id.slice(0, 8)}${where}: ${escapeControls(s.problem)}`);
         continue;
       }
       lines.push(`  snapshot ${s.id.slice(0, 8)}${where}: ${s.damagedFiles} damaged file${s.damagedFiles === 1 ? '' : 's'}`);
-      for (const f of s.files) lines.push(`    ${f.path}  (${damageNote(f.problem, f.object, f.path.endsWith('/'))})`);
+      for (const f of s.files) lines.push(`    ${quoteName(f.path)}  (${damageNote(f.problem, f.object, f.path.endsWith('/'))})`);
       if (s.damagedFiles > s.files.length) lines.push(`    ... and ${s.damagedFiles - s.files.length} more (see --json)`);
     }
   }
   if (r.indexProblems.length) {
     lines.push(`${r.indexProblems.length} index problem${r.indexProblems.length === 1 ? '' : 's'}:`);
-    for (const p of r.indexProblems) lines.push(`  ${p.message}`);
+    for (const p of r.indexProblems) lines.push(`  ${escapeControls(p.message)}`);
   }
   if (r.journalProblems.length) {
     const n = r.journalProblems.length;
     lines.push(`${n} restore journal${n === 1 ? '' : 's'} cannot be used:`);
-    for (const p of r.journalProblems) lines.push(`  ${p.message}`, `    what to do: ${p.hint}`);
+    for (const p of r.journalProblems) lines.push(`  ${escapeControls(p.message)}`, `    what to do: ${escapeControls(p.hint)}`);
   }
   return lines;
 }

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { IoError } from '../errors.js';
 import { tempName } from '../util/durableFs.js';
+import { quoteName } from '../util/quoteName.js';
 
 const BATCH = 20_000;
 const CACHE_KIB = 16 * 1024;
@@ -45,7 +46,7 @@ export class ObjectSet {
     const code = (err as { code?: unknown } | null)?.code;
     if (code !== 'SQLITE_FULL' && !(typeof code === 'string' && code.startsWith('SQLITE_IOERR'))) return err;
     const full = code === 'SQLITE_FULL';
-    return new IoError(`${full ? 'no space left on device: ' : ''}cannot write the scratch database ${this.file}: ${(err as Error).message}${full ? '' : ` (${code})`}`, {
+    return new IoError(`${full ? 'no space left on device: ' : ''}cannot write the scratch database ${quoteName(this.file)}: ${(err as Error).message}${full ? '' : ` (${code})`}`, {
       cause: err,
       hint: full
         ? 'free some space on the repository\'s file system and run the command again (this command needs about 45 MB there per million objects); the repository is unchanged'

@@ -10,6 +10,7 @@ import { freeBytes } from '../util/freeSpace.js';
 import type { Manifest, SnapshotStats } from '../model/manifest.js';
 import type { ObjectId } from '../store/objectId.js';
 import { INDEX_SCHEMA_VERSION, MIGRATIONS } from './schema.js';
+import { quoteName } from '../util/quoteName.js';
 
 export interface SnapshotRow {
   id: ObjectId;
@@ -85,14 +86,14 @@ function kib(bytes: number): string {
 function mapSqliteError(err: unknown, file: string, lowSpace?: number): never {
   const code = (err as { code?: string }).code ?? '';
   if ((code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') && lowSpace !== undefined) {
-    throw new BusyError(`the index ${file} is in use by another cairn process, and with ${kib(lowSpace)} free on its file system it can only be opened by one process at a time`, {
+    throw new BusyError(`the index ${quoteName(file)} is in use by another cairn process, and with ${kib(lowSpace)} free on its file system it can only be opened by one process at a time`, {
       cause: err,
       hint: 'free some space (cairn shares index.db between processes with 1 MiB or more free), or wait for the other command to finish and try again',
     });
   }
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new BusyError(`the index ${file} is busy`, { cause: err, hint: 'another cairn process is writing; try again' });
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new BusyError(`the index ${quoteName(file)} is busy`, { cause: err, hint: 'another cairn process is writing; try again' });
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
-    throw new IntegrityError(`the index ${file} is damaged`, { cause: err, hint: 'run `cairn rebuild-index` to rebuild it from the object store' });
+    throw new IntegrityError(`the index ${quoteName(file)} is damaged`, { cause: err, hint: 'run `cairn rebuild-index` to rebuild it from the object store' });
   }
   throw err;
 }
@@ -142,7 +143,7 @@ export class VersionIndex {
       db.pragma('foreign_keys = ON');
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > INDEX_SCHEMA_VERSION) {
-        throw new IntegrityError(`the index ${file} was written by a newer cairn (schema ${version})`, {
+        throw new IntegrityError(`the index ${quoteName(file)} was written by a newer cairn (schema ${version})`, {
           hint: 'upgrade cairn, or run `cairn rebuild-index`',
         });
       }
@@ -172,7 +173,7 @@ export class VersionIndex {
     if (!this.sharedMemory) return;
     const free = freeBytes(path.dirname(this.file));
     if (free === undefined || free >= INDEX_ROOM_BYTES) return;
-    throw new IoError(`no space left on device: ${path.dirname(this.file)} has ${kib(free)} free, and cairn keeps 1 MiB there for its index (index.db); ${what}`, {
+    throw new IoError(`no space left on device: ${quoteName(path.dirname(this.file))} has ${kib(free)} free, and cairn keeps 1 MiB there for its index (index.db); ${what}`, {
       hint: 'free some space and run the command again',
       details: { free },
     });

@@ -7,6 +7,7 @@ import { IntegrityError } from '../errors.js';
 import type { ObjectId } from '../store/objectId.js';
 import { sha256Hex } from '../util/hash.js';
 import { inlineBytes, isInline, type TreeEntry } from './tree.js';
+import { quoteName } from '../util/quoteName.js';
 
 /** An inline file's content, checked against its chunk id; undefined for a file whose chunks are objects. */
 export function verifiedInline(e: TreeEntry): Buffer | undefined {
@@ -14,7 +15,7 @@ export function verifiedInline(e: TreeEntry): Buffer | undefined {
   if (data === undefined) return undefined;
   const id = e.chunks?.[0];
   if (e.chunks?.length !== 1 || sha256Hex(data) !== id) {
-    throw new IntegrityError(`the inline content of ${e.name} does not match its chunk id ${String(id)}`, { details: { object: id } });
+    throw new IntegrityError(`the inline content of ${quoteName(e.name)} does not match its chunk id ${String(id)}`, { details: { object: id } });
   }
   return data;
 }

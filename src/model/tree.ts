@@ -17,6 +17,7 @@ import { IntegrityError } from '../errors.js';
 import { isObjectId, type ObjectId } from '../store/objectId.js';
 import { assertSafeName, nameBytes, type NamedEntry } from './entryName.js';
 import { describeValue, isCount, isInodeNumber, isNsTime, isOwnerId, isPermissionMode } from './fieldChecks.js';
+import { quoteName } from '../util/quoteName.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink';
 
@@ -82,7 +83,7 @@ export function sortEntries(entries: readonly TreeEntry[]): TreeEntry[] {
   const keyed = entries.map((e) => ({ e, k: nameBytes(e) }));
   keyed.sort((a, b) => Buffer.compare(a.k, b.k));
   for (let i = 1; i < keyed.length; i++) {
-    if (keyed[i - 1]!.k.equals(keyed[i]!.k)) throw new TypeError(`duplicate entry name ${keyed[i]!.e.name}`);
+    if (keyed[i - 1]!.k.equals(keyed[i]!.k)) throw new TypeError(`duplicate entry name ${quoteName(keyed[i]!.e.name)}`);
   }
   return keyed.map((x) => x.e);
 }
@@ -187,31 +188,31 @@ export function decodeTree(bytes: Buffer, id: string): Tree {
   let prev: NamedEntry | undefined;
   for (const e of entries) {
     if (typeof e !== 'object' || e === null || typeof e.name !== 'string') fail('entry without a name');
-    if (e.rawName !== undefined && typeof e.rawName !== 'string') fail(`entry ${e.name} has a bad rawName`);
+    if (e.rawName !== undefined && typeof e.rawName !== 'string') fail(`entry ${quoteName(e.name)} has a bad rawName`);
     if (e.rawName !== undefined || !isPlainSafeName(e.name)) assertSafeName(nameBytes(e), `tree ${id}`);
     if (prev && compareNames(prev, e) >= 0) fail('entries not sorted or duplicated');
     prev = e;
-    if (e.type !== 'file' && (e.inline !== undefined || e.rawInline !== undefined)) fail(`${e.type} ${e.name} has inline content`);
+    if (e.type !== 'file' && (e.inline !== undefined || e.rawInline !== undefined)) fail(`${e.type} ${quoteName(e.name)} has inline content`);
     const problem = metadataProblem(e);
-    if (problem !== null) fail(`entry ${e.name} has ${problem}`);
+    if (problem !== null) fail(`entry ${quoteName(e.name)} has ${problem}`);
     if (e.type === 'file') {
-      if (!Array.isArray(e.chunks) || !e.chunks.every(isObjectId)) fail(`file ${e.name} has bad chunk ids`);
+      if (!Array.isArray(e.chunks) || !e.chunks.every(isObjectId)) fail(`file ${quoteName(e.name)} has bad chunk ids`);
       if (e.inline !== undefined || e.rawInline !== undefined) {
         inlines++;
         const text = e.inline !== undefined;
-        if ((text && e.rawInline !== undefined) || typeof (text ? e.inline : e.rawInline) !== 'string') fail(`file ${e.name} has bad inline content`);
+        if ((text && e.rawInline !== undefined) || typeof (text ? e.inline : e.rawInline) !== 'string') fail(`file ${quoteName(e.name)} has bad inline content`);
         const length = text ? Buffer.byteLength(e.inline!, 'utf8') : Buffer.byteLength(e.rawInline!, 'base64');
-        if (e.chunks!.length !== 1 || length !== e.size || length === 0) fail(`file ${e.name} has inline content that does not match its size or chunks`);
+        if (e.chunks!.length !== 1 || length !== e.size || length === 0) fail(`file ${quoteName(e.name)} has inline content that does not match its size or chunks`);
       }
     } else if (e.type === 'dir') {
-      if (!isObjectId(e.tree)) fail(`dir ${e.name} has a bad subtree id`);
+      if (!isObjectId(e.tree)) fail(`dir ${quoteName(e.name)} has a bad subtree id`);
     } else if (e.type === 'symlink') {
-      if (!isLinkTarget(e.target)) fail(`symlink ${e.name} has no target, an empty one or one holding NUL`);
+      if (!isLinkTarget(e.target)) fail(`symlink ${quoteName(e.name)} has no target, an empty one or one holding NUL`);
       if (e.rawTarget !== undefined && (typeof e.rawTarget !== 'string' || !isLinkTargetBytes(Buffer.from(e.rawTarget, 'base64')))) {
-        fail(`symlink ${e.name} has a bad rawTarget (not a string, or empty or holding NUL)`);
+        fail(`symlink ${quoteName(e.name)} has a bad rawTarget (not a string, or empty or holding NUL)`);
       }
     } else {
-      fail(`entry ${e.name} has unknown type`);
+      fail(`entry ${quoteName(e.name)} has unknown type`);
     }
   }
   if ((inlines > 0) !== (t.v === TREE_VERSION_INLINE)) fail(`version ${String(t.v)} with ${inlines} inline files`);

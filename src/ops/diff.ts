@@ -28,6 +28,7 @@ import { TreeBuilder } from '../snapshot/treeBuilder.js';
 import type { ObjectId } from '../store/objectId.js';
 import { ScratchObjectWriter } from '../store/scratchObjectWriter.js';
 import { sha256Hex } from '../util/hash.js';
+import { quoteName } from '../util/quoteName.js';
 
 export interface DiffOptions {
   /** Report changes of mode bits alone (as status M with modeOnly); off by default, as in restic. */
@@ -134,11 +135,11 @@ export async function diffWithDisk(ctx: RepoContext, a: string, options: DiffOpt
   }
   const dir = path.resolve(options.dir ?? manifest.source);
   try {
-    if (!fs.statSync(dir).isDirectory()) throw new SourceError(`${dir} is not a directory`, { hint: 'compare two snapshots, or pass --dir DIR' });
+    if (!fs.statSync(dir).isDirectory()) throw new SourceError(`${quoteName(dir)} is not a directory`, { hint: 'compare two snapshots, or pass --dir DIR' });
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new SourceError(`the source directory ${dir} does not exist`, { hint: 'compare two snapshots, or pass --dir DIR' });
+    if (isErrno(err, 'ENOENT')) throw new SourceError(`the source directory ${quoteName(dir)} does not exist`, { hint: 'compare two snapshots, or pass --dir DIR' });
     if (err instanceof SourceError) throw err;
-    throw new SourceError(`cannot read ${dir}: ${describeError(err)}`, { cause: err });
+    throw new SourceError(`cannot read ${quoteName(dir)}: ${describeError(err)}`, { cause: err });
   }
   const paths = normalizeDiffPaths(options.paths);
   const scratch = new ScratchObjectWriter((content) => content.subarray(0, TREE_PREFIX.length).equals(TREE_PREFIX));

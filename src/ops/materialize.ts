@@ -19,6 +19,7 @@ import { faultPointSync } from '../util/faults.js';
 import { writeAll } from '../util/writeAll.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
 import { startFileSystemSync } from '../util/durableFs.js';
+import { quoteName } from '../util/quoteName.js';
 
 const SLASH = Buffer.from('/');
 const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -256,10 +257,10 @@ export class Materializer {
       }
     } catch (err) {
       if (err instanceof CairnError) throw err;
-      throw new IoError(`cannot write ${rel}: ${describeError(err)}`, { cause: err, details: { path: rel } });
+      throw new IoError(`cannot write ${quoteName(rel)}: ${describeError(err)}`, { cause: err, details: { path: rel } });
     }
     if (e.size !== undefined && written !== e.size) {
-      throw new IntegrityError(`cannot restore ${rel}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });
+      throw new IntegrityError(`cannot restore ${quoteName(rel)}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });
     }
     this.counts.bytes += written;
     this.maybeSyncEarly();
@@ -398,7 +399,7 @@ export class Materializer {
       data = fileChunkSync(this.ctx.store, e, id);
     } catch (err) {
       if (err instanceof CairnError) {
-        throw new IntegrityError(`cannot restore ${rel}: ${err.message}`, { cause: err, hint: err.hint, details: { path: rel, object: id } });
+        throw new IntegrityError(`cannot restore ${quoteName(rel)}: ${err.message}`, { cause: err, hint: err.hint, details: { path: rel, object: id } });
       }
       throw err;
     }
@@ -416,7 +417,7 @@ export class Materializer {
     try {
       fd = fs.openSync(p, CREATE_FLAGS, mode & 0o777);
     } catch (err) {
-      throw new IoError(`cannot write ${rel}: ${describeError(err)}`, { cause: err, details: { path: rel } });
+      throw new IoError(`cannot write ${quoteName(rel)}: ${describeError(err)}`, { cause: err, details: { path: rel } });
     }
     let written = 0;
     try {
@@ -427,7 +428,7 @@ export class Materializer {
         for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
       }
       if (e.size !== undefined && written !== e.size) {
-        throw new IntegrityError(`cannot restore ${rel}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });
+        throw new IntegrityError(`cannot restore ${quoteName(rel)}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });
       }
       // Metadata as setMeta sets it, through the descriptor (no path lookups): owner, then mode, then times.
       if (this.needsChown(e)) {
@@ -442,7 +443,7 @@ export class Materializer {
       fs.futimesSync(fd, t, t);
     } catch (err) {
       if (err instanceof CairnError) throw err;
-      throw new IoError(`cannot write ${rel}: ${describeError(err)}`, { cause: err, details: { path: rel } });
+      throw new IoError(`cannot write ${quoteName(rel)}: ${describeError(err)}`, { cause: err, details: { path: rel } });
     } finally {
       fs.closeSync(fd);
     }

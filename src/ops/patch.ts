@@ -9,6 +9,8 @@
  * A file is text when its first 8000 bytes hold no NUL byte and the whole is
  * valid UTF-8; a symlink's content is its target (no final newline).
  * Files larger than the limit are never loaded: only their sizes are shown.
+ * Names in the header lines are quoted (quoteName); content lines are the file's
+ * own bytes, printed as they are, as git prints them.
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -18,6 +20,7 @@ import { targetBytes } from '../model/tree.js';
 import { fileChunk } from '../model/fileContent.js';
 import type { ChangeStatus, EntrySide, TreeChange } from '../model/treeDiff.js';
 import type { RepoContext } from '../repoContext.js';
+import { quoteName } from '../util/quoteName.js';
 import type { DiffEndpoint } from './diff.js';
 
 /** Files above this size are summarised, never loaded (1 MiB). */
@@ -59,18 +62,6 @@ type Content = Buffer | typeof LARGE;
 export function gitMode(side: Pick<EntrySide, 'type' | 'mode'>): string {
   if (side.type === 'symlink') return '120000';
   return (0o100000 | (side.mode & 0o7777)).toString(8);
-}
-
-/** Quotes a path the way git does when it holds control characters, '"' or '\'. */
-export function quotePath(p: string): string {
-  if (!/[\x00-\x1f\x7f"\\]/.test(p)) return p;
-  const named: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', '"': '\\"', '\\': '\\\\', '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\v': '\\v' };
-  let out = '"';
-  for (const ch of p) {
-    const code = ch.charCodeAt(0);
-    out += named[ch] ?? (code < 0x20 || code === 0x7f ? `\\${code.toString(8).padStart(3, '0')}` : ch);
-  }
-  return `${out}"`;
 }
 
 function isText(b: Buffer): boolean {
@@ -176,15 +167,15 @@ async function sameTypePatch(
 ): Promise<FilePatch> {
   const { old: a, new: b } = change;
   const p = change.path;
-  const header = [`diff --git ${quotePath(`a/${p}`)} ${quotePath(`b/${p}`)}`];
+  const header = [`diff --git ${quoteName(`a/${p}`)} ${quoteName(`b/${p}`)}`];
   if (!a && b) header.push(`new file mode ${gitMode(b)}`);
   else if (a && !b) header.push(`deleted file mode ${gitMode(a)}`);
   else if (a && b && gitMode(a) !== gitMode(b)) header.push(`old mode ${gitMode(a)}`, `new mode ${gitMode(b)}`);
   const base = { path: p, status: change.status, oldSize: sizeOf(a), newSize: sizeOf(b) };
   if (change.modeOnly) return { ...base, kind: 'mode', added: 0, removed: 0, text: `${header.join('\n')}\n` };
 
-  const oldName = a ? quotePath(`a/${p}`) : '/dev/null';
-  const newName = b ? quotePath(`b/${p}`) : '/dev/null';
+  const oldName = a ? quoteName(`a/${p}`) : '/dev/null';
+  const newName = b ? quoteName(`b/${p}`) : '/dev/null';
   const oldContent: Content = a ? await readSide(ctx, from, p, a, o.sizeLimit) : Buffer.alloc(0);
   const newContent: Content = b ? await readSide(ctx, to, p, b, o.sizeLimit) : Buffer.alloc(0);
   if (oldContent === LARGE || newContent === LARGE) {

@@ -28,6 +28,7 @@ import { relativeInside } from './restoreScan.js';
 import { checkRestoreRoom } from './restoreRoom.js';
 import { createTargetStaging, removeStaleTargetStaging, removeTargetStaging } from './restoreStaging.js';
 import { verifyRestoredTree } from './verifyRestored.js';
+import { quoteName } from '../util/quoteName.js';
 
 export interface RestoreOptions {
   /** Directory to restore into; default: the snapshot's source directory (in place). */
@@ -89,8 +90,8 @@ export function targetState(target: string): 'absent' | 'empty' | 'nonempty' {
     if (isErrno(err, 'ENOENT')) return 'absent';
     throw err;
   }
-  if (st.isSymbolicLink()) throw new RefusedError(`restore target ${target} is a symlink; cairn never restores through one`, { hint: 'name the real directory' });
-  if (!st.isDirectory()) throw new UsageError(`restore target ${target} exists and is not a directory`, { hint: 'choose a new or empty directory' });
+  if (st.isSymbolicLink()) throw new RefusedError(`restore target ${quoteName(target)} is a symlink; cairn never restores through one`, { hint: 'name the real directory' });
+  if (!st.isDirectory()) throw new UsageError(`restore target ${quoteName(target)} exists and is not a directory`, { hint: 'choose a new or empty directory' });
   return fs.readdirSync(target).length > 0 ? 'nonempty' : 'empty';
 }
 
@@ -98,7 +99,7 @@ export function targetState(target: string): 'absent' | 'empty' | 'nonempty' {
 export function checkFreshTarget(target: string): 'absent' | 'empty' {
   const state = targetState(target);
   if (state === 'nonempty') {
-    throw new CairnError('TARGET_NOT_EMPTY', `restore target ${target} is not empty`, {
+    throw new CairnError('TARGET_NOT_EMPTY', `restore target ${quoteName(target)} is not empty`, {
       hint: 'restore into a new or empty directory, or pass --force (restores over it after approval)',
     });
   }
@@ -119,7 +120,7 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
   }
   const target = path.resolve(options.target ?? manifest.source);
   if (target === ctx.dir || relativeInside(ctx.dir, target) !== null) {
-    throw new UsageError(`cannot restore into the repository ${ctx.dir}`, { hint: 'choose a target outside the repository' });
+    throw new UsageError(`cannot restore into the repository ${quoteName(ctx.dir)}`, { hint: 'choose a target outside the repository' });
   }
   const state = targetState(target);
   const real = state === 'absent' ? target : fs.realpathSync(target);
@@ -147,7 +148,7 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
 
   if (state === 'nonempty') {
     if (kind === 'force' && !options.force) {
-      throw new CairnError('TARGET_NOT_EMPTY', `restore target ${real} is not empty`, {
+      throw new CairnError('TARGET_NOT_EMPTY', `restore target ${quoteName(real)} is not empty`, {
         hint: 'restore into a new or empty directory, or pass --force (restores over it after approval)',
       });
     }
@@ -230,7 +231,7 @@ async function writeNewTarget(
   options: RestoreOptions,
 ): Promise<MaterializeCounts> {
   const parent = path.dirname(target);
-  if (!fs.existsSync(parent)) throw new NotFoundError(`the parent of restore target ${target} does not exist`, { hint: 'create it first' });
+  if (!fs.existsSync(parent)) throw new NotFoundError(`the parent of restore target ${quoteName(target)} does not exist`, { hint: 'create it first' });
   const staging = await createTargetStaging(target);
   const m = new Materializer(ctx, {
     budget,
@@ -254,6 +255,6 @@ async function writeNewTarget(
   }
   await faultPoint('restore-new', 2);
   // Left: the staging directory with only its owner record (the next restore into the target removes it if this fails).
-  await removeTargetStaging(staging.dir).catch((err: unknown) => ctx.warn(`restored, but could not remove ${staging.dir}: ${describeError(err)}`));
+  await removeTargetStaging(staging.dir).catch((err: unknown) => ctx.warn(`restored, but could not remove ${quoteName(staging.dir)}: ${describeError(err)}`));
   return m.counts;
 }

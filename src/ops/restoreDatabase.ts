@@ -35,6 +35,7 @@ import { processesHolding } from '../util/openFiles.js';
 import type { RestoreKind, RestoreOptions, RestoreSummary } from './restore.js';
 import { setTargetHead } from './restoreInPlace.js';
 import type { NameStatus } from './restorePlan.js';
+import { quoteName } from '../util/quoteName.js';
 
 /**
  * The options of a database restore are those of any restore: `target` is the
@@ -59,7 +60,7 @@ export interface DatabaseRestoreSummary extends RestoreSummary {
 export const IN_USE = 'database is in use by another process';
 
 function inUse(file: string, who?: string): BusyError {
-  return new BusyError(`${IN_USE}: ${file}${who ? ` (${who})` : ''}`, {
+  return new BusyError(`${IN_USE}: ${quoteName(file)}${who ? ` (${who})` : ''}`, {
     hint: 'stop the application using it (or wait for it to finish), then run the restore again',
     details: { database: file },
   });
@@ -84,9 +85,9 @@ function inspectTarget(target: string): TargetState {
     if (isErrno(err, 'ENOENT')) return { kind: 'absent' };
     throw err;
   }
-  if (st.isSymbolicLink()) throw new RefusedError(`restore target ${target} is a symlink; cairn never restores through one`, { hint: 'name the real database file with --target' });
-  if (st.isDirectory()) throw new UsageError(`restore target ${target} is a directory`, { hint: 'a database snapshot restores to a file: give --target FILE' });
-  if (!st.isFile()) throw new UsageError(`restore target ${target} is not a regular file`);
+  if (st.isSymbolicLink()) throw new RefusedError(`restore target ${quoteName(target)} is a symlink; cairn never restores through one`, { hint: 'name the real database file with --target' });
+  if (st.isDirectory()) throw new UsageError(`restore target ${quoteName(target)} is a directory`, { hint: 'a database snapshot restores to a file: give --target FILE' });
+  if (!st.isFile()) throw new UsageError(`restore target ${quoteName(target)} is not a regular file`);
   if (st.size === 0) return { kind: 'empty', stat: st };
   const fd = fs.openSync(target, 'r');
   const head = Buffer.alloc(100);
@@ -96,7 +97,7 @@ function inspectTarget(target: string): TargetState {
     fs.closeSync(fd);
   }
   if (!head.subarray(0, 15).equals(Buffer.from('SQLite format 3', 'latin1'))) {
-    throw new RefusedError(`restore target ${target} exists and is not a SQLite database; refusing to replace it`, {
+    throw new RefusedError(`restore target ${quoteName(target)} exists and is not a SQLite database; refusing to replace it`, {
       hint: 'check --target; move the file away first if it really is to be replaced',
     });
   }
@@ -210,7 +211,7 @@ async function takeRestorePoint(ctx: RepoContext, file: string, state: 'ok' | 'd
       ctx.warn(`the current database fails its check (${err.message}); the restore point keeps its raw files`);
     }
   } else {
-    ctx.warn(`SQLite cannot read the current database ${file}; the restore point keeps its raw files`);
+    ctx.warn(`SQLite cannot read the current database ${quoteName(file)}; the restore point keeps its raw files`);
   }
   return (await snapshotRawDatabase(ctx, file, 'SQLite could not copy or check the database', { message })).id;
 }
@@ -227,7 +228,7 @@ export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: 
   const dir = path.dirname(given);
   if (!fs.existsSync(dir)) throw new NotFoundError(`the directory of restore target ${given} does not exist`, { hint: 'create it first' });
   const target = path.join(fs.realpathSync(dir), path.basename(given));
-  if (target === ctx.dir || target.startsWith(`${ctx.dir}${path.sep}`)) throw new UsageError(`cannot restore into the repository ${ctx.dir}`, { hint: 'choose a target outside the repository' });
+  if (target === ctx.dir || target.startsWith(`${ctx.dir}${path.sep}`)) throw new UsageError(`cannot restore into the repository ${quoteName(ctx.dir)}`, { hint: 'choose a target outside the repository' });
   const state = inspectTarget(target);
   const short = id.slice(0, 8);
   const kind: RestoreKind = target === manifest.source ? 'in-place' : state.kind === 'database' ? 'force' : 'new';
@@ -264,7 +265,7 @@ export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: 
     await ctx.requestApproval({
       operation: kind === 'in-place' ? 'restore in place' : 'restore --force',
       risk: 'high',
-      summary: `this will replace the database ${target} with the copy in snapshot ${short} (${manifest.time}); ${keep ? 'a restore point of the current database is taken first' : 'NO restore point is taken'}`,
+      summary: `this will replace the database ${quoteName(target)} with the copy in snapshot ${short} (${manifest.time}); ${keep ? 'a restore point of the current database is taken first' : 'NO restore point is taken'}`,
       details: { snapshot: id, target, restorePoint: keep },
     });
     if (keep) {

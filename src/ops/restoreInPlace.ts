@@ -52,6 +52,7 @@ import { countChanges, describePlan, normalizeRestorePath, planRestore, undoPath
 import { scanTarget } from './restoreScan.js';
 import { removeTree } from './restoreStaging.js';
 import { verifyRestoredEntry, verifyRestoredTree } from './verifyRestored.js';
+import { quoteName } from '../util/quoteName.js';
 
 export interface InPlaceOptions {
   /** Restore only these paths (relative to the target root). */
@@ -140,7 +141,7 @@ async function committed(j: RestoreJournal): Promise<boolean> {
 
 function changedError(rel: string, expected: string, found: Stats | null): IoError {
   const what = found ? `a ${typeOf(found)}` : 'nothing';
-  return new IoError(`${rel} changed while restoring: expected ${expected}, found ${what}`, {
+  return new IoError(`${quoteName(rel)} changed while restoring: expected ${expected}, found ${what}`, {
     hint: 'do not write into the target while cairn restores it; run the restore again',
     details: { path: rel },
   });
@@ -168,7 +169,7 @@ async function checkParents(target: string, rel: Buffer, checked: Set<string>): 
     if (!checked.has(key)) {
       const st = await lstatOrNull(absPath(target, parent));
       if (!st || !st.isDirectory()) {
-        throw new UnsafePathError(`${parent.toString('utf8')} in ${target} is ${st ? `a ${typeOf(st)}` : 'missing'}, not a directory; restore never writes through a symlink`, {
+        throw new UnsafePathError(`${quoteName(parent.toString('utf8'))} in ${quoteName(target)} is ${st ? `a ${typeOf(st)}` : 'missing'}, not a directory; restore never writes through a symlink`, {
           hint: 'the target changed while restoring; run the restore again',
         });
       }
@@ -194,7 +195,7 @@ async function checkRecoveryPaths(ctx: RepoContext, j: RestoreJournal): Promise<
   const notDir = (what: string, st: Stats): UnsafePathError => refuse(`${what} is a ${typeOf(st)}, not a directory`);
   const refuse = (what: string): UnsafePathError =>
     new UnsafePathError(`${what}; cairn never follows a symlink to roll back, resume or finish a restore, and stopped before moving anything`, {
-      hint: `check ${j.target} by hand${j.restorePoint ? ` (the restore point ${j.restorePoint.slice(0, 12)} holds it as it was before)` : ''}; once it is known good, delete ${journalFile(ctx.dir, j.target)}`,
+      hint: `check ${quoteName(j.target)} by hand${j.restorePoint ? ` (the restore point ${j.restorePoint.slice(0, 12)} holds it as it was before)` : ''}; once it is known good, delete ${journalFile(ctx.dir, j.target)}`,
       details: { target: j.target, staging: j.staging },
     });
   const t = await lstatOrNull(j.target);
@@ -204,7 +205,7 @@ async function checkRecoveryPaths(ctx: RepoContext, j: RestoreJournal): Promise<
   try {
     real = realpathSync(j.target);
   } catch (err) {
-    throw asCairnError(err, `cannot resolve ${j.target}`);
+    throw asCairnError(err, `cannot resolve ${quoteName(j.target)}`);
   }
   if (real !== j.target) throw refuse(`the restore target ${j.target} now resolves to ${real} (a parent directory was replaced by a symlink)`);
   const st = await lstatOrNull(j.staging);
@@ -256,7 +257,7 @@ export async function restoreRulesOf(ctx: RepoContext, m: Manifest): Promise<Exc
 
 function unreadable(target: string, errors: readonly SnapshotProblem[]): SourceError {
   const first = errors[0]!;
-  return new SourceError(`cannot read ${errors.length} entr${errors.length === 1 ? 'y' : 'ies'} of ${target} (first: ${first.path}: ${first.message}); cairn will not replace what it cannot save`, {
+  return new SourceError(`cannot read ${errors.length} entr${errors.length === 1 ? 'y' : 'ies'} of ${quoteName(target)} (first: ${quoteName(first.path)}: ${first.message}); cairn will not replace what it cannot save`, {
     hint: 'fix the permissions, or restore into a new directory with --target',
     details: { errors: errors.slice(0, 20) },
   });
@@ -307,7 +308,7 @@ async function stage(ctx: RepoContext, j: RestoreJournal, onProgress?: InPlaceOp
         await m.writeEntry(a.entry, p, a.path);
       }
     } catch (err) {
-      throw asCairnError(err, `cannot write ${a.path}`);
+      throw asCairnError(err, `cannot write ${quoteName(a.path)}`);
     }
   });
   if (j.verify) {
@@ -367,7 +368,7 @@ async function apply(ctx: RepoContext, j: RestoreJournal): Promise<void> {
         await m.setMeta(a.to, abs);
       }
     } catch (err) {
-      throw asCairnError(err, `cannot restore ${a.path}`);
+      throw asCairnError(err, `cannot restore ${quoteName(a.path)}`);
     }
   }
 }
@@ -407,7 +408,7 @@ async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
     if (staged) await removeTree(j.staging);
   } catch (err) {
     // The restore is complete; only the cleanup is left, which --resume (or the next restore) retries.
-    ctx.warn(`restored, but could not remove the staging directory ${j.staging}: ${describeError(err)}; run \`cairn restore --resume\` to clean up`);
+    ctx.warn(`restored, but could not remove the staging directory ${quoteName(j.staging)}: ${describeError(err)}; run \`cairn restore --resume\` to clean up`);
     return;
   }
   await faultPoint('restore-finish', 3);
@@ -417,8 +418,8 @@ async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
 /** The error for --rollback of a restore that had completed (only its cleanup was interrupted, and is now done). */
 function completedError(j: RestoreJournal): NotFoundError {
   const undo = j.restorePoint ? `cairn restore ${j.restorePoint.slice(0, 12)}${undoPaths(j.actions, j.paths).map((p) => ` --path ${JSON.stringify(p)}`).join('')}` : null;
-  return new NotFoundError(`nothing to roll back: the restore of ${j.snapshot.slice(0, 12)} into ${j.target} had completed (it was stopped while cleaning up, which is now done)`, {
-    hint: undo ? `to undo it, restore its restore point: ${undo}` : `it was made without a restore point: restore the snapshot you want into ${j.target}`,
+  return new NotFoundError(`nothing to roll back: the restore of ${j.snapshot.slice(0, 12)} into ${quoteName(j.target)} had completed (it was stopped while cleaning up, which is now done)`, {
+    hint: undo ? `to undo it, restore its restore point: ${undo}` : `it was made without a restore point: restore the snapshot you want into ${quoteName(j.target)}`,
     details: { target: j.target, snapshot: j.snapshot, ...(j.restorePoint ? { restorePoint: j.restorePoint, undo } : {}) },
   });
 }
@@ -446,7 +447,7 @@ export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Prom
   if (!staged) {
     removeJournal(ctx.dir, j.target);
     if (j.phase === 'staging') return 'rolled-back';
-    throw new IntegrityError(`the staging directory ${j.staging} of an interrupted restore is gone; cairn cannot undo that restore itself`, {
+    throw new IntegrityError(`the staging directory ${quoteName(j.staging)} of an interrupted restore is gone; cairn cannot undo that restore itself`, {
       hint: j.restorePoint ? `restore the restore point: cairn restore ${j.restorePoint.slice(0, 12)}` : 'restore the snapshot you want into the target again',
     });
   }
@@ -477,7 +478,7 @@ export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Prom
           if (a.old?.type === 'dir' && (a.old.mode & 0o200) === 0) await setDirMode(abs, a.old.mode & 0o7777); // made movable on the way out
         }
       } catch (err) {
-        throw asCairnError(err, `cannot move ${a.path} back`);
+        throw asCairnError(err, `cannot move ${quoteName(a.path)} back`);
       }
     }
     // Metadata last, children before parents (moving entries back changed the directories' times).
@@ -489,7 +490,7 @@ export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Prom
         const found = await lstatOrNull(abs);
         if (found && typeOf(found) === a.from.type) await m.setMeta(a.from, abs);
       } catch (err) {
-        ctx.warn(`rollback: could not reset the mode and times of ${a.path}: ${describeError(err)}`);
+        ctx.warn(`rollback: could not reset the mode and times of ${quoteName(a.path)}: ${describeError(err)}`);
       }
     }
     await syncTarget(j);
@@ -555,16 +556,16 @@ async function settlePending(ctx: RepoContext, target: string, dryRun: boolean):
   const j = readJournal(ctx.dir, target, `cannot restore into ${target}`);
   if (!j) return;
   if (journalOwnerAlive(j)) {
-    throw new BusyError(`another restore into ${target} is running (pid ${j.pid} on ${j.host})`, { hint: 'wait for it to finish' });
+    throw new BusyError(`another restore into ${quoteName(target)} is running (pid ${j.pid} on ${j.host})`, { hint: 'wait for it to finish' });
   }
   if (dryRun) {
-    throw new RefusedError(`an interrupted restore into ${target} is pending`, {
+    throw new RefusedError(`an interrupted restore into ${quoteName(target)} is pending`, {
       hint: 'undo it with `cairn restore --rollback`, or finish it with `cairn restore --resume`',
     });
   }
   if (j.phase === 'applied') {
     // Every action was done: finish it (HEAD, cleanup), never undo it behind the user's back.
-    ctx.warn(`an interrupted restore of ${j.snapshot.slice(0, 12)} into ${target} had done every change; finishing it first`);
+    ctx.warn(`an interrupted restore of ${j.snapshot.slice(0, 12)} into ${quoteName(target)} had done every change; finishing it first`);
     await finish(ctx, j);
     return;
   }
@@ -572,7 +573,7 @@ async function settlePending(ctx: RepoContext, target: string, dryRun: boolean):
     await rollbackJournal(ctx, j); // its cleanup
     return;
   }
-  ctx.warn(`an interrupted restore of ${j.snapshot.slice(0, 12)} into ${target} was found; rolling it back first`);
+  ctx.warn(`an interrupted restore of ${j.snapshot.slice(0, 12)} into ${quoteName(target)} was found; rolling it back first`);
   await rollbackJournal(ctx, j);
 }
 
@@ -654,12 +655,12 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
     actions: plan.actions,
   };
   if (readJournal(ctx.dir, target, `cannot restore into ${target}`)) {
-    throw new BusyError(`another restore into ${target} started meanwhile`, { hint: 'wait for it to finish, then run the restore again' });
+    throw new BusyError(`another restore into ${quoteName(target)} started meanwhile`, { hint: 'wait for it to finish, then run the restore again' });
   }
   try {
     await fsp.mkdir(journal.staging, { mode: 0o700 });
   } catch (err) {
-    throw new IoError(`cannot create the staging directory in ${target}: ${describeError(err)}; ${target} was not changed`, {
+    throw new IoError(`cannot create the staging directory in ${quoteName(target)}: ${describeError(err)}; ${quoteName(target)} was not changed`, {
       cause: err,
       hint: 'cairn stages new content inside the target (same file system); check its permissions and free space',
     });
@@ -710,7 +711,7 @@ function journalToRecover(ctx: RepoContext, action: 'rollback' | 'resume', targe
     const abs = path.resolve(target);
     const real = realpathOr(abs);
     const j = readJournal(ctx.dir, abs, lead) ?? (real !== abs ? readJournal(ctx.dir, real, lead) : null);
-    if (!j) throw new NotFoundError(`no interrupted restore into ${abs}`, { hint: 'nothing to recover' });
+    if (!j) throw new NotFoundError(`no interrupted restore into ${quoteName(abs)}`, { hint: 'nothing to recover' });
     return j;
   }
   const all = listJournals(ctx.dir);
@@ -727,7 +728,7 @@ function journalToRecover(ctx: RepoContext, action: 'rollback' | 'resume', targe
 /** Finishes (resume) or undoes (rollback) an interrupted restore; `target` picks one when several are pending. */
 export async function recoverRestore(ctx: RepoContext, action: 'rollback' | 'resume', target?: string): Promise<RecoverySummary> {
   const j = journalToRecover(ctx, action, target);
-  if (journalOwnerAlive(j)) throw new BusyError(`the restore into ${j.target} is still running (pid ${j.pid} on ${j.host})`, { hint: 'wait for it to finish' });
+  if (journalOwnerAlive(j)) throw new BusyError(`the restore into ${quoteName(j.target)} is still running (pid ${j.pid} on ${j.host})`, { hint: 'wait for it to finish' });
   const summary: RecoverySummary = { action, target: j.target, snapshot: j.snapshot, restorePoint: j.restorePoint, phase: j.phase, actions: j.actions.length };
   if (action === 'rollback') {
     if ((await rollbackJournal(ctx, j)) === 'completed') throw completedError(j);
@@ -735,8 +736,8 @@ export async function recoverRestore(ctx: RepoContext, action: 'rollback' | 'res
   }
   if (j.phase === 'rolled-back') {
     await rollbackJournal(ctx, j); // its cleanup
-    throw new NotFoundError(`nothing to resume: the restore of ${j.snapshot.slice(0, 12)} into ${j.target} had been rolled back (it was stopped while cleaning up, which is now done)`, {
-      hint: `${j.target} is as it was before that restore; run the restore again to restore ${j.snapshot.slice(0, 12)}`,
+    throw new NotFoundError(`nothing to resume: the restore of ${j.snapshot.slice(0, 12)} into ${quoteName(j.target)} had been rolled back (it was stopped while cleaning up, which is now done)`, {
+      hint: `${quoteName(j.target)} is as it was before that restore; run the restore again to restore ${j.snapshot.slice(0, 12)}`,
       details: { target: j.target, snapshot: j.snapshot },
     });
   }
@@ -748,7 +749,7 @@ export async function recoverRestore(ctx: RepoContext, action: 'rollback' | 'res
     if (j.phase !== 'staging') await rollbackJournal(ctx, j); // throws: the staging directory is gone
     if (!(await lstatOrNull(j.target))) {
       removeJournal(ctx.dir, j.target);
-      throw new NotFoundError(`the restore target ${j.target} is gone; its interrupted restore had changed nothing, and its journal was removed`, {
+      throw new NotFoundError(`the restore target ${quoteName(j.target)} is gone; its interrupted restore had changed nothing, and its journal was removed`, {
         hint: 'restore into a new directory with --target DIR',
       });
     }

@@ -35,6 +35,7 @@ import { isObjectId, type ObjectId } from '../store/objectId.js';
 import { writeFileAtomic } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
 import type { EntryState, RestoreAction } from './restorePlan.js';
+import { quoteName } from '../util/quoteName.js';
 
 export const RESTORES_DIR = 'restores';
 
@@ -270,10 +271,10 @@ function readFileOf(file: string, target: string | null): { text: string } | { d
 /** The error for a journal that cannot be used; `lead` says what stopped ("cannot restore into /srv/app"). */
 export function damagedJournalError(d: JournalDamage, lead?: string): CairnError {
   const of = d.target ? ` of ${d.target}` : '';
-  const message = `${lead ? `${lead}: ` : ''}the restore journal ${d.file}${of} is ${d.kind} (${d.reason}); cairn will not act on it`;
+  const message = `${lead ? `${lead}: ` : ''}the restore journal ${quoteName(d.file)}${of} is ${d.kind} (${d.reason}); cairn will not act on it`;
   const details = { journal: d.file, reason: d.reason, ...(d.target ? { target: d.target } : {}), ...(d.restorePoint ? { restorePoint: d.restorePoint } : {}) };
   if (d.kind === 'unreadable') {
-    return new IoError(message, { hint: `make ${d.file} readable (check its permissions and the disk) and run the command again`, details });
+    return new IoError(message, { hint: `make ${quoteName(d.file)} readable (check its permissions and the disk) and run the command again`, details });
   }
   const staging = d.target ? stagingDirsIn(d.target) : null;
   const inspect =
@@ -283,7 +284,7 @@ export function damagedJournalError(d: JournalDamage, lead?: string): CairnError
         ? `no ${STAGING_PREFIX}* directory is left in ${d.target}: check that ${d.target} is as you want it`
         : `an interrupted restore may have left ${d.target} half restored: inspect ${staging.map((n) => path.join(d.target!, n)).join(', ')} (new/: staged entries, old/: the entries it moved aside)`;
   const rp = d.restorePoint ? `; the restore point ${d.restorePoint.slice(0, 12)} holds the target as it was before the restore` : '';
-  return new IntegrityError(message, { hint: `${inspect}${rp}; once ${d.target ?? 'the target'} is known good, delete ${d.file}`, details });
+  return new IntegrityError(message, { hint: `${inspect}${rp}; once ${d.target ?? 'the target'} is known good, delete ${quoteName(d.file)}`, details });
 }
 
 /** The staging directories left in `target` (null when it cannot be listed). */
@@ -326,7 +327,7 @@ export function listJournals(repoDir: string): Array<{ file: string; journal?: R
     names = fs.readdirSync(path.join(repoDir, RESTORES_DIR));
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return [];
-    throw new IoError(`cannot list the restore journals in ${path.join(repoDir, RESTORES_DIR)}: ${describeError(err)}`, {
+    throw new IoError(`cannot list the restore journals in ${quoteName(path.join(repoDir, RESTORES_DIR))}: ${describeError(err)}`, {
       cause: err,
       hint: 'check the permissions of that directory and run the command again',
     });

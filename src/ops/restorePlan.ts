@@ -26,6 +26,7 @@ import { fileContentId, targetBytes, type EntryType, type TreeEntry } from '../m
 import { diffTrees, type TreeLoader } from '../model/treeDiff.js';
 import type { ObjectId } from '../store/objectId.js';
 import { sha256Hex } from '../util/hash.js';
+import { quoteName } from '../util/quoteName.js';
 
 /** What the executor expects to find at a path (and restores on rollback). */
 export interface EntryState {
@@ -112,9 +113,9 @@ function sameContent(a: TreeEntry, b: TreeEntry): boolean {
 
 /** Cleans a --path argument: relative, '/'-separated, no '.' or '..' parts; '' is the whole tree. */
 export function normalizeRestorePath(p: string): string {
-  if (p.startsWith('/')) throw new UsageError(`--path ${p} must be relative to the restore target`, { hint: 'e.g. --path src/app.ts' });
+  if (p.startsWith('/')) throw new UsageError(`--path ${quoteName(p)} must be relative to the restore target`, { hint: 'e.g. --path src/app.ts' });
   const parts = p.split('/').filter((s) => s !== '' && s !== '.');
-  if (parts.includes('..')) throw new UsageError(`--path ${p} must not contain ".."`, { hint: 'name a path inside the snapshot' });
+  if (parts.includes('..')) throw new UsageError(`--path ${quoteName(p)} must not contain ".."`, { hint: 'name a path inside the snapshot' });
   return parts.join('/');
 }
 
@@ -174,7 +175,7 @@ export async function planRestore(load: TreeLoader, current: ObjectId | null, wa
       const path = rel.toString('utf8');
       const inScope = scoped || filter.wants(path);
       if (keep.has(path)) {
-        if (s && inScope) warnings.push(`${path} is left alone (excluded or the repository), although the snapshot has it`);
+        if (s && inScope) warnings.push(`${quoteName(path)} is left alone (excluded or the repository), although the snapshot has it`);
         if (inScope) seen.add(path);
         continue;
       }
@@ -229,14 +230,14 @@ export async function planRestore(load: TreeLoader, current: ObjectId | null, wa
   await walk(current, wanted, Buffer.alloc(0), filter.all);
   if (!filter.all) {
     for (const p of (options.paths ?? []).map(normalizeRestorePath)) {
-      if (!seen.has(p)) throw new NotFoundError(`${p} is neither in the snapshot nor in the target`, { hint: 'check the --path argument (relative to the target root)' });
+      if (!seen.has(p)) throw new NotFoundError(`${quoteName(p)} is neither in the snapshot nor in the target`, { hint: 'check the --path argument (relative to the target root)' });
     }
   }
   return { actions, warnings };
 }
 
 function cannotReplace(path: string): Error {
-  return new RefusedError(`cannot replace the directory ${path}: it holds paths the restore leaves alone (excluded, or the repository)`, {
+  return new RefusedError(`cannot replace the directory ${quoteName(path)}: it holds paths the restore leaves alone (excluded, or the repository)`, {
     hint: 'move those paths away first, or restore into a new directory with --target',
   });
 }

@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import { describeError, isErrno } from '../errors.js';
 import type { RepoContext } from '../repoContext.js';
 import { writeFileAtomic } from '../util/durableFs.js';
+import { quoteName } from '../util/quoteName.js';
 
 const OWNER_FILE = 'owner.json';
 const TREE_DIR = 'tree';
@@ -130,17 +131,17 @@ export async function removeStaleTargetStaging(ctx: RepoContext, target: string)
     if (!st.isDirectory()) continue; // a database restore's staged file, or not cairn's
     const owner = readOwner(dir);
     if (owner === null || owner.target !== canonical(target)) {
-      ctx.warn(`${dir} looks like the staging directory of an interrupted restore into ${target}, but has no owner record cairn can read (an older cairn made it, or a restore was stopped as it started); if no restore into ${target} is running, delete it`);
+      ctx.warn(`${quoteName(dir)} looks like the staging directory of an interrupted restore into ${quoteName(target)}, but has no owner record cairn can read (an older cairn made it, or a restore was stopped as it started); if no restore into ${quoteName(target)} is running, delete it`);
       continue;
     }
     if (ownerMayRun(owner)) continue; // a restore into the same target running now (or on another host)
     try {
       await removeTargetStaging(dir);
     } catch (err) {
-      ctx.warn(`cannot remove ${dir}, left by an interrupted restore into ${target}: ${describeError(err)}`);
+      ctx.warn(`cannot remove ${quoteName(dir)}, left by an interrupted restore into ${quoteName(target)}: ${describeError(err)}`);
       continue;
     }
-    ctx.warn(`removed ${dir}, left by an interrupted restore into ${target} (pid ${owner.pid}, no longer running)`);
+    ctx.warn(`removed ${quoteName(dir)}, left by an interrupted restore into ${quoteName(target)} (pid ${owner.pid}, no longer running)`);
     removed.push(dir);
   }
   return removed;

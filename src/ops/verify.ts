@@ -30,6 +30,7 @@ import { headFileName, listSnapshotMarkers, scanRefs, tagFileName } from '../ref
 import type { ObjectId } from '../store/objectId.js';
 import { readTreeUncached } from './prune.js';
 import { damagedJournalError, listJournals } from './restoreJournal.js';
+import { quoteName } from '../util/quoteName.js';
 
 export type DamageProblem = 'missing' | 'corrupted' | 'unreadable';
 
@@ -413,16 +414,16 @@ class Verifier {
     const present = (id: ObjectId) => markers.has(id) && this.badObjects.get(id)?.kind !== 'manifest';
     const indexHeads = new Map(ctx.index.heads().map((h) => [h.source, h.head]));
     for (const h of refs.heads.values()) {
-      if (!markers.has(h.snapshot)) out.push({ problem: 'head-dangling', source: h.source, snapshot: h.snapshot, message: `the HEAD of ${h.source} names snapshot ${h.snapshot.slice(0, 12)}, which does not exist` });
+      if (!markers.has(h.snapshot)) out.push({ problem: 'head-dangling', source: h.source, snapshot: h.snapshot, message: `the HEAD of ${quoteName(h.source)} names snapshot ${h.snapshot.slice(0, 12)}, which does not exist` });
       const want = present(h.snapshot) ? h.snapshot : undefined;
       if (indexHeads.get(h.source) !== want) {
-        out.push({ problem: 'head-mismatch', source: h.source, message: `the index has a different HEAD for ${h.source} than refs/heads; ${rebuild}` });
+        out.push({ problem: 'head-mismatch', source: h.source, message: `the index has a different HEAD for ${quoteName(h.source)} than refs/heads; ${rebuild}` });
       }
       indexHeads.delete(h.source);
     }
     for (const [source] of indexHeads) {
       if (damagedRefs.has(`heads/${headFileName(source)}`)) continue;
-      out.push({ problem: 'head-mismatch', source, message: `the index has a HEAD for ${source} but refs/heads has none; ${rebuild}` });
+      out.push({ problem: 'head-mismatch', source, message: `the index has a HEAD for ${quoteName(source)} but refs/heads has none; ${rebuild}` });
     }
     const indexTags = new Map(ctx.index.tags().map((t) => [t.name, t]));
     for (const [name, t] of refs.tags) {
@@ -447,7 +448,7 @@ function checkJournals(ctx: RepoContext): JournalProblem[] {
     journals = listJournals(ctx.dir);
   } catch (err) {
     const file = path.join(ctx.dir, 'restores');
-    return [{ problem: 'journal-unreadable', file, message: `the restore journals in ${file} cannot be listed: ${(err as Error).message}`, hint: 'check the permissions of that directory' }];
+    return [{ problem: 'journal-unreadable', file, message: `the restore journals in ${quoteName(file)} cannot be listed: ${(err as Error).message}`, hint: 'check the permissions of that directory' }];
   }
   return journals.flatMap((r): JournalProblem[] => {
     if (!r.damage) return [];

@@ -21,6 +21,7 @@ import { ISO_TIME_HINT, parseIsoTime } from '../util/isoTime.js';
 import { compileExcludes, noExcludeRules, readExcludeRules, type ExcludeRules } from './excludes.js';
 import { StatCache, StatCacheWriter } from './statCache.js';
 import { StatCacheMismatch, TreeBuilder, type WalkProgress } from './treeBuilder.js';
+import { quoteName } from '../util/quoteName.js';
 
 export interface SnapshotOptions {
   /** Source directory (default: the directory holding an embedded .cairn/). */
@@ -56,16 +57,16 @@ export function resolveSourcePath(ctx: RepoContext, p: string | undefined): stri
   try {
     st = fs.statSync(abs);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new SourceError(`source ${abs} does not exist`, { hint: 'check the path' });
-    throw new SourceError(`cannot read source ${abs}: ${describeError(err)}`, { cause: err });
+    if (isErrno(err, 'ENOENT')) throw new SourceError(`source ${quoteName(abs)} does not exist`, { hint: 'check the path' });
+    throw new SourceError(`cannot read source ${quoteName(abs)}: ${describeError(err)}`, { cause: err });
   }
-  if (!st.isDirectory()) throw new SourceError(`source ${abs} is not a directory`, { hint: 'snapshot a directory (for a database file use --sqlite)' });
+  if (!st.isDirectory()) throw new SourceError(`source ${quoteName(abs)} is not a directory`, { hint: 'snapshot a directory (for a database file use --sqlite)' });
   const real = fs.realpathSync(abs);
   // A source inside the repository would store the repository in itself, and grow it with every snapshot (a
   // repository inside the source is skipped by the walk instead).
   const repo = fs.realpathSync(ctx.dir);
   if (real === repo || real.startsWith(`${repo}${path.sep}`)) {
-    throw new SourceError(`source ${real} is ${real === repo ? 'the repository itself' : 'inside the repository'}`, {
+    throw new SourceError(`source ${quoteName(real)} is ${real === repo ? 'the repository itself' : 'inside the repository'}`, {
       hint: 'snapshot the directory you want to keep; to back up a repository, copy it or snapshot it into another one',
     });
   }

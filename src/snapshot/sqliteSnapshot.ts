@@ -26,6 +26,7 @@ import { maxChunk, type ChunkerParams } from '../chunk/chunkerParams.js';
 import { storeBuffer, storeStream, type ContentResult } from './contentWriter.js';
 import { commitSnapshot, fileSystemNow, parseSnapshotTime, validateSnapshotChoices, type SnapshotSummary } from './snapshotter.js';
 import { checkDatabase, copyDatabase, databaseChunker, parseSqliteHeader, readSqliteHeader, removeStaleCopies, tempCopyName, withTempDatabase, type SqliteCheck } from './sqliteSource.js';
+import { quoteName } from '../util/quoteName.js';
 
 export interface SqliteSnapshotOptions {
   /** The database file. */
@@ -190,7 +191,7 @@ export async function snapshotDatabase(ctx: RepoContext, options: SqliteSnapshot
     const checked = checkDatabase(copy, check, source);
     const copySize = (await fsp.stat(copy)).size;
     if (copySize !== checked.pageSize * checked.pageCount) {
-      throw new DatabaseError(`the copy of ${source} is ${copySize} bytes, not ${checked.pageCount} pages of ${checked.pageSize}`, { hint: 'nothing was stored; run the snapshot again' });
+      throw new DatabaseError(`the copy of ${quoteName(source)} is ${copySize} bytes, not ${checked.pageCount} pages of ${checked.pageSize}`, { hint: 'nothing was stored; run the snapshot again' });
     }
     const chunker = databaseChunker(ctx.config.dbChunker, checked.pageSize);
     let content: ContentResult;
@@ -249,7 +250,7 @@ export async function snapshotRawDatabase(ctx: RepoContext, file: string, reason
       try {
         st = await fsp.stat(p, { bigint: true });
       } catch {
-        if (suffix === '') throw new SourceError(`database ${source} does not exist`);
+        if (suffix === '') throw new SourceError(`database ${quoteName(source)} does not exist`);
         continue;
       }
       if (!st.isFile()) continue;

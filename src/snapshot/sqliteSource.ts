@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ChunkerParams } from '../chunk/chunkerParams.js';
 import { BusyError, DatabaseError, IoError, SourceError, describeError, isErrno } from '../errors.js';
+import { quoteName } from '../util/quoteName.js';
 
 export const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 export const SIDECAR_SUFFIXES = ['-wal', '-shm', '-journal'] as const;
@@ -55,27 +56,27 @@ export async function readSqliteHeader(file: string): Promise<{ header: SqliteHe
   try {
     fh = await fsp.open(file, 'r');
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new SourceError(`database ${file} does not exist`, { hint: 'check the path given to --sqlite' });
+    if (isErrno(err, 'ENOENT')) throw new SourceError(`database ${quoteName(file)} does not exist`, { hint: 'check the path given to --sqlite' });
     if (isErrno(err, 'EACCES') || isErrno(err, 'EPERM')) {
-      throw new SourceError(`cannot read database ${file}: permission denied`, { cause: err, hint: 'run cairn as a user that can read the database' });
+      throw new SourceError(`cannot read database ${quoteName(file)}: permission denied`, { cause: err, hint: 'run cairn as a user that can read the database' });
     }
-    throw new SourceError(`cannot open database ${file}: ${describeError(err)}`, { cause: err });
+    throw new SourceError(`cannot open database ${quoteName(file)}: ${describeError(err)}`, { cause: err });
   }
   try {
     const stat = await fh.stat({ bigint: true });
-    if (stat.isDirectory()) throw new SourceError(`${file} is a directory, not a SQLite database`, { hint: 'give the database file itself to --sqlite (snapshot a directory without --sqlite)' });
-    if (!stat.isFile()) throw new SourceError(`${file} is not a regular file`, { hint: 'give the database file itself to --sqlite' });
-    if (stat.size === 0n) throw new SourceError(`${file} is empty (0 bytes), not a SQLite database`, { hint: 'check the path: the application may keep its database elsewhere' });
+    if (stat.isDirectory()) throw new SourceError(`${quoteName(file)} is a directory, not a SQLite database`, { hint: 'give the database file itself to --sqlite (snapshot a directory without --sqlite)' });
+    if (!stat.isFile()) throw new SourceError(`${quoteName(file)} is not a regular file`, { hint: 'give the database file itself to --sqlite' });
+    if (stat.size === 0n) throw new SourceError(`${quoteName(file)} is empty (0 bytes), not a SQLite database`, { hint: 'check the path: the application may keep its database elsewhere' });
     const buf = Buffer.alloc(100);
     let got = 0;
     try {
       got = (await fh.read(buf, 0, 100, 0)).bytesRead;
     } catch (err) {
-      throw new SourceError(`cannot read database ${file}: ${describeError(err)}`, { cause: err });
+      throw new SourceError(`cannot read database ${quoteName(file)}: ${describeError(err)}`, { cause: err });
     }
     const header = parseSqliteHeader(buf.subarray(0, got));
     if (!header) {
-      throw new SourceError(`${file} is not a SQLite database (it does not start with the SQLite header)`, {
+      throw new SourceError(`${quoteName(file)} is not a SQLite database (it does not start with the SQLite header)`, {
         hint: 'check the path given to --sqlite; to store any other file, snapshot its directory or use --stdin',
       });
     }
@@ -89,26 +90,26 @@ export async function readSqliteHeader(file: string): Promise<{ header: SqliteHe
 export function databaseError(err: unknown, file: string, doing: string): Error {
   const code = sqliteCode(err);
   const why = describeError(err);
-  if (code === 'SQLITE_NOTADB') return new SourceError(`${file} is not a SQLite database (${why})`, { cause: err, hint: 'check the path given to --sqlite' });
+  if (code === 'SQLITE_NOTADB') return new SourceError(`${quoteName(file)} is not a SQLite database (${why})`, { cause: err, hint: 'check the path given to --sqlite' });
   if (code.startsWith('SQLITE_CORRUPT')) {
-    return new DatabaseError(`database ${file} is damaged: ${doing} failed: ${why}`, {
+    return new DatabaseError(`database ${quoteName(file)} is damaged: ${doing} failed: ${why}`, {
       cause: err,
       hint: 'nothing was stored; restore the database from an earlier snapshot, or repair it with the sqlite3 .recover command',
     });
   }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new BusyError(`database ${file} stayed locked by another process while ${doing}`, {
+    return new BusyError(`database ${quoteName(file)} stayed locked by another process while ${doing}`, {
       cause: err,
       hint: 'a long write transaction held it; run the snapshot again, or raise the wait with busyTimeoutMs',
     });
   }
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_AUTH')) {
-    return new SourceError(`cannot read database ${file}: ${why}`, { cause: err, hint: 'check that cairn may read the database and its directory (for -wal/-shm)' });
+    return new SourceError(`cannot read database ${quoteName(file)}: ${why}`, { cause: err, hint: 'check that cairn may read the database and its directory (for -wal/-shm)' });
   }
   // A full (or failing) disk is no sign of damage in the database: most often the repository's file system, where
   // the copy is written (tmp/), has less room than the database takes.
   if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) {
-    return new IoError(`database ${file}: ${doing} failed: ${code === 'SQLITE_FULL' ? 'no space left on device' : why}`, {
+    return new IoError(`database ${quoteName(file)}: ${doing} failed: ${code === 'SQLITE_FULL' ? 'no space left on device' : why}`, {
       cause: err,
       hint:
         code === 'SQLITE_FULL'
@@ -116,7 +117,7 @@ export function databaseError(err: unknown, file: string, doing: string): Error 
           : "a disk is failing or full (the database's, or the repository's, where the copy is made in tmp/): check free space (df) and the system log; nothing was stored",
     });
   }
-  if (code) return new DatabaseError(`database ${file}: ${doing} failed: ${why}`, { cause: err, hint: 'nothing was stored' });
+  if (code) return new DatabaseError(`database ${quoteName(file)}: ${doing} failed: ${why}`, { cause: err, hint: 'nothing was stored' });
   return err instanceof Error ? err : new Error(String(err));
 }
 

@@ -29,6 +29,7 @@ import { Limiter } from '../util/limiter.js';
 import { PARALLEL_MIN_BYTES, storeStream } from './contentWriter.js';
 import { CODE_FILE, CODE_SYMLINK, nsToStatMs, StatCache, StatCacheWriter } from './statCache.js';
 import type { ExcludeMatcher } from './excludes.js';
+import { quoteName } from '../util/quoteName.js';
 
 export interface WalkProgress {
   files: number;
@@ -319,7 +320,7 @@ export class TreeBuilder {
     try {
       names = readNames(abs);
     } catch (err) {
-      if (isRoot) throw new SourceError(`cannot read source directory ${abs.toString()}: ${describeError(err)}`, { cause: err });
+      if (isRoot) throw new SourceError(`cannot read source directory ${quoteName(abs.toString())}: ${describeError(err)}`, { cause: err });
       throw err;
     }
     // With a stat cache record for this very tree and listing, unchanged entries are
