@@ -125,7 +125,7 @@ let writebacks = 0;
  */
 function checkNotLonger(e: TreeEntry, written: number, rel: string): void {
   if (e.size !== undefined && written > e.size) {
-    throw new IntegrityError(`cannot restore ${rel}: its chunks hold more than the ${e.size} bytes the tree says`, { details: { path: rel } });
+    throw new IntegrityError(`cannot restore ${quoteName(rel)}: its chunks hold more than the ${e.size} bytes the tree says`, { details: { path: rel } });
   }
 }
 

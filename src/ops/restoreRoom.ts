@@ -14,6 +14,7 @@ import type { SnapshotStats } from '../model/manifest.js';
 import { recordedEntries } from '../model/treeBudget.js';
 import { freeRoom, type FreeRoom } from '../util/freeSpace.js';
 import { humanBytes } from '../util/humanBytes.js';
+import { quoteName } from '../util/quoteName.js';
 
 /** What writing a snapshot's whole tree needs at least. */
 export interface RoomNeeded {
@@ -41,7 +42,7 @@ export function shortOfRoom(need: RoomNeeded, free: FreeRoom): string | null {
 export function checkRestoreRoom(dir: string, target: string, what: string, stats: Pick<SnapshotStats, 'files' | 'dirs' | 'symlinks' | 'bytes'>): void {
   const short = shortOfRoom(roomNeeded(stats), freeRoom(dir));
   if (short === null) return;
-  throw new IoError(`not enough space to restore ${what} into ${target}: ${short}`, {
+  throw new IoError(`not enough space to restore ${what} into ${quoteName(target)}: ${short}`, {
     hint: 'free some space, or restore into another file system, or only part of it (--path); nothing was written. --no-space-check skips this check (for file systems that compress or deduplicate)',
     details: { target },
   });
