@@ -55,4 +55,4 @@ export { pathHistory, type HistoryOptions, type PathVersion } from './ops/histor
 export { renderGraph, topoOrder, drawHistory, type GraphNode, type GraphRow, type DrawnRow } from './ops/logGraph.js';
 export type { EntrySide } from './model/treeDiff.js';
 export { humanBytes } from './util/humanBytes.js';
-export { quoteName, unquoteName, escapeControls } from './util/quoteName.js';
+export { quoteName, unquoteName, escapeControls, shellWord } from './util/quoteName.js';

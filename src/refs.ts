@@ -14,6 +14,7 @@ import { isObjectId, type ObjectId } from './store/objectId.js';
 import { tempName, writeFileAtomicSync } from './util/durableFs.js';
 import { faultPointSync } from './util/faults.js';
 import { sha256Hex } from './util/hash.js';
+import { shellWord } from './util/quoteName.js';
 import { tagNameProblem } from './model/tagName.js';
 
 export interface HeadRef {
@@ -263,7 +264,7 @@ export function soundRefs(repoDir: string, stopped: string): RefScan {
 /** What to do about a damaged ref file. */
 export function damagedRefHint(d: DamagedRef): string {
   const name = d.kind === 'tags' ? tagNameOfFile(d.name) : undefined;
-  if (name !== undefined) return `delete it with \`cairn tag -d ${name}\` or replace it with \`cairn tag ${name} <snapshot> --force\` (\`cairn verify\` lists every damaged ref)`;
+  if (name !== undefined) return `delete it with \`cairn tag -d ${shellWord(name)}\` or replace it with \`cairn tag ${shellWord(name)} <snapshot> --force\` (\`cairn verify\` lists every damaged ref)`;
   const what = d.kind === 'heads' ? "a HEAD only names its source's last snapshot, and the next snapshot of that source writes it again" : 'its name is not one of a tag';
   return `repair or remove that file: ${what} (\`cairn verify\` lists every damaged ref)`;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { escapeControls, quoteName, shortId, UsageError, type DatabaseRestoreSummary, type RestoreSummary } from '../../src/index.js';
+import { escapeControls, quoteName, shellWord, shortId, UsageError, type DatabaseRestoreSummary, type RestoreSummary } from '../../src/index.js';
 import { commandContext, withRepo, type CommandContext } from '../context.js';
 import { formatBytes } from '../output.js';
 
@@ -19,8 +19,8 @@ interface RestoreFlags {
 
 /** The exact command that undoes a restore: restoring its restore point in place. */
 function undoCommand(ctx: CommandContext, rp: string, paths: string[]): string {
-  const repo = ctx.globals.repo ? ` --repo ${JSON.stringify(ctx.globals.repo)}` : '';
-  return `cairn${repo} restore ${shortId(rp, 12)}${paths.map((p) => ` --path ${JSON.stringify(p)}`).join('')}`;
+  const repo = ctx.globals.repo ? ` --repo ${shellWord(ctx.globals.repo)}` : '';
+  return `cairn${repo} restore ${shortId(rp, 12)}${paths.map((p) => ` --path ${shellWord(p)}`).join('')}`;
 }
 
 function renderRestore(r: RestoreSummary, undo: string | null): string[] {

@@ -8,7 +8,7 @@ import { budgetedLoader, entryBudget } from '../model/treeBudget.js';
 import type { RepoContext } from '../repoContext.js';
 import type { ObjectId } from '../store/objectId.js';
 import { sha256Hex } from '../util/hash.js';
-import { quoteName } from '../util/quoteName.js';
+import { quoteName, shellWord } from '../util/quoteName.js';
 
 export interface LsEntry {
   path: string;
@@ -68,7 +68,7 @@ export async function* catFile(ctx: RepoContext, ref: string, relPath: string): 
   const id = await ctx.resolveRef(ref);
   const m = await ctx.readManifest(id);
   const e = await ctx.requireEntry(id, m.tree, relPath);
-  if (e.type === 'dir') throw new UsageError(`${quoteName(relPath)} is a directory in snapshot ${id.slice(0, 8)}`, { hint: `use \`cairn ls ${ref} ${quoteName(relPath)}\`` });
+  if (e.type === 'dir') throw new UsageError(`${quoteName(relPath)} is a directory in snapshot ${id.slice(0, 8)}`, { hint: `use \`cairn ls ${shellWord(ref)} ${shellWord(relPath)}\`` });
   if (e.type === 'symlink') {
     yield targetBytes(e);
     return;

@@ -52,7 +52,7 @@ import { countChanges, describePlan, normalizeRestorePath, planRestore, undoPath
 import { scanTarget } from './restoreScan.js';
 import { removeTree } from './restoreStaging.js';
 import { verifyRestoredEntry, verifyRestoredTree } from './verifyRestored.js';
-import { quoteName } from '../util/quoteName.js';
+import { quoteName, shellWord } from '../util/quoteName.js';
 
 export interface InPlaceOptions {
   /** Restore only these paths (relative to the target root). */
@@ -417,7 +417,7 @@ async function finish(ctx: RepoContext, j: RestoreJournal): Promise<void> {
 
 /** The error for --rollback of a restore that had completed (only its cleanup was interrupted, and is now done). */
 function completedError(j: RestoreJournal): NotFoundError {
-  const undo = j.restorePoint ? `cairn restore ${j.restorePoint.slice(0, 12)}${undoPaths(j.actions, j.paths).map((p) => ` --path ${JSON.stringify(p)}`).join('')}` : null;
+  const undo = j.restorePoint ? `cairn restore ${j.restorePoint.slice(0, 12)}${undoPaths(j.actions, j.paths).map((p) => ` --path ${shellWord(p)}`).join('')}` : null;
   return new NotFoundError(`nothing to roll back: the restore of ${j.snapshot.slice(0, 12)} into ${quoteName(j.target)} had completed (it was stopped while cleaning up, which is now done)`, {
     hint: undo ? `to undo it, restore its restore point: ${undo}` : `it was made without a restore point: restore the snapshot you want into ${quoteName(j.target)}`,
     details: { target: j.target, snapshot: j.snapshot, ...(j.restorePoint ? { restorePoint: j.restorePoint, undo } : {}) },
@@ -540,7 +540,7 @@ function annotate(err: unknown, note: string, j: RestoreJournal, recoveryNeeded 
   const e = asCairnError(err, 'restore failed');
   const rp = j.restorePoint ? j.restorePoint.slice(0, 12) : null;
   const hint = recoveryNeeded
-    ? `once the cause is fixed run \`cairn restore --rollback --target ${j.target}\`${rp ? `, or undo with \`cairn restore ${rp}\`` : ''}`
+    ? `once the cause is fixed run \`cairn restore --rollback --target ${shellWord(j.target)}\`${rp ? `, or undo with \`cairn restore ${rp}\`` : ''}`
     : (e.hint ?? (rp ? `the restore point ${rp} holds the target's state from before` : undefined));
   return new CairnError(e.code, `${e.message}; ${note}`, {
     ...(hint ? { hint } : {}),

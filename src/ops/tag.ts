@@ -14,6 +14,7 @@ import type { RepoContext } from '../repoContext.js';
 import { createTagExclusive, damagedRefHint, inspectTag, readTag, removeTag, scanRefs, tagFileName, writeTag, type TagRef } from '../refs.js';
 import type { ObjectId } from '../store/objectId.js';
 import { ISO_TIME_HINT, parseIsoTime } from '../util/isoTime.js';
+import { shellWord } from '../util/quoteName.js';
 
 export interface TagOptions {
   /** Move the tag if it exists (asks for approval). */
@@ -79,13 +80,13 @@ export function checkNewTags(ctx: RepoContext, names: readonly string[]): void {
     if (damaged) {
       // Refused now, before the snapshot is taken, not after it (createTag refuses it too).
       throw new RefusedError(`tag ${name} cannot be read: ${damaged.file} is damaged (${damaged.why})`, {
-        hint: `choose another name, or delete the damaged tag first with \`cairn tag -d ${name}\``,
+        hint: `choose another name, or delete the damaged tag first with \`cairn tag -d ${shellWord(name)}\``,
       });
     }
     const t = existing(ctx, name);
     if (t) {
       throw new RefusedError(`tag ${name} already exists (on ${t.snapshot.slice(0, 8)})`, {
-        hint: `choose another name, or move it afterwards with \`cairn tag --force ${name}\``,
+        hint: `choose another name, or move it afterwards with \`cairn tag --force ${shellWord(name)}\``,
       });
     }
   }
@@ -102,7 +103,7 @@ export async function createTag(ctx: RepoContext, name: string, snapshot: Object
     if (damaged) {
       if (!options.force) {
         throw new RefusedError(`tag ${name} cannot be read: ${damaged.file} is damaged (${damaged.why})`, {
-          hint: `pass --force to replace it with a tag on ${snapshot.slice(0, 8)}, or delete it with \`cairn tag -d ${name}\``,
+          hint: `pass --force to replace it with a tag on ${snapshot.slice(0, 8)}, or delete it with \`cairn tag -d ${shellWord(name)}\``,
         });
       }
       await ctx.requestApproval({

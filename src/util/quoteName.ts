@@ -117,3 +117,27 @@ export function unquoteName(shown: string): string {
   flush();
   return out;
 }
+
+/** A word the shell takes as it is: nothing in it a POSIX shell treats specially. */
+const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * `word` as one shell word, for the commands cairn prints for people to copy (an undo command, a hint): as it is
+ * when nothing in it is special to a shell; else in single quotes (a `'` inside as `'\''`), where `$`, backticks,
+ * `!` and `"` are literal, which JSON.stringify's double quotes are not; and, when it holds a character
+ * escapeControls escapes (a name with a newline or an escape sequence), in bash's `$'…'` quoting with the same
+ * escapes, so that nothing raw reaches the terminal and bash, zsh and ksh read back the exact word.
+ * @example shellWord('src/app.ts') // 'src/app.ts'
+ * @example shellWord('a $b') // "'a $b'"
+ * @example shellWord('a\nb') // "$'a\\nb'"
+ */
+export function shellWord(word: string): string {
+  if (PLAIN_WORD.test(word)) return word;
+  if (!SPECIAL.test(word)) return `'${word.replace(/'/g, `'\\''`)}'`;
+  let out = "$'";
+  for (const ch of word) {
+    if (ch === "'" || ch === '\\') out += `\\${ch}`;
+    else out += SPECIAL.test(ch) ? escapeChar(ch) : ch;
+  }
+  return `${out}'`;
+}

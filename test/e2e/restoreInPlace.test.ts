@@ -180,13 +180,29 @@ describe('restore in place', () => {
     expect(text).toContain('nothing was changed');
   });
 
+  it('the undo command it prints is one a shell runs as printed, whatever the names hold ($, quotes, a newline)', () => {
+    const names = ['a $HOME `id` b.txt', "it's.txt", 'two\nlines.txt'];
+    for (const n of names) fs.writeFileSync(path.join(ws, n), 'v1\n');
+    const id1 = snap('v1');
+    for (const n of names) fs.writeFileSync(path.join(ws, n), 'v2\n');
+    const r = cairnOk(['restore', id1, ...names.flatMap((n) => ['--path', n]), '--yes'], { cwd: ws });
+    for (const n of names) expect(fs.readFileSync(path.join(ws, n), 'utf8')).toBe('v1\n');
+    const undo = /undo with: (cairn .*)$/m.exec(r.stderr)?.[1];
+    expect(undo).toBeDefined();
+    expect(undo).not.toMatch(/[\x00-\x1f]/); // the newline of a name is escaped, never printed raw
+    // Before: JSON quoting ("a $HOME `id` b.txt"), which a shell expands: the undo named other paths.
+    const sh = spawnSync('bash', ['--norc', '-c', `cairn() { "${process.execPath}" "${CLI}" "$@"; }\n${undo} --yes`], { cwd: ws, encoding: 'utf8' });
+    expect(sh.status, sh.stderr).toBe(0);
+    for (const n of names) expect(fs.readFileSync(path.join(ws, n), 'utf8'), n).toBe('v2\n');
+  });
+
   it('--path restores only the named files and folders', () => {
     const id1 = snap('v1');
     change(ws);
     const changed = tracked(ws);
     const r = parseJson<RestoreJson>(cairnOk(['restore', id1, '--path', 'src/lib', '--path', 'README.md', '--yes', '--json'], { cwd: ws }));
     expect(r.head).toBe(false);
-    expect(r.undo).toBe(`cairn restore ${r.restorePoint!.slice(0, 12)} --path "src/lib" --path "README.md"`);
+    expect(r.undo).toBe(`cairn restore ${r.restorePoint!.slice(0, 12)} --path src/lib --path README.md`);
     const after = tracked(ws);
     expect(fs.readFileSync(path.join(ws, 'src/lib/util.ts'), 'utf8')).toBe('export {};\n');
     expect(after['README.md']!.mtimeUs).toBe(1_600_000_000_123_456);

@@ -150,7 +150,7 @@ describe('killed while finishing a restore', () => {
     const rp = restorePointOf(await killAt(['restore', id1, '--path', 'src/lib', '--path', 'a.txt', '--yes'], 'restore-finish:stall:3'));
     const r = cairn(['restore', '--rollback'], { cwd: ws });
     expect(r.code).toBe(5);
-    expect(r.stderr).toContain(`hint: to undo it, restore its restore point: cairn restore ${rp} --path "src/lib" --path "a.txt"`);
+    expect(r.stderr).toContain(`hint: to undo it, restore its restore point: cairn restore ${rp} --path src/lib --path a.txt`);
   });
 });
 
@@ -224,7 +224,7 @@ describe('the undo command of a --path restore', () => {
     const r = cairnOk(['restore', snap, '--path', 'a/f', '--yes', '--json'], { cwd: ws });
     const out = parseJson<{ restorePoint: string; undo: string; undoPaths: string[] }>(r);
     expect(fs.lstatSync(path.join(ws, 'a')).isDirectory()).toBe(true);
-    expect(out.undo).toBe(`cairn restore ${out.restorePoint.slice(0, 12)} --path "a"`);
+    expect(out.undo).toBe(`cairn restore ${out.restorePoint.slice(0, 12)} --path a`);
     expect(out.undoPaths).toEqual(['a']);
     expect(r.stderr).toContain(`undo with: ${out.undo}`);
     const undo = out.undo.split(' ').slice(1).map((w) => w.replace(/^"(.*)"$/, '$1'));

@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { escapeControls, quoteName, unquoteName } from '../../../src/util/quoteName.js';
+import { spawnSync } from 'node:child_process';
+import { escapeControls, quoteName, shellWord, unquoteName } from '../../../src/util/quoteName.js';
 
 /** Any UTF-16 code unit below 0x20, DEL, C1, the separators and bidi controls, or a lone surrogate. */
 function unsafeChars(s: string): string[] {
@@ -74,5 +75,33 @@ describe('escapeControls', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('shellWord', () => {
+  /** What bash makes of each word: one bash process prints every word, NUL-terminated. */
+  function throughBash(words: string[]): string[] {
+    const script = words.map((w) => `printf '%s\\0' ${shellWord(w)}`).join('\n');
+    const r = spawnSync('bash', ['--norc', '--noprofile', '-c', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout.split('\0').slice(0, -1);
+  }
+
+  it('leaves plain words alone and quotes what a shell would expand, split or glob', () => {
+    expect(shellWord('src/app.ts')).toBe('src/app.ts');
+    expect(shellWord('a b')).toBe("'a b'");
+    expect(shellWord('$HOME`id`"!*')).toBe(`'$HOME\`id\`"!*'`);
+    expect(shellWord("it's")).toBe(`'it'\\''s'`);
+    expect(shellWord('')).toBe("''");
+    expect(shellWord('a\nb\x1b[2J')).toBe("$'a\\nb\\033[2J'");
+  });
+
+  it('bash reads back every word exactly, and no quoted word holds a raw control character', () => {
+    // Arguments cannot hold NUL; lone surrogates have no UTF-8 form (a name read from disk never has one).
+    const piece = fc.oneof(fc.constantFrom("'", '"', '\\', '$', '`', '!', ' ', '\n', '\t', '\x1b', '\x7f', '\u009b', '\u202e', '*', '~', '-', 'é', '日'), fc.string({ unit: 'grapheme', maxLength: 2 }));
+    const word = fc.array(piece, { maxLength: 8 }).map((p) => p.join('')).filter((w) => !w.includes('\0'));
+    const words = fc.sample(word, 300);
+    expect(throughBash(words)).toEqual(words);
+    for (const w of words) expect(shellWord(w)).not.toMatch(/[\x00-\x1f\x7f-\x9f\u202e]/u);
   });
 });
