@@ -85,12 +85,23 @@ export class WalkBudget {
  */
 export function budgetedLoader(load: TreeLoader, budget: number, what: string): TreeLoader {
   const spent = new WalkBudget(what, budget);
+  let sinceTurn = 0;
   return async (id) => {
     const entries = await load(id);
     spent.spendEntries(entries.length);
+    // Trees served from the cache resolve at once, so a long walk would never give the event loop a turn, and
+    // Ctrl-C (SIGINT, SIGTERM) would wait for its end: `ls -r` of a huge tree ran on for minutes after SIGINT.
+    sinceTurn += entries.length;
+    if (sinceTurn >= TURN_EVERY) {
+      sinceTurn = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     return entries;
   };
 }
+
+/** Entries a budgeted walk loads between its turns of the event loop. */
+const TURN_EVERY = 8192;
 
 /** See historyLoader. */
 export const SHARING_FLOOR = 256 * 1024;
