@@ -14,17 +14,7 @@ let checks = 0;
  * it report 0 bytes free, as on a full disk.
  */
 export function freeBytes(dir: string): number | undefined {
-  try {
-    faultPointSync('free-space', ++checks);
-  } catch {
-    return 0;
-  }
-  try {
-    const s = fs.statfsSync(dir);
-    return s.bavail * s.bsize;
-  } catch {
-    return undefined;
-  }
+  return freeRoom(dir).bytes;
 }
 
 /** What a file system has free: bytes (as freeBytes) and inodes (undefined where it does not count them: btrfs). */
@@ -33,7 +23,7 @@ export interface FreeRoom {
   inodes: number | undefined;
 }
 
-/** The free bytes and inodes of the file system holding `dir`. Fault point `free-space` as freeBytes (0 bytes). */
+/** The free bytes (as freeBytes) and inodes of the file system holding `dir`; fault point `free-space` as there. */
 export function freeRoom(dir: string): FreeRoom {
   try {
     faultPointSync('free-space', ++checks);
