@@ -7,23 +7,23 @@ import { faultPointSync } from './faults.js';
 
 let checks = 0;
 
-/**
- * Bytes free to unprivileged users on the file system holding `dir` (statfs f_bavail; root may write into the
- * blocks reserved for it as well, though not into all that f_bfree counts: ext4 keeps some back for its own
- * allocations); undefined when the file system does not say. Fault point `free-space` (each call): a rule that trips makes
- * it report 0 bytes free, as on a full disk.
- */
+/** The free bytes of the file system holding `dir`: freeRoom(dir).bytes. */
 export function freeBytes(dir: string): number | undefined {
   return freeRoom(dir).bytes;
 }
 
-/** What a file system has free: bytes (as freeBytes) and inodes (undefined where it does not count them: btrfs). */
+/** What a file system has free: bytes and inodes, each undefined where the file system does not say. */
 export interface FreeRoom {
   bytes: number | undefined;
   inodes: number | undefined;
 }
 
-/** The free bytes (as freeBytes) and inodes of the file system holding `dir`; fault point `free-space` as there. */
+/**
+ * The free room of the file system holding `dir`. Bytes: free to unprivileged users (statfs f_bavail; root may
+ * write into the blocks reserved for it as well, though not into all that f_bfree counts: ext4 keeps some back for
+ * its own allocations). Inodes: undefined where the file system does not count them (btrfs). Fault point
+ * `free-space` (each call): a rule that trips makes it report 0 bytes free, as on a full disk.
+ */
 export function freeRoom(dir: string): FreeRoom {
   try {
     faultPointSync('free-space', ++checks);

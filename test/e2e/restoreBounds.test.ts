@@ -168,7 +168,7 @@ describe('walks of a snapshot whose manifest claims enormous counts', () => {
       const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       // Walking: it has used more CPU than starting and opening take (polled; user + system ticks of /proc/PID/stat).
       const ticks = () => {
-        const f = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').slice(0).split(') ')[1]!.split(' ');
+        const f = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
         return Number(f[11]) + Number(f[12]);
       };
       try {
