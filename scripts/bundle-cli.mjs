@@ -55,14 +55,16 @@ await build({
   logLevel: 'warning',
 });
 // The worker threads, started by the bundle from beside it: the staging worker (src/store/stagerThread.ts), the
-// reading worker (src/store/readerThread.ts) and the flush worker (src/store/flushThread.ts).
+// reading worker (src/store/readerThread.ts), the flush worker (src/store/flushThread.ts) and the restore's
+// writing worker (src/ops/restoreWriterThread.ts).
 for (const [entry, out] of [
-  ['stagerThread.js', 'cairn-stager.cjs'],
-  ['readerThread.js', 'cairn-reader.cjs'],
-  ['flushThread.js', 'cairn-flusher.cjs'],
+  ['store/stagerThread.js', 'cairn-stager.cjs'],
+  ['store/readerThread.js', 'cairn-reader.cjs'],
+  ['store/flushThread.js', 'cairn-flusher.cjs'],
+  ['ops/restoreWriterThread.js', 'cairn-writer.cjs'],
 ]) {
   await build({
-    entryPoints: [new URL(`../dist/src/store/${entry}`, import.meta.url).pathname],
+    entryPoints: [new URL(`../dist/src/${entry}`, import.meta.url).pathname],
     outfile: join(bin, out),
     bundle: true,
     platform: 'node',

@@ -20,9 +20,10 @@ import { writeAll } from '../util/writeAll.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
 import { startFileSystemSync } from '../util/durableFs.js';
 import { quoteName } from '../util/quoteName.js';
+import { RestoreWriter } from './restoreWriter.js';
+import { CREATE_FLAGS } from './writeBatch.js';
 
 const SLASH = Buffer.from('/');
-const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
 /**
  * Files up to this size are written synchronously, metadata through the open
  * descriptor: for small files a promise round trip per system call (open,
@@ -94,6 +95,13 @@ export interface MaterializeOptions {
    * the walk stops with an IntegrityError instead of writing until the disk is full.
    */
   budget?: WalkBudget;
+  /**
+   * Create small files and set directories' metadata on a second thread (restoreWriter.ts) while this one reads
+   * and verifies what comes next; writeTree's caller must then call finish() before anything reads what was
+   * written, and close() in every case. For a whole tree written into a fresh directory: the writes are queued,
+   * so the order of writes within one directory is not the walk's.
+   */
+  writerThread?: boolean;
 }
 
 /** See MaterializeOptions.earlySync. */
@@ -183,6 +191,20 @@ export class Materializer {
     // Read, not set: process.umask() without an argument (DEP0139 is documentation-only; it is racy only with
     // code that sets the umask meanwhile, which cairn never does).
     this.umask = process.umask();
+    this.writer = options.writerThread ? RestoreWriter.start() : undefined;
+  }
+
+  /** The second thread writing small files, when MaterializeOptions.writerThread asked for one and this build has it. */
+  private readonly writer: RestoreWriter | undefined;
+
+  /** Waits until everything queued for the writing thread is written; throws what it failed with. */
+  async finish(): Promise<void> {
+    await this.writer?.finish();
+  }
+
+  /** Stops the writing thread, if any (whatever it has not written stays unwritten). */
+  async close(): Promise<void> {
+    await this.writer?.close();
   }
 
   /** The process's umask when this restore began: what file creation takes away from the modes given. */
@@ -195,7 +217,7 @@ export class Materializer {
     const entries = this.ctx.loadTreeSync(tree, { keep: false });
     this.options.budget?.spendEntries(entries.length);
     const pending: Array<Promise<void>> = [];
-    const dirs: Array<{ e: TreeEntry; path: Buffer }> = [];
+    const dirs: Array<{ e: TreeEntry; path: Buffer; rel: string }> = [];
     for (const e of entries) {
       const name = nameBytes(e);
       assertSafeName(name, `tree ${tree}`);
@@ -205,10 +227,13 @@ export class Materializer {
         fs.mkdirSync(p, { mode: 0o700 });
         await this.writeTree(e.tree!, p, r);
         if (this.dueForTurn()) await turnOfEventLoop();
-        dirs.push({ e, path: p });
+        dirs.push({ e, path: p, rel: r });
         this.counts.dirs++;
       } else if (e.type === 'file' && (e.size ?? 0) <= SYNC_FILE) {
-        this.writeSmallFileSync(e, p, r);
+        if (this.writer) {
+          this.queueSmallFile(this.writer, e, p, r);
+          if (this.writer.full) await this.writer.room();
+        } else this.writeSmallFileSync(e, p, r);
         if (this.dueForTurn()) await turnOfEventLoop();
       } else {
         const task = this.writes.run(() => this.writeEntry(e, p, r));
@@ -219,7 +244,11 @@ export class Materializer {
     }
     await Promise.all(pending);
     // Directory metadata last: writing children changes a directory's mtime.
-    for (const d of dirs) this.setMetaSync(d.e, d.path);
+    for (const d of dirs) {
+      if (this.writer) this.writer.dirMeta(d.path, d.rel, d.e.mode & 0o7777, this.ownerToSet(d.e), nsToSeconds(d.e.mtime));
+      else this.setMetaSync(d.e, d.path);
+    }
+    if (this.writer?.full) await this.writer.room();
   }
 
   /** Writes one file or symlink entry at `p` (which must not exist). */
@@ -407,8 +436,25 @@ export class Materializer {
     return data;
   }
 
+  /** A small file's verified chunks and their total length, with writeFile's checks. */
+  private smallFileParts(e: TreeEntry, rel: string): { parts: Buffer[]; length: number } {
+    const parts: Buffer[] = [];
+    let length = 0;
+    for (const id of e.chunks ?? []) {
+      const data = this.chunk(e, id, rel);
+      length += data.length;
+      checkNotLonger(e, length, rel);
+      parts.push(data);
+    }
+    if (e.size !== undefined && length !== e.size) {
+      throw new IntegrityError(`cannot restore ${quoteName(rel)}: its chunks hold ${length} bytes, the tree says ${e.size}`, { details: { path: rel } });
+    }
+    return { parts, length };
+  }
+
   /** Writes a small file and its metadata synchronously (see SYNC_FILE); same checks and errors as writeFile. */
   writeSmallFileSync(e: TreeEntry, p: Buffer, rel: string): void {
+    const { parts, length } = this.smallFileParts(e, rel);
     // Created with its own permission bits (never the set-id and sticky bits), so that where the umask leaves them
     // whole no fchmod is needed (a system call per file). Never more open than the file ends up: the bits given
     // are the file's, and the umask only takes some away.
@@ -419,37 +465,48 @@ export class Materializer {
     } catch (err) {
       throw new IoError(`cannot write ${quoteName(rel)}: ${describeError(err)}`, { cause: err, details: { path: rel } });
     }
-    let written = 0;
     try {
-      for (const id of e.chunks ?? []) {
-        const data = this.chunk(e, id, rel);
-        written += data.length;
-        checkNotLonger(e, written, rel);
+      for (const data of parts) {
         for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
       }
-      if (e.size !== undefined && written !== e.size) {
-        throw new IntegrityError(`cannot restore ${quoteName(rel)}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });
-      }
       // Metadata as setMeta sets it, through the descriptor (no path lookups): owner, then mode, then times.
-      if (this.needsChown(e)) {
+      const owner = this.ownerToSet(e);
+      if (owner) {
         try {
-          fs.fchownSync(fd, e.uid, e.gid);
+          fs.fchownSync(fd, owner.uid, owner.gid);
         } catch {
           /* as setMeta: an owner we cannot set is not an error */
         }
       }
-      if (mode !== (mode & 0o777 & ~this.umask)) fs.fchmodSync(fd, mode);
+      if (this.umaskTookBits(mode)) fs.fchmodSync(fd, mode);
       const t = nsToSeconds(e.mtime);
       fs.futimesSync(fd, t, t);
     } catch (err) {
-      if (err instanceof CairnError) throw err;
       throw new IoError(`cannot write ${quoteName(rel)}: ${describeError(err)}`, { cause: err, details: { path: rel } });
     } finally {
       fs.closeSync(fd);
     }
-    this.counts.bytes += written;
+    this.smallFileDone(length, rel);
+  }
+
+  /** writeSmallFileSync's work with the system calls queued for the writing thread (see MaterializeOptions.writerThread). */
+  private queueSmallFile(writer: RestoreWriter, e: TreeEntry, p: Buffer, rel: string): void {
+    const { parts, length } = this.smallFileParts(e, rel);
+    const mode = e.mode & 0o7777;
+    writer.file(p, rel, mode, this.umaskTookBits(mode), this.ownerToSet(e), nsToSeconds(e.mtime), parts, length);
+    this.smallFileDone(length, rel);
+  }
+
+  /** Whether a file created with permission bits `mode & 0o777` lacks some of `mode` (the umask, or set-id and sticky bits). */
+  private umaskTookBits(mode: number): boolean {
+    return mode !== (mode & 0o777 & ~this.umask);
+  }
+
+  /** Counts a small file written (or queued) and does what is due after it. */
+  private smallFileDone(length: number, rel: string): void {
+    this.counts.bytes += length;
     this.counts.files++;
-    this.smallSinceCollect += written;
+    this.smallSinceCollect += length;
     if (this.smallSinceCollect >= SMALL_COLLECT_BYTES) {
       this.smallSinceCollect = 0;
       collectYoungGarbage();
@@ -484,6 +541,11 @@ export class Materializer {
     if (!this.chown || e.uid === undefined || e.gid === undefined) return false;
     const created = this.options.createdOwner;
     return created === undefined || e.uid !== created.uid || e.gid !== created.gid;
+  }
+
+  /** The owner to give entry `e`, or undefined (see needsChown). */
+  private ownerToSet(e: EntryMeta): { uid: number; gid: number } | undefined {
+    return this.needsChown(e) ? { uid: e.uid, gid: e.gid } : undefined;
   }
 
   /**

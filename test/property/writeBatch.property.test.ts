@@ -1,0 +1,72 @@
+/**
+ * The records a restore sends its writing worker (src/ops/writeBatch.ts): whatever is packed is read back the
+ * same, in order, with nothing else; a batch cut short or naming more bytes than its buffer is refused, never
+ * read past.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BatchBuilder, RECORD_DIR, RECORD_FILE, readBatch, recordBytes } from '../../src/ops/writeBatch.js';
+
+const recordArb = fc.record({
+  kind: fc.constantFrom(RECORD_FILE, RECORD_DIR),
+  flags: fc.integer({ min: 0, max: 3 }),
+  mode: fc.integer({ min: 0, max: 0o7777 }),
+  mtime: fc.double({ min: -1e10, max: 1e10, noNaN: true }),
+  uid: fc.integer({ min: -1, max: 2 ** 31 - 1 }),
+  gid: fc.integer({ min: -1, max: 2 ** 31 - 1 }),
+  path: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a)),
+  // A file's content in one or more parts (its chunks); a directory has none.
+  parts: fc.array(fc.uint8Array({ maxLength: 2000 }).map((a) => Buffer.from(a)), { maxLength: 4 }),
+});
+
+describe('write batches', () => {
+  it('read back exactly what was packed, in order', () => {
+    fc.assert(
+      fc.property(fc.array(recordArb, { maxLength: 40 }), (records) => {
+        const size = records.reduce((n, r) => n + recordBytes(r.path.length, r.kind === RECORD_DIR ? 0 : Buffer.concat(r.parts).length), 0);
+        const b = new BatchBuilder(Buffer.alloc(size));
+        for (const r of records) {
+          const parts = r.kind === RECORD_DIR ? [] : r.parts;
+          const length = parts.reduce((n, p) => n + p.length, 0);
+          expect(b.fits(r.path.length, length)).toBe(true);
+          b.add(r.kind, r.flags, r.mode, r.mtime, r.uid, r.gid, r.path, parts, length);
+        }
+        expect(b.count).toBe(records.length);
+        expect(b.bytes).toBe(size);
+        expect(b.fits(0, 0)).toBe(false);
+        const back = [...readBatch(b.view, b.bytes)].map((r) => ({ ...r, path: Buffer.from(r.path), content: Buffer.from(r.content) }));
+        expect(back).toEqual(
+          records.map((r) => ({
+            kind: r.kind,
+            flags: r.flags,
+            mode: r.mode,
+            mtime: r.mtime,
+            uid: r.uid,
+            gid: r.gid,
+            path: r.path,
+            content: r.kind === RECORD_DIR ? Buffer.alloc(0) : Buffer.concat(r.parts),
+          })),
+        );
+      }),
+    );
+  });
+
+  it('refuses a batch cut short, or longer than its buffer', () => {
+    fc.assert(
+      fc.property(recordArb, fc.nat(), (r, cutAt) => {
+        const length = r.parts.reduce((n, p) => n + p.length, 0);
+        const b = new BatchBuilder(Buffer.alloc(recordBytes(r.path.length, length)));
+        b.add(RECORD_FILE, r.flags, r.mode, r.mtime, r.uid, r.gid, r.path, r.parts, length);
+        const end = 32 + r.path.length + length; // the record's last byte, before the padding
+        const cut = 1 + (cutAt % (end - 1));
+        expect(() => [...readBatch(b.view, cut)]).toThrow(/write batch/);
+        expect(() => [...readBatch(b.view, b.view.length + 8)]).toThrow(/write batch/);
+      }),
+    );
+  });
+
+  it('refuses content that does not add up to the length announced', () => {
+    const b = new BatchBuilder(Buffer.alloc(256));
+    expect(() => b.add(RECORD_FILE, 0, 0o644, 0, -1, -1, Buffer.from('/x'), [Buffer.from('abc')], 4)).toThrow(/write batch/);
+  });
+});
