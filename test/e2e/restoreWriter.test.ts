@@ -6,6 +6,7 @@
  * the main thread gives, and leave neither a target nor a staging directory.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,8 @@ const small = path.join(root, 'small');
 const repo = path.join(root, 'repo');
 let snapshot = '';
 let smallSnapshot = '';
+
+const OBJECT_CONTENT = Buffer.from('an object of its own\n'.repeat(600));
 
 /** Seconds since the epoch with a microsecond part, different for every `i`. */
 const when = (i: number) => 1_600_000_000 + i * 37 + (i % 1000) / 1000 + 0.000123;
@@ -43,6 +46,8 @@ function makeSource(dir: string, count: number): void {
   fs.writeFileSync(Buffer.from(`${dirs[3]}/caf\xe9.bin`, 'latin1'), 'latin-1 name\n');
   fs.writeFileSync(path.join(dirs[4]!, 'large.bin'), Buffer.alloc(600 * 1024, 7)); // > 256 KiB: the main thread writes it
   fs.symlinkSync('f5.txt', path.join(dirs[5]!, 'link'));
+  // Over the inline limit: an object of its own, for the damaged-object case.
+  fs.writeFileSync(path.join(dirs[6]!, 'object.bin'), OBJECT_CONTENT);
   // Directory metadata last, deepest first: a restore must set it only after everything inside is written.
   for (const [i, sub] of [...dirs].reverse().entries()) {
     fs.chmodSync(sub, i % 2 === 0 ? 0o750 : 0o755);
@@ -66,7 +71,7 @@ describe('restoring many small files with the writing worker', () => {
   it('restores contents, modes and mtimes of files and folders exactly, with --verify', () => {
     const out = path.join(root, 'out');
     const r = cairnOk(['restore', snapshot, '--repo', repo, '--target', out, '--verify', '--json']);
-    expect(parseJson<{ files: number }>(r).files).toBe(1202);
+    expect(parseJson<{ files: number }>(r).files).toBe(1203);
     expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
     expect(fs.statSync(path.join(out, 'd1', 'f1.txt')).mode & 0o7777).toBe(0o4755);
   });
@@ -99,6 +104,24 @@ describe('restoring many small files with the writing worker', () => {
     const r = cairn(['restore', snapshot, '--repo', repo, '--target', out], { env: env('restore-write-worker:ENOSPC:1') });
     expect(r.stderr).toMatch(/cannot write \S+: ENOSPC: injected fault at restore-write-worker 1/);
     expect(r.code).not.toBe(0);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(restoreStaging()).toEqual([]);
+  });
+
+  it('fails on a damaged object while the worker holds queued files: exit 4, one line naming the file, no target, no staging', () => {
+    const damaged = path.join(root, 'repo-damaged');
+    fs.cpSync(repo, damaged, { recursive: true });
+    const id = createHash('sha256').update(OBJECT_CONTENT).digest('hex');
+    const object = path.join(damaged, 'objects', id.slice(0, 2), id.slice(2, 4), id);
+    const bytes = fs.readFileSync(object);
+    bytes[bytes.length - 1] ^= 0xff;
+    fs.chmodSync(object, 0o644);
+    fs.writeFileSync(object, bytes);
+    const out = path.join(root, 'out-damaged');
+    const r = cairn(['restore', snapshot, '--repo', damaged, '--target', out]);
+    expect(r.stderr).not.toContain('    at ');
+    expect(r.stderr).toMatch(new RegExp(`^cairn: cannot restore d6/(deep/)?object\\.bin: object ${id} `));
+    expect(r.code).toBe(4);
     expect(fs.existsSync(out)).toBe(false);
     expect(restoreStaging()).toEqual([]);
   });
