@@ -41,6 +41,20 @@ function lockWriteError(err: unknown, file: string): unknown {
   });
 }
 
+/**
+ * Removes `name` from `dir` if it is the temp file of a lock write (`.tmp-<pid>-...`, util/durableFs.ts tempName)
+ * whose process is gone: a kill -9 between the temp file's creation and its rename or removal leaves one, and
+ * nothing else ever would. The same rule as the temp files of tmp/ and refs/ (RepoContext.cleanStaleTemp,
+ * rebuildIndex): the name's pid, not alive here. Returns whether it was such a file.
+ */
+function removeDeadWritersTemp(dir: string, name: string): boolean {
+  const m = /^\.tmp-(\d+)-/.exec(name);
+  if (!m) return false;
+  const pid = Number(m[1]);
+  if (pid !== process.pid && !processAlive(pid)) fs.rmSync(path.join(dir, name), { force: true });
+  return true;
+}
+
 /** The lock files this process holds: what releaseHeldLocksSync removes when the process must exit at once. */
 const held = new Set<string>();
 
@@ -61,6 +75,7 @@ export class RepositoryLock {
     held.add(file);
     for (const name of fs.readdirSync(dir)) {
       const other = path.join(dir, name);
+      if (removeDeadWritersTemp(dir, name)) continue;
       if (other === file || !name.endsWith('.json')) continue;
       let o: LockInfo;
       try {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, cairn, cairnOk, parseJson, tempDir, writeTree } from '../helpers.js';
+import { CLI, cairn, cairnOk, killAtStall, parseJson, tempDir, writeTree } from '../helpers.js';
 
 const root = tempDir('cairn-lockrelease-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -86,6 +86,25 @@ describe('a lock file that cannot be written', () => {
       expect(fs.readdirSync(path.join(repo, 'locks'))).toEqual([]); // no temp file either
     }
     expect(parseJson<unknown[]>(cairnOk(['log', '--json', '--repo', repo]))).toHaveLength(1);
+  });
+});
+
+describe('a lock write killed half way', () => {
+  it("leaves its temp file in locks/, and the next command's lock removes it (its writer is gone)", async () => {
+    const repo = path.join(root, 'killed-lock');
+    const src = path.join(root, 'killed-lock-src');
+    writeTree(src, { 'a.txt': 'a\n' });
+    cairnOk(['init', '--repo', repo]);
+    // Stalled with the lock's temp file open and nothing written, then kill -9: the temp file stays.
+    expect(await killAtStall([CLI, 'snapshot', src, '--repo', repo], 'lock-write:stall:1', 'lock-write 1')).toBe(true);
+    const left = locks(repo);
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(/^\.tmp-\d+-/);
+    // A temp file of a live process (this test's) is not touched.
+    const live = path.join(repo, 'locks', `.tmp-${process.pid}-live`);
+    fs.writeFileSync(live, '');
+    cairnOk(['snapshot', src, '--repo', repo]);
+    expect(locks(repo)).toEqual([path.basename(live)]);
   });
 });
 
