@@ -66,6 +66,54 @@ export function createOutput(json: boolean): Output {
   };
 }
 
+/**
+ * Writes text to stdout in pieces of about 64 KiB, waiting for the pipe to take each one: for output produced as it
+ * is read (a recursive listing), which is never held whole. A closed pipe ends the process (main.ts).
+ */
+export function stdoutWriter(): { write(text: string): Promise<void>; end(): Promise<void> } {
+  let parts: string[] = [];
+  let size = 0;
+  const flush = async (): Promise<void> => {
+    if (parts.length === 0) return;
+    const text = parts.join('');
+    parts = [];
+    size = 0;
+    if (!process.stdout.write(text)) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+  };
+  return {
+    async write(text) {
+      parts.push(text);
+      size += text.length;
+      if (size >= 64 * 1024) await flush();
+    },
+    end: flush,
+  };
+}
+
+/**
+ * A JSON document `{ ...head, [key]: [items] }` written as the items come, exactly as jsonText(document, 2) would
+ * write it whole (so `--json` output does not change with streaming). If the items' iteration throws, the
+ * document stays cut short and the error is thrown: the exit status (and the error document after it) says so.
+ */
+export async function writeJsonStream(head: Record<string, unknown>, key: string, items: AsyncIterable<unknown>): Promise<void> {
+  const out = stdoutWriter();
+  const open = jsonText({ ...head, [key]: [] }, 2);
+  // `{ ...head, "key": [] }` pretty-printed ends with `"key": []\n}`: the items go between the brackets.
+  const cut = open.lastIndexOf('[]');
+  await out.write(open.slice(0, cut + 1));
+  let first = true;
+  try {
+    for await (const item of items) {
+      await out.write(`${first ? '\n' : ',\n'}${jsonText(item, 2).replace(/^/gm, '    ')}`);
+      first = false;
+    }
+  } finally {
+    await out.end();
+  }
+  await out.write(`${first ? '' : '\n  '}${open.slice(cut + 1)}\n`);
+  await out.end();
+}
+
 /** Bytes for people (the library's formatter, so messages and output agree). */
 export const formatBytes = humanBytes;
 

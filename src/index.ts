@@ -28,7 +28,7 @@ export { IN_USE as DATABASE_IN_USE } from './ops/restoreDatabase.js';
 export type { SqliteSnapshotOptions, SqliteSnapshotExtra, DatabaseProgress } from './snapshot/sqliteSnapshot.js';
 export type { StreamSnapshotOptions, StreamSnapshotExtra } from './snapshot/streamSnapshot.js';
 export { streamSource, STREAM_SOURCE_PREFIX } from './snapshot/streamSnapshot.js';
-export type { LsEntry, ShowResult } from './ops/browse.js';
+export type { Listing, LsEntry, ShowResult } from './ops/browse.js';
 export { splitRefPath } from './ops/browse.js';
 export type { RebuildSummary } from './ops/rebuildIndex.js';
 export { cutPoint } from './chunk/cutPoint.js';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { CairnError, isErrno, UsageError } from './errors.js';
 import { COMPRESSIONS, type Compression } from './store/objectCodec.js';
 import type { LogQuery, SnapshotRow } from './index/versionIndex.js';
-import { catFile, listSnapshot, logSnapshots, showSnapshot, type LsEntry, type ShowResult } from './ops/browse.js';
+import { catFile, listSnapshot, logSnapshots, openListing, showSnapshot, type Listing, type LsEntry, type ShowResult } from './ops/browse.js';
 import { getConfigValue, setConfigValue, showConfig, unsetConfigValue, type ConfigChange, type ConfigView } from './ops/configure.js';
 import { forgetDryRun, forgetUnlocked, type ForgetOptions, type ForgetSummary } from './ops/forget.js';
 import { approvePrune, pruneUnlocked, type PruneOptions, type PruneSummary } from './ops/prune.js';
@@ -299,6 +299,15 @@ export class Repository extends RepoContext {
    */
   async ls(ref: string, relPath = '', options: { recursive?: boolean } = {}): Promise<{ snapshot: ObjectId; entries: LsEntry[] }> {
     return listSnapshot(this, ref, relPath, options.recursive ?? false);
+  }
+
+  /**
+   * ls, with the entries produced as the snapshot's trees are read, in bounded memory (for listings too large to
+   * hold). A damaged tree met on the way throws from the iteration.
+   * @example const { entries } = await repo.lsStream('latest', '', { recursive: true }); for await (const e of entries) console.log(e.path);
+   */
+  async lsStream(ref: string, relPath = '', options: { recursive?: boolean } = {}): Promise<Listing> {
+    return openListing(this, ref, relPath, options.recursive ?? false);
   }
 
   /**

@@ -34,26 +34,50 @@ function lsEntry(path: string, e: TreeEntry): LsEntry {
   return out;
 }
 
-export async function listSnapshot(ctx: RepoContext, ref: string, relPath = '', recursive = false): Promise<{ snapshot: ObjectId; entries: LsEntry[] }> {
+/**
+ * A snapshot's entries at a path, produced as its trees are read: memory holds the trees on the path being
+ * walked, not the listing (a recursive listing of millions of entries starts at once, in bounded memory).
+ */
+export interface Listing {
+  snapshot: ObjectId;
+  /** In tree order, each directory's entries followed (when recursive) by its subdirectories' at the point they appear. */
+  entries: AsyncIterable<LsEntry>;
+}
+
+export async function openListing(ctx: RepoContext, ref: string, relPath = '', recursive = false): Promise<Listing> {
   const id = await ctx.resolveRef(ref);
   const m = await ctx.readManifest(id);
   const clean = relPath.replace(/^\/+|\/+$/g, '');
   const start = await ctx.requireEntry(id, m.tree, clean);
-  const out: LsEntry[] = [];
   if (start.type !== 'dir') {
-    out.push(lsEntry(clean, start));
-    return { snapshot: id, entries: out };
+    const one = lsEntry(clean, start);
+    return { snapshot: id, entries: (async function* () { yield one; })() };
   }
   const load = budgetedLoader((t) => ctx.loadTree(t), entryBudget(m.stats), `snapshot ${id.slice(0, 12)}`);
-  const walk = async (tree: ObjectId, prefix: string): Promise<void> => {
-    for (const e of await load(tree)) {
-      const p = prefix === '' ? e.name : `${prefix}/${e.name}`;
-      out.push(lsEntry(p, e));
-      if (recursive && e.type === 'dir') await walk(e.tree!, p);
+  async function* walk(): AsyncGenerator<LsEntry> {
+    // Depth first, one frame per directory on the path: its entries and the next one to list.
+    const stack: Array<{ entries: readonly TreeEntry[]; next: number; prefix: string }> = [{ entries: await load(start.tree!), next: 0, prefix: clean }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.next === top.entries.length) {
+        stack.pop();
+        continue;
+      }
+      const e = top.entries[top.next++]!;
+      const p = top.prefix === '' ? e.name : `${top.prefix}/${e.name}`;
+      yield lsEntry(p, e);
+      if (recursive && e.type === 'dir') stack.push({ entries: await load(e.tree!), next: 0, prefix: p });
     }
-  };
-  await walk(start.tree!, clean);
-  return { snapshot: id, entries: out };
+  }
+  return { snapshot: id, entries: walk() };
+}
+
+/** openListing, gathered into one array. */
+export async function listSnapshot(ctx: RepoContext, ref: string, relPath = '', recursive = false): Promise<{ snapshot: ObjectId; entries: LsEntry[] }> {
+  const { snapshot, entries } = await openListing(ctx, ref, relPath, recursive);
+  const out: LsEntry[] = [];
+  for await (const e of entries) out.push(e);
+  return { snapshot, entries: out };
 }
 
 /** Splits `ref:path` (the first ':' separates). */
