@@ -59,6 +59,27 @@ export async function killAtStall(argv: string[], faults: string, point: string)
   return killed;
 }
 
+/**
+ * Restores `snapshot` of `repo` into `out` through the library (dist/src/index.js), from a parent run as
+ * `node --input-type=module -e` (whose options a worker thread must not inherit): first with the fault `stall`,
+ * a stall at `point` that only a worker reaches, killed there (-9); then, after `cleanUp`, whole. Resolves
+ * whether the first run was killed at the stall (so the library started that worker) and what the second printed
+ * ('restored', or the error's code and message).
+ */
+export async function restoreThroughLibrary(repo: string, snapshot: string, out: string, stall: string, point: string, cleanUp: () => void): Promise<{ killed: boolean; printed: string }> {
+  const index = path.join(ROOT, 'dist', 'src', 'index.js');
+  const script = `
+      import { Repository } from ${JSON.stringify(index)};
+      const repo = await Repository.open({ repo: ${JSON.stringify(repo)} });
+      try { await repo.restore(${JSON.stringify(snapshot)}, { target: ${JSON.stringify(out)} }); console.log('restored'); }
+      catch (e) { console.log(e.code, e.message); }
+      finally { repo.close(); }`;
+  const killed = await killAtStall(['--input-type=module', '-e', script], stall, point);
+  cleanUp();
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, CAIRN_REPO: '' } });
+  return { killed, printed: r.stdout.trim() };
+}
+
 export type TreeSpec = { [name: string]: string | Buffer | TreeSpec | { symlink: string } };
 
 /** Writes a tree literal: strings/Buffers are files, objects are dirs, {symlink} are links. */

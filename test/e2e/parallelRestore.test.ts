@@ -7,12 +7,11 @@
  * one that fails there must still restore byte for byte, the main thread
  * reading the groups the worker gave up on.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, cairn, cairnOk, describeTree, killAtStall, parseJson, tempDir } from '../helpers.js';
+import { CLI, cairn, cairnOk, describeTree, killAtStall, parseJson, restoreThroughLibrary, tempDir } from '../helpers.js';
 import { makeRowDatabase } from './databaseFixtures.js';
 
 const root = tempDir('cairn-parallel-restore-');
@@ -91,21 +90,13 @@ describe('restoring large files with the reading worker', () => {
 
 describe('the library', () => {
   it("reads through the same worker (dist/src/store/readerThread.js), from any parent's Node options", async () => {
-    const index = path.resolve(path.dirname(CLI), '../src/index.js');
     const out = path.join(root, 'out-library');
-    const script = `
-      import { Repository } from ${JSON.stringify(index)};
-      const repo = await Repository.open({ repo: ${JSON.stringify(repo)} });
-      try { await repo.restore(${JSON.stringify(snapshot)}, { target: ${JSON.stringify(out)} }); console.log('restored'); }
-      catch (e) { console.log(e.code, e.message); }
-      finally { repo.close(); }`;
-    // The stall is reached only on the worker: its marker proves that the library started the worker from a
-    // parent run as \`node --input-type=module -e\`, whose options it must not inherit.
-    const killed = await killAtStall(['--input-type=module', '-e', script], 'object-read-worker:stall:1', 'object-read-worker 1');
-    expect(killed).toBe(true);
-    for (const s of restoreStaging()) fs.rmSync(path.join(root, s), { recursive: true, force: true });
-    const ok = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, CAIRN_REPO: '' } });
-    expect(ok.stdout.trim()).toBe('restored');
+    const cleanUp = () => {
+      for (const s of restoreStaging()) fs.rmSync(path.join(root, s), { recursive: true, force: true });
+    };
+    // The stall is reached only on the worker: its marker proves that the library started the worker.
+    const r = await restoreThroughLibrary(repo, snapshot, out, 'object-read-worker:stall:1', 'object-read-worker 1', cleanUp);
+    expect(r).toEqual({ killed: true, printed: 'restored' });
     expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
   });
 });

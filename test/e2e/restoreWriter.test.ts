@@ -5,12 +5,11 @@
  * a stall there proves the worker writes; a failure there must fail the restore with the one line writing on
  * the main thread gives, and leave neither a target nor a staging directory.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, cairn, cairnOk, describeTree, killAtStall, parseJson, tempDir } from '../helpers.js';
+import { CLI, cairn, cairnOk, describeTree, killAtStall, parseJson, restoreThroughLibrary, tempDir } from '../helpers.js';
 
 const root = tempDir('cairn-restore-writer-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -137,20 +136,12 @@ describe('restoring many small files with the writing worker', () => {
 
 describe('the library', () => {
   it("writes through the same worker (dist/src/ops/restoreWriterThread.js), from any parent's Node options", async () => {
-    const index = path.resolve(path.dirname(CLI), '../src/index.js');
     const out = path.join(root, 'out-library');
-    const script = `
-      import { Repository } from ${JSON.stringify(index)};
-      const repo = await Repository.open({ repo: ${JSON.stringify(repo)} });
-      try { await repo.restore(${JSON.stringify(snapshot)}, { target: ${JSON.stringify(out)} }); console.log('restored'); }
-      catch (e) { console.log(e.code, e.message); }
-      finally { repo.close(); }`;
-    // Reached only on the worker: the library started it from a parent run as \`node --input-type=module -e\`.
-    const killed = await killAtStall(['--input-type=module', '-e', script], 'restore-write-worker:stall:1', 'restore-write-worker 1');
-    expect(killed).toBe(true);
-    for (const s of restoreStaging()) fs.rmSync(path.join(root, s), { recursive: true, force: true });
-    const ok = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, CAIRN_REPO: '' } });
-    expect(ok.stdout.trim()).toBe('restored');
+    const cleanUp = () => {
+      for (const s of restoreStaging()) fs.rmSync(path.join(root, s), { recursive: true, force: true });
+    };
+    const r = await restoreThroughLibrary(repo, snapshot, out, 'restore-write-worker:stall:1', 'restore-write-worker 1', cleanUp);
+    expect(r).toEqual({ killed: true, printed: 'restored' });
     expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
   });
 });
