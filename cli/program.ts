@@ -1,5 +1,6 @@
 /** Registers every command on one commander program. */
-import { Command } from 'commander';
+import { Command, type OutputConfiguration } from 'commander';
+import { escapeControls } from '../src/index.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCat } from './commands/cat.js';
 import { registerConfig } from './commands/config.js';
@@ -20,6 +21,14 @@ import { registerTags } from './commands/tags.js';
 
 export const VERSION = '0.1.0';
 
+/**
+ * commander's own error lines (an unknown option, a missing argument) quote what was typed, which can hold any
+ * control character (`--x$'\e]0;...'`): printed with them escaped, line by line, as every other message is.
+ */
+const ESCAPED_ERRORS: OutputConfiguration = {
+  outputError: (text, write) => write(text.split('\n').map(escapeControls).join('\n')),
+};
+
 export function buildProgram(): Command {
   const program = new Command('cairn')
     .description('content-addressed versioning and backup store')
@@ -29,10 +38,11 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'debug logs on stderr')
     .option('-y, --yes', 'approve high-risk and critical operations without asking')
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput(ESCAPED_ERRORS)
     .exitOverride();
   for (const register of [registerInit, registerSnapshot, registerLog, registerLs, registerCat, registerShow, registerRestore, registerRebuildIndex, registerDiff, registerTag, registerTags, registerAudit, registerForget, registerPrune, registerVerify, registerStats, registerConfig]) {
     register(program);
   }
-  for (const c of program.commands) c.exitOverride();
+  for (const c of program.commands) c.exitOverride().configureOutput(ESCAPED_ERRORS);
   return program;
 }

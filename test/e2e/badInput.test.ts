@@ -77,6 +77,16 @@ describe('bad input: one clear line, a documented exit code', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ error: 'USAGE' });
   });
 
+  it("escapes control characters in commander's own error lines (an unknown option quotes what was typed)", () => {
+    for (const args of [['--bogus\x1b]0;owned\x07'], ['snapshot', '--bogus\x1b[31m'], ['tag', 'x', '--\x9bx']]) {
+      const r = inWs(args);
+      expect(r.code, JSON.stringify(args)).toBe(2);
+      expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+      expect(r.stderr).toMatch(/^error: unknown option '--.*\\(033|233)/);
+      expect(r.stderr.endsWith('(run with --help for usage)\n')).toBe(true);
+    }
+  });
+
   it('refuses to snapshot the repository into itself', () => {
     const repo = path.join(root, 'standalone');
     cairnOk(['init', '--repo', repo]);
