@@ -1,19 +1,12 @@
-import { escapeControls, humanBytes } from '../src/index.js';
 /**
  * Rendering: compute once, print as JSON (one document on stdout) or as text. Progress and warnings go to stderr.
  * Text views print names through quoteName and free text through escapeControls (src/util/quoteName.ts), so no
  * name or message from the file system or a repository reaches the terminal with its control characters raw;
  * warnings, progress lines and error lines are escaped here as a whole, whatever their maker did.
  */
+import { escapeControls, humanBytes, jsonText } from '../src/index.js';
 
-// Characters JSON.stringify leaves raw that a terminal may still act on: DEL, C1 controls, line/paragraph
-// separators and bidi controls. Outside strings JSON text holds none of them, so escaping them is exact.
-const JSON_UNSAFE = /[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
-
-/** A value as JSON text that parses back to exactly the value and holds no control character raw. */
-export function jsonText(data: unknown, indent?: number): string {
-  return JSON.stringify(data, null, indent).replace(JSON_UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+export { jsonText };
 
 /** The one error line (and its hint) printed on stderr: `cairn: MESSAGE` and `  hint: HINT`. */
 export function errorLines(err: { message: string; hint?: string | undefined }): string {

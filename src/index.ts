@@ -56,3 +56,4 @@ export { renderGraph, topoOrder, drawHistory, type GraphNode, type GraphRow, typ
 export type { EntrySide } from './model/treeDiff.js';
 export { humanBytes } from './util/humanBytes.js';
 export { quoteName, unquoteName, escapeControls, shellWord } from './util/quoteName.js';
+export { jsonText } from './util/jsonText.js';
