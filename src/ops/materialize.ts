@@ -20,6 +20,7 @@ import { writeAll } from '../util/writeAll.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
 import { startFileSystemSync } from '../util/durableFs.js';
 import { quoteName } from '../util/quoteName.js';
+import { setOpenFileMetaSync, setPathMetaSync } from './entryMeta.js';
 import { RestoreWriter } from './restoreWriter.js';
 import { CREATE_FLAGS } from './writeBatch.js';
 
@@ -471,18 +472,8 @@ export class Materializer {
       for (const data of parts) {
         for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
       }
-      // Metadata as setMeta sets it, through the descriptor (no path lookups): owner, then mode, then times.
-      const owner = this.ownerToSet(e);
-      if (owner) {
-        try {
-          fs.fchownSync(fd, owner.uid, owner.gid);
-        } catch {
-          /* as setMeta: an owner we cannot set is not an error */
-        }
-      }
-      if (this.umaskTookBits(mode)) fs.fchmodSync(fd, mode);
-      const t = nsToSeconds(e.mtime);
-      fs.futimesSync(fd, t, t);
+      // Metadata as setMeta sets it, through the descriptor (no path lookups).
+      setOpenFileMetaSync(fd, mode, this.umaskTookBits(mode), this.ownerToSet(e), nsToSeconds(e.mtime));
     } catch (err) {
       throw new IoError(`cannot write ${quoteName(rel)}: ${describeError(err)}`, { cause: err, details: { path: rel } });
     } finally {
@@ -556,6 +547,10 @@ export class Materializer {
    */
   setMetaSync(e: EntryMeta, p: Buffer | string): void {
     const t = nsToSeconds(e.mtime);
+    if (e.type !== 'symlink') {
+      setPathMetaSync(p, e.mode & 0o7777, this.ownerToSet(e), t);
+      return;
+    }
     if (this.needsChown(e)) {
       try {
         fs.lchownSync(p, e.uid, e.gid);
@@ -563,16 +558,11 @@ export class Materializer {
         /* an owner we cannot set is not an error */
       }
     }
-    if (e.type === 'symlink') {
-      try {
-        fs.lutimesSync(p, t, t);
-      } catch {
-        /* times of a symlink are not kept on every system */
-      }
-      return;
+    try {
+      fs.lutimesSync(p, t, t);
+    } catch {
+      /* times of a symlink are not kept on every system */
     }
-    fs.chmodSync(p, e.mode & 0o7777);
-    fs.utimesSync(p, t, t);
   }
 
   /** An entry's owner (restoring owners), mode and times: see setMetaSync. */

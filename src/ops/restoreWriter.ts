@@ -25,6 +25,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { IoError, describeError } from '../errors.js';
+import type { Owner } from './entryMeta.js';
 import { quoteName } from '../util/quoteName.js';
 import { startWorker } from '../util/workerExecArgv.js';
 import { workerScript } from '../util/workerScript.js';
@@ -45,9 +46,6 @@ interface Slot {
   once: boolean;
   batch: BatchBuilder;
 }
-
-/** An owner to set, or none. */
-export type Owner = { uid: number; gid: number } | undefined;
 
 export class RestoreWriter {
   private readonly worker: Worker;

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { faultPointSync } from '../util/faults.js';
+import { setOpenFileMetaSync, setPathMetaSync, type Owner } from './entryMeta.js';
 import { CREATE_FLAGS, FLAG_CHMOD, FLAG_CHOWN, RECORD_FILE, readBatch, type WriteRecord } from './writeBatch.js';
 
 /**
@@ -53,30 +54,15 @@ function writeFile(r: WriteRecord): void {
   try {
     const c = r.content;
     for (let off = 0; off < c.length; ) off += fs.writeSync(fd, c, off, c.length - off);
-    if (r.flags & FLAG_CHOWN) {
-      try {
-        fs.fchownSync(fd, r.uid, r.gid);
-      } catch {
-        /* as Materializer.setMetaSync: an owner we cannot set is not an error */
-      }
-    }
-    if (r.flags & FLAG_CHMOD) fs.fchmodSync(fd, r.mode);
-    fs.futimesSync(fd, r.mtime, r.mtime);
+    setOpenFileMetaSync(fd, r.mode, (r.flags & FLAG_CHMOD) !== 0, ownerOf(r), r.mtime);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-function setDirMeta(r: WriteRecord): void {
-  if (r.flags & FLAG_CHOWN) {
-    try {
-      fs.lchownSync(r.path, r.uid, r.gid);
-    } catch {
-      /* as above */
-    }
-  }
-  fs.chmodSync(r.path, r.mode);
-  fs.utimesSync(r.path, r.mtime, r.mtime);
+/** The owner a record asks for, if any. */
+function ownerOf(r: WriteRecord): Owner {
+  return r.flags & FLAG_CHOWN ? { uid: r.uid, gid: r.gid } : undefined;
 }
 
 port.on('message', (req: WriterRequest) => {
@@ -91,7 +77,7 @@ port.on('message', (req: WriterRequest) => {
       if (!view) throw new Error(`write batch: slot ${req.slot} is not known`);
       for (const r of readBatch(view, req.bytes)) {
         if (r.kind === RECORD_FILE) writeFile(r);
-        else setDirMeta(r);
+        else setPathMetaSync(r.path, r.mode, ownerOf(r), r.mtime);
         index++;
       }
     } catch (err) {
