@@ -8,7 +8,7 @@
  * fallback and the reference the tests hold the other to.
  */
 import { GEAR } from './gearTable.js';
-import { GEAR_SCAN_WASM } from './gearScanWasm.js';
+import { GEAR_SCAN_SHARED_WASM, GEAR_SCAN_WASM } from './gearScanWasm.js';
 
 /**
  * The index just past the first byte in buf[from, end) at which the gear hash
@@ -81,7 +81,59 @@ function instantiate(): GearScan | null {
 
 let chosen: GearScan | undefined;
 
+/**
+ * Scanners of the buffers sharedScanBuffer made, by their SharedArrayBuffer (a WebAssembly memory's): they scan
+ * in place, with positions in the memory.
+ */
+const inPlace = new WeakMap<ArrayBufferLike, WasmScan>();
+
 /** The scan cutPoint uses: the WebAssembly one, instantiated on first use (343 bytes, well under a millisecond), else JavaScript's. */
 export function gearScan(): GearScan {
-  return (chosen ??= instantiate() ?? gearScanJs);
+  if (chosen) return chosen;
+  const copying = instantiate();
+  if (!copying) return (chosen = gearScanJs);
+  chosen = (buf, from, end, mask) => {
+    const scan = inPlace.get(buf.buffer);
+    if (scan === undefined) return copying(buf, from, end, mask);
+    const at = buf.byteOffset;
+    const cut = scan(at + from, at + end, mask, GEAR_AT);
+    return cut < 0 ? -1 : cut - at;
+  };
+  return chosen;
+}
+
+/** Where a shared scan buffer starts in its memory: after the gear table, on a 64-byte line. */
+const SHARED_DATA_AT = 1024;
+const PAGE = 64 * 1024;
+let sharedModule: WebAssembly.Module | null | undefined;
+
+/**
+ * A zeroed buffer of `bytes` on a SharedArrayBuffer (to hand to another thread) that gearScan() scans in place: it
+ * lies in a WebAssembly memory of its own, after the module's gear table, so a large file's chunks are cut without
+ * copying each window into the module (~0.6 s of the main thread per GiB when the source is shared memory, which
+ * V8 copies with atomic loads: docs/performance.md). Its byteOffset is not 0. Where WebAssembly or its shared memory
+ * is unavailable, a plain SharedArrayBuffer, scanned as any other buffer.
+ */
+export function sharedScanBuffer(bytes: number): Buffer {
+  if (sharedModule === undefined) {
+    try {
+      sharedModule = typeof WebAssembly === 'object' ? new WebAssembly.Module(Buffer.from(GEAR_SCAN_SHARED_WASM, 'base64')) : null;
+    } catch {
+      sharedModule = null;
+    }
+  }
+  if (sharedModule && gearScan() !== gearScanJs) {
+    const pages = Math.ceil((SHARED_DATA_AT + bytes) / PAGE);
+    try {
+      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+      const scan = new WebAssembly.Instance(sharedModule, { env: { memory } }).exports.scan as WasmScan;
+      const table = new DataView(memory.buffer, GEAR_AT, 256 * 4);
+      GEAR.forEach((g, i) => table.setInt32(i * 4, g, true));
+      inPlace.set(memory.buffer, scan);
+      return Buffer.from(memory.buffer, SHARED_DATA_AT, bytes);
+    } catch {
+      /* no shared WebAssembly memory here: a plain shared buffer */
+    }
+  }
+  return Buffer.from(new SharedArrayBuffer(bytes));
 }

@@ -4,6 +4,10 @@
 ;; Memory layout (one memory, exported, 5 pages): the gear table as 256 little-endian i32 at byte 0, then a
 ;; window of up to 256 KiB + 32 bytes at byte 1024 that the caller copies data into.
 ;;
+;; The build also assembles this module with that memory line replaced by an imported shared memory
+;; (scripts/build-gear-wasm.mjs, GEAR_SCAN_SHARED_WASM): the gear table at byte 0 again, and after it a buffer the
+;; caller reads a file into and the staging worker reads chunks from, scanned where it lies.
+;;
 ;; scan(from, end, mask, gear) -> the index just past the first byte in [from, end) at which the gear hash has
 ;; every `mask` bit clear, or -1. The hash is warmed over the 32 bytes before `from` (each step shifts one bit out
 ;; of 32, so the hash at a position depends only on the 32 bytes ending there).

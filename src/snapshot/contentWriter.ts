@@ -9,6 +9,7 @@
  */
 import { chunkStream, type ReadInto } from '../chunk/chunkStream.js';
 import { maxChunk, type ChunkerParams } from '../chunk/chunkerParams.js';
+import { sharedScanBuffer } from '../chunk/gearScan.js';
 import type { Compression } from '../store/objectCodec.js';
 import type { ObjectId } from '../store/objectId.js';
 import type { ObjectWriter, PutResult, SharedChunkSink, SyncObjectWriter } from '../store/objectStore.js';
@@ -58,6 +59,37 @@ export interface StoreStreamOptions {
 /** Files from this size are stored with the staging worker (its start costs ~30 ms; a 16 MiB file takes ~100 ms). */
 export const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
 
+/**
+ * The chunks of a shared chunking buffer handed to the staging worker and not yet done, by their place in that
+ * buffer: chunkStream's beforeReuse names the part it is about to overwrite in the buffer's positions, and a chunk
+ * is a view whose byteOffset counts from the start of its memory, which the buffer need not begin
+ * (gearScan.ts sharedScanBuffer).
+ */
+export class StagedChunks {
+  private staged: Array<{ offset: number; end: number; done: Promise<void> }> = [];
+
+  constructor(private readonly buffer: Buffer) {}
+
+  /** Chunk `view` (of the buffer) is in use until `done` settles. */
+  add(view: Buffer, done: Promise<void>): void {
+    if (view.buffer !== this.buffer.buffer) throw new Error('storeStream: a chunk outside the shared chunking buffer');
+    const offset = view.byteOffset - this.buffer.byteOffset;
+    this.staged.push({ offset, end: offset + view.length, done });
+  }
+
+  /** Waits for every chunk with a byte in [from, to) of the buffer, including one that runs into it from before. */
+  async drain(from: number, to: number): Promise<void> {
+    const overlaps = (s: { offset: number; end: number }) => s.offset < to && s.end > from;
+    await Promise.all(this.staged.filter(overlaps).map((s) => s.done));
+    this.staged = this.staged.filter((s) => !overlaps(s));
+  }
+
+  /** Waits for every chunk added (settled, not necessarily fulfilled: the caller keeps the failures). */
+  async settled(): Promise<void> {
+    await Promise.all(this.staged.map((s) => s.done));
+  }
+}
+
 export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: ReadInto, params: ChunkerParams, options: StoreStreamOptions = {}): Promise<ContentResult> {
   const inflight = options.inflight ?? 4;
   const compression = options.compression;
@@ -88,11 +120,11 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
   // Only for chunkers that cut large chunks: a database's page chunks are stored synchronously anyway, and a
   // buffer of four 8 KiB pages would mean a read per 16 KiB.
   if (options.parallel && sync?.sharedSink && maxChunk(params) > SYNC_CHUNK) {
-    const sab = new SharedArrayBuffer(maxChunk(params) * 4);
-    sink = sync.sharedSink(sab);
-    if (sink) shared = Buffer.from(sab);
+    const buffer = sharedScanBuffer(maxChunk(params) * 4);
+    sink = sync.sharedSink(buffer.buffer as SharedArrayBuffer);
+    if (sink) shared = buffer;
   }
-  let staged: Array<{ offset: number; end: number; done: Promise<void> }> = [];
+  const staged = new StagedChunks(shared ?? Buffer.alloc(0));
   /** Chunks on the staging worker (see sink below). */
   let onStager = 0;
   const hashedHere = (view: Buffer): Promise<PutResult> => {
@@ -108,9 +140,7 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
   };
   const drain = async (from: number, to: number) => {
     // Every chunk with a byte in [from, to), including one that began in the other half and runs into this one.
-    const overlaps = (s: { offset: number; end: number }) => s.offset < to && s.end > from;
-    await Promise.all(staged.filter(overlaps).map((s) => s.done));
-    staged = staged.filter((s) => !overlaps(s));
+    await staged.drain(from, to);
     if (failure) throw failure;
   };
   try {
@@ -143,7 +173,7 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
             },
           );
           onStager++;
-          staged.push({ offset: view.byteOffset, end: view.byteOffset + view.length, done });
+          staged.add(view, done);
           return;
         }
         // Stored after this returns, while the next chunks are cut: a copy of its own. Hashed here: WebCrypto's
@@ -155,14 +185,14 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
       },
       shared ? { buffer: shared, beforeReuse: drain } : {},
     );
-    await Promise.all([...pending, ...staged.map((s) => s.done)]);
+    await Promise.all([...pending, staged.settled()]);
     if (failure) throw failure;
     // A trimmed copy: the list grew by push (spare capacity), and the entry keeps it for as long as its tree is cached.
     return { chunks: chunks.slice(), size, newObjects, newBytes };
   } finally {
     // Every chunk handed over has settled (or chunkStream failed before handing over more): the worker may forget the buffer.
     if (sink) {
-      await Promise.all(staged.map((s) => s.done));
+      await staged.settled();
       sink.release();
     }
   }

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GEAR_SCAN_WASM } from '../../../src/chunk/gearScanWasm.js';
-import { WASM_WINDOW, gearScan, gearScanJs } from '../../../src/chunk/gearScan.js';
+import { GEAR_SCAN_SHARED_WASM, GEAR_SCAN_WASM } from '../../../src/chunk/gearScanWasm.js';
+import { WASM_WINDOW, gearScan, gearScanJs, sharedScanBuffer } from '../../../src/chunk/gearScan.js';
 import { CLI } from '../../helpers.js';
 import { chunkBuffer } from '../../../src/chunk/chunkStream.js';
 import { DEFAULT_CDC } from '../../../src/chunk/chunkerParams.js';
@@ -59,11 +59,44 @@ describe('gear scan', () => {
     }
   });
 
-  it('the embedded module is the one gearScan.wat assembles to', async () => {
+  it('the embedded modules are the ones gearScan.wat assembles to', async () => {
     // @ts-expect-error: a plain .mjs script, without types
     const { assembleGearScan } = await import('../../../scripts/build-gear-wasm.mjs');
-    const bytes: Buffer = await assembleGearScan();
-    expect(bytes.toString('base64')).toBe(GEAR_SCAN_WASM);
+    const { own, shared } = (await assembleGearScan()) as { own: Buffer; shared: Buffer };
+    expect(own.toString('base64')).toBe(GEAR_SCAN_WASM);
+    expect(shared.toString('base64')).toBe(GEAR_SCAN_SHARED_WASM);
+  });
+
+  it('a shared scan buffer is scanned in place, with the cuts of the JavaScript scan, through views at any offset', () => {
+    const shared = sharedScanBuffer(3 * WASM_WINDOW + 5000);
+    expect(shared.buffer).toBeInstanceOf(SharedArrayBuffer);
+    // In a WebAssembly memory, after the gear table: not at the start of its SharedArrayBuffer.
+    expect(shared.byteOffset).toBeGreaterThan(0);
+    expect(shared.every((b) => b === 0)).toBe(true);
+    const wasm = gearScan();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        fc.integer({ min: 1, max: 24 }),
+        fc.integer({ min: 0, max: 4000 }),
+        fc.integer({ min: 32, max: 3000 }),
+        fc.integer({ min: 0, max: 2 * WASM_WINDOW }),
+        (seed, bits, viewAt, from, length) => {
+          const data = seeded(shared.length, seed);
+          data.copy(shared);
+          const view = shared.subarray(viewAt);
+          const end = Math.min(view.length, from + length);
+          const mask = top(bits);
+          expect(wasm(view, from, end, mask)).toBe(gearScanJs(data.subarray(viewAt), from, end, mask));
+        },
+      ),
+      { numRuns: 150 },
+    );
+    // Two buffers, two memories: each scanned in its own.
+    const other = sharedScanBuffer(64 * 1024);
+    seeded(other.length, 7).copy(other);
+    expect(other.buffer).not.toBe(shared.buffer);
+    expect(wasm(other, 32, other.length, top(10))).toBe(gearScanJs(Buffer.from(other), 32, other.length, top(10)));
   });
 
   it('without WebAssembly (node --jitless) the built library falls back to the JavaScript scan and cuts the same chunks', () => {

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import type { ChunkerParams } from '../../../src/chunk/chunkerParams.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import type { ObjectWriter, PutResult, SharedChunkSink, SyncObjectWriter } from '../../../src/store/objectStore.js';
-import { storeStream } from '../../../src/snapshot/contentWriter.js';
+import { StagedChunks, storeStream } from '../../../src/snapshot/contentWriter.js';
+import { sharedScanBuffer } from '../../../src/chunk/gearScan.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -172,5 +173,55 @@ describe('storeStream through a shared sink', () => {
     await expect(storeStream(store, reader(data, 65_536), params, { parallel: true })).rejects.toThrow(/ENOSPC/);
     expect(handed).toBeGreaterThanOrEqual(3);
     expect(settled).toBe(handed);
+  });
+});
+
+describe('StagedChunks', () => {
+  it('waits, before a part of the buffer is reused, for the chunks in it, in the buffer\'s positions though it does not start its memory', async () => {
+    const buffer = sharedScanBuffer(1024 * 1024);
+    // The chunking buffer lies after the scanner's gear table: a chunk's byteOffset is not its place in the buffer.
+    expect(buffer.byteOffset).toBeGreaterThan(0);
+    const half = buffer.length / 2;
+    const staged = new StagedChunks(buffer);
+    const later = () => {
+      let settle!: () => void;
+      const done = new Promise<void>((resolve) => (settle = resolve));
+      return { done, settle };
+    };
+    // A chunk that starts just before the middle and runs into the second half, one at the very end, one at the start.
+    const across = later();
+    const atEnd = later();
+    const atStart = later();
+    staged.add(buffer.subarray(half - 100, half + 100), across.done);
+    staged.add(buffer.subarray(buffer.length - 10), atEnd.done);
+    staged.add(buffer.subarray(0, 64), atStart.done);
+    const drained = (p: Promise<void>) => {
+      const state = { done: false };
+      void p.then(() => (state.done = true));
+      return state;
+    };
+    const turns = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    // After the chunk across the middle: nothing of the rest of the second half is in use but the last chunk.
+    const tail = drained(staged.drain(half + 100, buffer.length - 10));
+    await turns();
+    expect(tail.done).toBe(true);
+    const first = drained(staged.drain(0, half));
+    await turns();
+    expect(first.done).toBe(false);
+    atStart.settle();
+    await turns();
+    expect(first.done).toBe(false); // still the chunk that runs over the middle
+    across.settle();
+    await turns();
+    expect(first.done).toBe(true);
+    const second = drained(staged.drain(half, buffer.length));
+    await turns();
+    expect(second.done).toBe(false);
+    atEnd.settle();
+    await turns();
+    expect(second.done).toBe(true);
+    expect(() => staged.add(Buffer.alloc(10), Promise.resolve())).toThrow(/outside the shared chunking buffer/);
   });
 });
