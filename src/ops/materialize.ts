@@ -227,7 +227,8 @@ export class Materializer {
       const p = Buffer.concat([dest, SLASH, name]);
       const r = rel === '' ? name.toString('utf8') : `${rel}/${name.toString('utf8')}`;
       if (e.type === 'dir') {
-        fs.mkdirSync(p, { mode: 0o700 });
+        if (this.writer) this.writer.mkdir(p, r);
+        else fs.mkdirSync(p, { mode: 0o700 });
         await this.writeTree(e.tree!, p, r);
         if (this.dueForTurn()) await turnOfEventLoop();
         dirs.push({ e, path: p, rel: r });
@@ -239,6 +240,8 @@ export class Materializer {
         } else this.writeSmallFileSync(e, p, r);
         if (this.dueForTurn()) await turnOfEventLoop();
       } else {
+        // Written on this thread: its directory may be queued for the writing thread still.
+        if (this.writer) this.ensureDirHere(dest);
         const task = this.writes.run(() => this.writeEntry(e, p, r));
         // Handled now, awaited below: a write failing while a subdirectory is being written must not be an unhandled rejection (exit 1).
         task.catch(() => undefined);
@@ -252,6 +255,20 @@ export class Materializer {
       else this.setMetaSync(d.e, d.path);
     }
     if (this.writer?.full) await this.writer.room();
+  }
+
+  /** The last directory ensureDirHere made sure of. */
+  private ensuredDir: Buffer | undefined;
+
+  /**
+   * Makes sure that directory `dir` (and the directories above it in the restore) exists now, for an entry this
+   * thread writes (a large file, a symlink) while the writing thread may not yet have created it: created here
+   * with the mode the writing thread gives (0700), which finds it made and goes on (restoreWriterThread.ts makeDir).
+   */
+  private ensureDirHere(dir: Buffer): void {
+    if (this.ensuredDir?.equals(dir)) return;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.ensuredDir = dir;
   }
 
   /** Writes one file or symlink entry at `p` (which must not exist). */

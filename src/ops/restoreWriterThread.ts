@@ -1,6 +1,7 @@
 /**
- * The worker side of RestoreWriter (restoreWriter.ts): creates the small
- * files of a restore and sets directories' metadata, in the order the main
+ * The worker side of RestoreWriter (restoreWriter.ts): creates the
+ * directories and small files of a restore and sets directories' metadata, in
+ * the order the main
  * thread sent them (writeBatch.ts), with the same system calls as
  * Materializer.writeSmallFileSync and setMetaSync. After a failure it writes
  * nothing more: the restore is failing, and its staging directory is removed.
@@ -12,7 +13,7 @@ import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { faultPointSync } from '../util/faults.js';
 import { setOpenFileMetaSync, setPathMetaSync, type Owner } from './entryMeta.js';
-import { CREATE_FLAGS, FLAG_CHMOD, FLAG_CHOWN, RECORD_FILE, readBatch, type WriteRecord } from './writeBatch.js';
+import { CREATE_FLAGS, FLAG_CHMOD, FLAG_CHOWN, RECORD_FILE, RECORD_MKDIR, readBatch, type WriteRecord } from './writeBatch.js';
 
 /**
  * A batch: the first `bytes` of slot `slot`, a shared buffer sent with the slot's first batch (`shared`); a slot
@@ -60,6 +61,19 @@ function writeFile(r: WriteRecord): void {
   }
 }
 
+/**
+ * Creates a directory (mode 0700 until its metadata record). One the main thread made already, to write a large
+ * file or a symlink in it (Materializer.ensureDirHere), is found as a directory and left as it is: the restore
+ * writes into a staging directory of its own, where nothing else makes entries.
+ */
+function makeDir(r: WriteRecord): void {
+  try {
+    fs.mkdirSync(r.path, 0o700);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.lstatSync(r.path).isDirectory()) throw err;
+  }
+}
+
 /** The owner a record asks for, if any. */
 function ownerOf(r: WriteRecord): Owner {
   return r.flags & FLAG_CHOWN ? { uid: r.uid, gid: r.gid } : undefined;
@@ -77,6 +91,7 @@ port.on('message', (req: WriterRequest) => {
       if (!view) throw new Error(`write batch: slot ${req.slot} is not known`);
       for (const r of readBatch(view, req.bytes)) {
         if (r.kind === RECORD_FILE) writeFile(r);
+        else if (r.kind === RECORD_MKDIR) makeDir(r);
         else setPathMetaSync(r.path, r.mode, ownerOf(r), r.mtime);
         index++;
       }

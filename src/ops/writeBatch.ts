@@ -5,7 +5,8 @@
  * into a slot of a SharedArrayBuffer that both threads see (nothing is
  * copied or transferred).
  *
- * A record, little-endian: u8 kind (1 file, 2 directory metadata), u8 flags
+ * A record, little-endian: u8 kind (1 file, 2 directory metadata, 3 a directory
+ * to create, with mode 0700 until its metadata record sets it), u8 flags
  * (1 set the owner, 2 set the mode through the descriptor: the umask took
  * bits away at creation), u16 zero, u32 mode (permission, set-id and sticky
  * bits), f64 mtime in seconds (as utimes takes it), i32 uid, i32 gid, u32 path
@@ -19,12 +20,13 @@ export const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.co
 
 export const RECORD_FILE = 1;
 export const RECORD_DIR = 2;
+export const RECORD_MKDIR = 3;
 export const FLAG_CHOWN = 1;
 export const FLAG_CHMOD = 2;
 const HEADER = 32;
 
 export interface WriteRecord {
-  kind: typeof RECORD_FILE | typeof RECORD_DIR;
+  kind: typeof RECORD_FILE | typeof RECORD_DIR | typeof RECORD_MKDIR;
   flags: number;
   mode: number;
   mtime: number;
@@ -94,7 +96,7 @@ export function* readBatch(v: Buffer, bytes: number): Generator<WriteRecord> {
   while (at < bytes) {
     if (at + HEADER > bytes) throw new Error(`write batch: a record header cut short at byte ${at}`);
     const kind = v.readUInt8(at);
-    if (kind !== RECORD_FILE && kind !== RECORD_DIR) throw new Error(`write batch: record kind ${kind} at byte ${at}`);
+    if (kind !== RECORD_FILE && kind !== RECORD_DIR && kind !== RECORD_MKDIR) throw new Error(`write batch: record kind ${kind} at byte ${at}`);
     const pathLength = v.readUInt32LE(at + 24);
     const contentLength = v.readUInt32LE(at + 28);
     const pathStart = at + HEADER;

@@ -25,7 +25,7 @@ const OBJECT_CONTENT = Buffer.from('an object of its own\n'.repeat(600));
 /** Seconds since the epoch with a microsecond part, different for every `i`. */
 const when = (i: number) => 1_600_000_000 + i * 37 + (i % 1000) / 1000 + 0.000123;
 
-/** 1,200 small files in 24 folders, with modes, an empty file, a non-UTF-8 name, a large file, a symlink; every mtime its own. */
+/** 1,200 small files in 24 folders, with modes, an empty file, a non-UTF-8 name, large files, symlinks; every mtime its own. */
 function makeSource(dir: string, count: number): void {
   const dirs: string[] = [];
   for (let d = 0; d < 24; d++) {
@@ -47,6 +47,16 @@ function makeSource(dir: string, count: number): void {
   fs.symlinkSync('f5.txt', path.join(dirs[5]!, 'link'));
   // Over the inline limit: an object of its own, for the damaged-object case.
   fs.writeFileSync(path.join(dirs[6]!, 'object.bin'), OBJECT_CONTENT);
+  // Folders that hold nothing the worker writes but the folders themselves: a large file and a symlink three levels
+  // down, which the main thread writes while the worker may not have created their folders yet.
+  const late = path.join(dir, 'late', 'a', 'b');
+  fs.mkdirSync(late, { recursive: true });
+  fs.writeFileSync(path.join(late, 'big.bin'), Buffer.alloc(300 * 1024, 3));
+  fs.symlinkSync('b/big.bin', path.join(dir, 'late', 'a', 'link'));
+  for (const [i, d] of [late, path.dirname(late), path.join(dir, 'late')].entries()) {
+    fs.chmodSync(d, [0o751, 0o705, 0o770][i]!);
+    fs.utimesSync(d, when(30_000 + i), when(30_000 + i));
+  }
   // Directory metadata last, deepest first: a restore must set it only after everything inside is written.
   for (const [i, sub] of [...dirs].reverse().entries()) {
     fs.chmodSync(sub, i % 2 === 0 ? 0o750 : 0o755);
@@ -70,7 +80,7 @@ describe('restoring many small files with the writing worker', () => {
   it('restores contents, modes and mtimes of files and folders exactly, with --verify', () => {
     const out = path.join(root, 'out');
     const r = cairnOk(['restore', snapshot, '--repo', repo, '--target', out, '--verify', '--json']);
-    expect(parseJson<{ files: number }>(r).files).toBe(1203);
+    expect(parseJson<{ files: number }>(r).files).toBe(1204);
     expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
     expect(fs.statSync(path.join(out, 'd1', 'f1.txt')).mode & 0o7777).toBe(0o4755);
   });

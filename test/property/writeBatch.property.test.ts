@@ -5,17 +5,17 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BatchBuilder, RECORD_DIR, RECORD_FILE, readBatch, recordBytes } from '../../src/ops/writeBatch.js';
+import { BatchBuilder, RECORD_DIR, RECORD_FILE, RECORD_MKDIR, readBatch, recordBytes } from '../../src/ops/writeBatch.js';
 
 const recordArb = fc.record({
-  kind: fc.constantFrom(RECORD_FILE, RECORD_DIR),
+  kind: fc.constantFrom(RECORD_FILE, RECORD_DIR, RECORD_MKDIR),
   flags: fc.integer({ min: 0, max: 3 }),
   mode: fc.integer({ min: 0, max: 0o7777 }),
   mtime: fc.double({ min: -1e10, max: 1e10, noNaN: true }),
   uid: fc.integer({ min: -1, max: 2 ** 31 - 1 }),
   gid: fc.integer({ min: -1, max: 2 ** 31 - 1 }),
   path: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((a) => Buffer.from(a)),
-  // A file's content in one or more parts (its chunks); a directory has none.
+  // A file's content in one or more parts (its chunks); a directory's records have none.
   parts: fc.array(fc.uint8Array({ maxLength: 2000 }).map((a) => Buffer.from(a)), { maxLength: 4 }),
 });
 
@@ -23,10 +23,10 @@ describe('write batches', () => {
   it('read back exactly what was packed, in order', () => {
     fc.assert(
       fc.property(fc.array(recordArb, { maxLength: 40 }), (records) => {
-        const size = records.reduce((n, r) => n + recordBytes(r.path.length, r.kind === RECORD_DIR ? 0 : Buffer.concat(r.parts).length), 0);
+        const size = records.reduce((n, r) => n + recordBytes(r.path.length, r.kind !== RECORD_FILE ? 0 : Buffer.concat(r.parts).length), 0);
         const b = new BatchBuilder(Buffer.alloc(size));
         for (const r of records) {
-          const parts = r.kind === RECORD_DIR ? [] : r.parts;
+          const parts = r.kind !== RECORD_FILE ? [] : r.parts;
           const length = parts.reduce((n, p) => n + p.length, 0);
           expect(b.fits(r.path.length, length)).toBe(true);
           b.add(r.kind, r.flags, r.mode, r.mtime, r.uid, r.gid, r.path, parts, length);
@@ -44,7 +44,7 @@ describe('write batches', () => {
             uid: r.uid,
             gid: r.gid,
             path: r.path,
-            content: r.kind === RECORD_DIR ? Buffer.alloc(0) : Buffer.concat(r.parts),
+            content: r.kind !== RECORD_FILE ? Buffer.alloc(0) : Buffer.concat(r.parts),
           })),
         );
       }),
