@@ -283,7 +283,7 @@ export function writeReport(records, file, opts = {}) {
  * Records of several raw files as one run: a dataset measured in a later file
  * replaces the same dataset of an earlier one (re-running one dataset after a
  * change); the first file's meta (machine, limits) is kept, with the union of
- * tools and versions.
+ * tools and versions (a tool's builds named with the datasets each measured).
  */
 export function mergeRuns(files) {
   const runs = files.map((f) => fs.readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)));
@@ -291,7 +291,23 @@ export function mergeRuns(files) {
   runs.forEach((recs, i) => recs.filter((r) => r.type === 'dataset').forEach((r) => owner.set(r.dataset, i)));
   const meta = { ...runs[0].find((r) => r.type === 'meta') };
   meta.tools = [...new Set(runs.flatMap((recs) => recs.find((r) => r.type === 'meta')?.tools ?? []))];
-  meta.versions = Object.assign({}, ...runs.map((recs) => recs.find((r) => r.type === 'meta')?.versions ?? {}));
+  // A tool measured by different builds in different files (cairn before and after a change) names each build
+  // with the datasets it measured here.
+  const byTool = new Map();
+  runs.forEach((recs, i) => {
+    const owned = [...owner].filter(([, j]) => j === i).map(([d]) => d);
+    if (owned.length === 0) return;
+    for (const [tool, version] of Object.entries(recs.find((r) => r.type === 'meta')?.versions ?? {})) {
+      const list = byTool.get(tool) ?? [];
+      const same = list.find((x) => x.version === version);
+      if (same) same.datasets.push(...owned);
+      else list.push({ version, datasets: [...owned] });
+      byTool.set(tool, list);
+    }
+  });
+  meta.versions = Object.fromEntries(
+    [...byTool].map(([tool, list]) => [tool, list.length === 1 ? list[0].version : list.map((x) => `${x.version} (${x.datasets.join(', ')})`).join('; ')]),
+  );
   if (runs.length > 1) meta.stamp = runs.map((recs) => recs.find((r) => r.type === 'meta')?.stamp).join(' + ');
   const out = [meta];
   const limits = runs.flat().find((r) => r.type === 'limits');
