@@ -1,9 +1,8 @@
 /**
  * The worker side of RestoreWriter (restoreWriter.ts): creates the
  * directories and small files of a restore and sets directories' metadata, in
- * the order the main
- * thread sent them (writeBatch.ts), with the same system calls as
- * Materializer.writeSmallFileSync and setMetaSync. After a failure it writes
+ * the order the main thread sent them (writeBatch.ts), with the same system
+ * calls as Materializer.writeSmallFileSync and setMetaSync. After a failure it writes
  * nothing more: the restore is failing, and its staging directory is removed.
  *
  * Runs as a worker_threads entry: dist/src/ops/restoreWriterThread.js for the
