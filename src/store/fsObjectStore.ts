@@ -74,8 +74,11 @@ function verifyContent(id: ObjectId, actual: string): void {
  */
 const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 
-/** Object files read on the calling thread (getSync): small ones into one reused buffer. */
-const files = new ObjectFileReader(16 * 1024, false);
+/**
+ * Object files read on the calling thread (getSync): into one reused buffer, grown for objects up to 1 MiB (a small
+ * file's objects, trees, most chunks of large files).
+ */
+const files = new ObjectFileReader(16 * 1024, 1024 * 1024);
 
 /** `content` as a buffer of its own when it is a view into the scratch buffer (a small raw object's payload). */
 function ownedContent(content: Buffer): Buffer {

@@ -12,12 +12,14 @@ export class ObjectFileReader {
 
   /**
    * @param size the reused buffer's size
-   * @param keepGrown keep a buffer grown for a larger object as the reused one (a worker reading ~1 MiB
-   *   chunks); otherwise a larger object gets a buffer of its own and the reused one stays small.
+   * @param keepUpTo a buffer grown for a larger object, up to this size, becomes the reused one; an object larger
+   *   still gets a buffer of its own. Each buffer of its own is an allocation that is garbage after one read: on
+   *   the main thread of a restore, whose small files' objects run up to 256 KiB, those kept glibc's heap 5-10 MiB
+   *   larger at the peak (docs/performance.md).
    */
   constructor(
     size: number,
-    private readonly keepGrown: boolean,
+    private readonly keepUpTo: number,
   ) {
     this.scratch = Buffer.allocUnsafeSlow(size);
   }
@@ -42,7 +44,7 @@ export class ObjectFileReader {
           const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, fs.fstatSync(fd).size + 1));
           buf.copy(bigger, 0, 0, n);
           buf = bigger;
-          if (this.keepGrown) this.scratch = bigger;
+          if (bigger.length <= this.keepUpTo) this.scratch = bigger;
         }
       }
       return buf.subarray(0, n);

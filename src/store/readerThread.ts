@@ -23,7 +23,7 @@ if (!port) throw new Error('readerThread.js is a worker thread entry');
 const objectsRoot = (workerData as { objectsRoot: string }).objectsRoot;
 
 /** Object files read into one reused buffer, grown to the largest object read. */
-const files = new ObjectFileReader(64 * 1024, true);
+const files = new ObjectFileReader(64 * 1024, Infinity);
 let groups = 0;
 /** Output buffers the main thread has written and handed back (transferred), reused for later groups. */
 const pool: ArrayBuffer[] = [];
