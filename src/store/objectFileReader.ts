@@ -41,7 +41,12 @@ export class ObjectFileReader {
         n += got;
         if (got === 0 || (got < want && !untilZero)) break;
         if (n === buf.length) {
-          const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, fs.fstatSync(fd).size + 1));
+          // Room for the whole file and a read of 0 after it, doubling; but not past keepUpTo for a file that fits
+          // under it (or a file just under it would get a buffer of its own). A file longer than fstat says (never
+          // an object) still gets the buffer doubled.
+          const room = fs.fstatSync(fd).size + 1;
+          const fits = room > buf.length && room <= this.keepUpTo;
+          const bigger = Buffer.allocUnsafeSlow(fits ? Math.max(room, Math.min(buf.length * 2, this.keepUpTo)) : Math.max(buf.length * 2, room));
           buf.copy(bigger, 0, 0, n);
           buf = bigger;
           if (bigger.length <= this.keepUpTo) this.scratch = bigger;

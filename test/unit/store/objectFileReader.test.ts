@@ -32,7 +32,20 @@ describe('ObjectFileReader', () => {
         reader.read(p);
         expect(copy.equals(data)).toBe(true);
       }),
-      { numRuns: 60 },
+      { numRuns: 200 },
     );
+  });
+
+  it('does not double past keepUpTo for a file under it (a file just under it stays in the reused buffer)', () => {
+    const reader = new ObjectFileReader(1024, 64 * 1024);
+    for (const size of [33_000, 40_000, 64 * 1024 - 1, 100, 64 * 1024 + 1, 50_000]) {
+      const data = randomBytes(size);
+      const p = path.join(dir, `seq-${size}`);
+      fs.writeFileSync(p, data);
+      const got = reader.read(p);
+      expect(got.equals(data)).toBe(true);
+      // 40,000 bytes after a buffer grown to 33,001: doubling would give 66,002, past keepUpTo.
+      expect(reader.holds(got)).toBe(size < 64 * 1024);
+    }
   });
 });
