@@ -49,6 +49,12 @@ export const WASM_WINDOW = 256 * 1024;
 
 type WasmScan = (from: number, end: number, mask: number, gear: number) => number;
 
+/** The gear table where the module reads it, little-endian whatever the host's order (its i32.load always is). */
+function writeGearTable(memory: ArrayBufferLike): void {
+  const table = new DataView(memory, GEAR_AT, 256 * 4);
+  GEAR.forEach((g, i) => table.setInt32(i * 4, g, true));
+}
+
 function instantiate(): GearScan | null {
   // No WebAssembly (node --jitless), or it cannot be compiled here: the JavaScript loop, with the same cuts.
   if (typeof WebAssembly !== 'object') return null;
@@ -62,9 +68,7 @@ function instantiate(): GearScan | null {
   const scan = exports.scan as WasmScan;
   // The memory never grows, so these views stay valid.
   const bytes = new Uint8Array(memory.buffer);
-  // Little-endian whatever the host's order: the module's i32.load always reads little-endian.
-  const table = new DataView(memory.buffer, GEAR_AT, 256 * 4);
-  GEAR.forEach((g, i) => table.setInt32(i * 4, g, true));
+  writeGearTable(memory.buffer);
   const data = WINDOW_AT + 32;
   return (buf, from, end, mask) => {
     // Window by window: each copied with the 32 bytes before it, which warm the hash exactly as the bytes
@@ -127,8 +131,7 @@ export function sharedScanBuffer(bytes: number): Buffer {
     try {
       const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
       const scan = new WebAssembly.Instance(sharedModule, { env: { memory } }).exports.scan as WasmScan;
-      const table = new DataView(memory.buffer, GEAR_AT, 256 * 4);
-      GEAR.forEach((g, i) => table.setInt32(i * 4, g, true));
+      writeGearTable(memory.buffer);
       inPlace.set(memory.buffer, scan);
       return Buffer.from(memory.buffer, SHARED_DATA_AT, bytes);
     } catch {
