@@ -80,7 +80,7 @@ const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
  */
 const files = new ObjectFileReader(16 * 1024, 1024 * 1024);
 
-/** `content` as a buffer of its own when it is a view into the scratch buffer (a small raw object's payload). */
+/** `content` as a buffer of its own when it is a view into the reused read buffer (a raw object's payload, up to 1 MiB). */
 function ownedContent(content: Buffer): Buffer {
   return files.holds(content) ? Buffer.from(content) : content;
 }
