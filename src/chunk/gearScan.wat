@@ -5,14 +5,14 @@
 ;; window of up to 256 KiB + 32 bytes at byte 1024 that the caller copies data into.
 ;;
 ;; The build also assembles this module with that memory line replaced by an imported shared memory
-;; (scripts/build-gear-wasm.mjs, GEAR_SCAN_SHARED_WASM): the gear table at byte 0 again, and after it a buffer the
+;; (scripts/build-wasm.mjs, GEAR_SCAN_SHARED_WASM): the gear table at byte 0 again, and after it a buffer the
 ;; caller reads a file into and the staging worker reads chunks from, scanned where it lies.
 ;;
 ;; scan(from, end, mask, gear) -> the index just past the first byte in [from, end) at which the gear hash has
 ;; every `mask` bit clear, or -1. The hash is warmed over the 32 bytes before `from` (each step shifts one bit out
 ;; of 32, so the hash at a position depends only on the 32 bytes ending there).
 ;;
-;; Assembled into gearScanWasm.ts by scripts/build-gear-wasm.mjs; test/unit/chunk/gearScan.test.ts checks that the
+;; Assembled into gearScanWasm.ts by scripts/build-wasm.mjs; test/unit/chunk/gearScan.test.ts checks that the
 ;; bytes there are this file's.
 (module
   (memory (export "memory") 5)

@@ -363,8 +363,8 @@ export class Materializer {
 
   /**
    * writeFile's chunks read on two threads: the chunks are cut into groups of about WRITE_BATCH bytes (by the
-   * file's average chunk size), the reading worker is kept WORKER_GROUPS groups busy, and this thread reads
-   * the next group itself whenever the group due for writing is still on the worker. Groups are written in
+   * file's average chunk size), the reading worker is kept WORKER_GROUPS groups busy once it has loaded, and this
+   * thread reads the next group itself until then and whenever the group due for writing is still on the worker. Groups are written in
    * order, one write in flight, at most GROUPS_AHEAD groups held. A group the worker could not read is read
    * here (getSync), so every error is the one reading alone gives. Returns the bytes written.
    */
@@ -400,7 +400,8 @@ export class Materializer {
     const writeback = new Writeback(fd);
     try {
       while (due < groupCount) {
-        while (onWorker < WORKER_GROUPS && next < groupCount) groups[next] = onTheWorker(next++);
+        // Not before the worker has loaded: a group handed to it sooner waits for its start, with this thread idle.
+        while (onWorker < WORKER_GROUPS && next < groupCount && reader.ready?.() !== false) groups[next] = onTheWorker(next++);
         const head = groups[due];
         if (Array.isArray(head) && writeDone) {
           groups[due++] = undefined;

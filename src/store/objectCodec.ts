@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import * as snappy from 'snappy';
 import { IntegrityError } from '../errors.js';
+import { SnappyDecoder, WASM_SNAPPY_MAX } from './snappyDecoder.js';
 
 export const CODEC_RAW = 0;
 export const CODEC_DEFLATE = 1;
@@ -114,25 +115,46 @@ export function encodeObjectParts(content: Buffer, compression: Compression): En
 export const CODEC_BYTES: readonly Buffer[] = [Buffer.of(CODEC_RAW), Buffer.of(CODEC_DEFLATE), Buffer.of(CODEC_SNAPPY)];
 
 /** The content length a snappy payload declares (its leading varint), checked before anything is allocated. */
-function snappyLength(payload: Buffer, what: string): number {
+function snappyLength(payload: Buffer, what: string): { length: number; header: number } {
   let n = 0;
   for (let i = 0, shift = 0; i < 5 && i < payload.length; i++, shift += 7) {
     const b = payload[i]!;
     n += (b & 0x7f) * 2 ** shift;
     if ((b & 0x80) === 0) {
       if (n > MAX_OBJECT_CONTENT) break;
-      return n;
+      return { length: n, header: i + 1 };
     }
   }
   throw new IntegrityError(`${what} cannot be decompressed (corrupted snappy header)`, { details: { object: what } });
 }
 
+function snappyCorrupted(what: string, cause?: unknown): IntegrityError {
+  return new IntegrityError(`${what} cannot be decompressed (corrupted)`, { cause, details: { object: what } });
+}
+
+/**
+ * A snappy payload's content, decoded in WebAssembly when it is small (snappyDecoder.ts): then a view of the
+ * decoder's memory, valid until the next decode on this thread.
+ */
+function unsnappyTransient(payload: Buffer, what: string): Buffer {
+  const { length, header } = snappyLength(payload, what);
+  const wasm = length <= WASM_SNAPPY_MAX ? SnappyDecoder.get() : null;
+  if (!wasm) return unsnappyNative(payload, what);
+  const content = wasm.decode(payload.subarray(header), length);
+  if (!content) throw snappyCorrupted(what);
+  return content;
+}
+
 function unsnappySync(payload: Buffer, what: string): Buffer {
-  snappyLength(payload, what);
+  const content = unsnappyTransient(payload, what);
+  return SnappyDecoder.get()?.holds(content) ? Buffer.from(content) : content;
+}
+
+function unsnappyNative(payload: Buffer, what: string): Buffer {
   try {
     return snappy.uncompressSync(payload, DECODE_OPTS) as Buffer;
   } catch (err) {
-    throw new IntegrityError(`${what} cannot be decompressed (corrupted)`, { cause: err, details: { object: what } });
+    throw snappyCorrupted(what, err);
   }
 }
 
@@ -141,7 +163,7 @@ async function unsnappy(payload: Buffer, what: string): Promise<Buffer> {
   try {
     return (await snappy.uncompress(payload, DECODE_OPTS)) as Buffer;
   } catch (err) {
-    throw new IntegrityError(`${what} cannot be decompressed (corrupted)`, { cause: err, details: { object: what } });
+    throw snappyCorrupted(what, err);
   }
 }
 
@@ -158,11 +180,24 @@ function inflateError(err: unknown, what: string): IntegrityError {
 
 /** Synchronous decodeObject, for small objects. */
 export function decodeObjectSync(stored: Buffer, what: string): Buffer {
+  return decodeStoredSync(stored, what, unsnappySync);
+}
+
+/**
+ * decodeObjectSync for a caller that is done with the content before it decodes again on this thread (hashes it
+ * and copies it elsewhere): a small snappy object's content is then a view of the WebAssembly decoder's memory, not
+ * a copy of its own. Contents of other codecs are as decodeObjectSync gives them.
+ */
+export function decodeObjectTransient(stored: Buffer, what: string): Buffer {
+  return decodeStoredSync(stored, what, unsnappyTransient);
+}
+
+function decodeStoredSync(stored: Buffer, what: string, unsnappyWith: (payload: Buffer, what: string) => Buffer): Buffer {
   if (stored.length === 0) throw new IntegrityError(`${what} is empty (truncated)`, { details: { object: what } });
   const codec = stored[0];
   const payload = stored.subarray(1);
   if (codec === CODEC_RAW) return payload;
-  if (codec === CODEC_SNAPPY) return unsnappySync(payload, what);
+  if (codec === CODEC_SNAPPY) return unsnappyWith(payload, what);
   if (codec === CODEC_DEFLATE) {
     try {
       return zlib.inflateRawSync(payload, INFLATE_OPTS);

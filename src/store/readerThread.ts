@@ -12,11 +12,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { faultPointSync } from '../util/faults.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
 import { sha256Hex } from '../util/hash.js';
-import { decodeObjectSync } from './objectCodec.js';
+import { decodeObjectTransient } from './objectCodec.js';
 import { ObjectFileReader } from './objectFileReader.js';
 import type { ObjectId } from './objectId.js';
 import { objectPath } from './objectPath.js';
-import type { ReaderReply, ReaderRequest } from './parallelReader.js';
+import type { ReaderLoaded, ReaderReply, ReaderRequest } from './parallelReader.js';
 
 const port = parentPort;
 if (!port) throw new Error('readerThread.js is a worker thread entry');
@@ -63,10 +63,11 @@ function readGroup(req: ReaderRequest): ReaderReply {
   let out = output(OUTPUT_MIN);
   let length = 0;
   for (const id of req.ids) {
-    // Copied out at once: a raw object's content is a view of the reused buffer until the next read. A local
-    // regular file reads short only at its end; were it otherwise, the hash check fails the group and the main
-    // thread reads it again (see parallelReader.ts).
-    const content = decodeObjectSync(files.read(objectPath(objectsRoot, id as ObjectId)), `object ${id}`);
+    // Copied out at once: a raw object's content is a view of the reused buffer until the next read, a small
+    // snappy object's a view of the decoder's memory until the next decode. A local regular file reads short only
+    // at its end; were it otherwise, the hash check fails the group and the main thread reads it again (see
+    // parallelReader.ts).
+    const content = decodeObjectTransient(files.read(objectPath(objectsRoot, id as ObjectId)), `object ${id}`);
     if (sha256Hex(content) !== id) return { seq: req.seq, failed: `object ${id} does not match its id` };
     if (length + content.length > out.length) {
       const bigger = output(Math.max(out.length * 2, length + content.length));
@@ -78,6 +79,9 @@ function readGroup(req: ReaderRequest): ReaderReply {
   }
   return { seq: req.seq, content: out.buffer as ArrayBuffer, length };
 }
+
+/** Loaded: groups handed over from now on are read at once (see ParallelReader.ready). */
+port.postMessage({ loaded: true } satisfies ReaderLoaded);
 
 port.on('message', (req: ReaderRequest) => {
   for (const b of req.recycle ?? []) keep(b);

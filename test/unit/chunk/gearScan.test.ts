@@ -61,7 +61,7 @@ describe('gear scan', () => {
 
   it('the embedded modules are the ones gearScan.wat assembles to', async () => {
     // @ts-expect-error: a plain .mjs script, without types
-    const { assembleGearScan } = await import('../../../scripts/build-gear-wasm.mjs');
+    const { assembleGearScan } = await import('../../../scripts/build-wasm.mjs');
     const { own, shared } = (await assembleGearScan()) as { own: Buffer; shared: Buffer };
     expect(own.toString('base64')).toBe(GEAR_SCAN_WASM);
     expect(shared.toString('base64')).toBe(GEAR_SCAN_SHARED_WASM);

@@ -40,6 +40,8 @@ interface Plan {
   chunks: number[];
   /** Per read() call, in order: how the fake reader answers (delay in ms, or give up). */
   answers: Array<{ delay: number; giveUp: boolean }>;
+  /** How many times ready() answers false before the reader has loaded (as the worker is while it starts). */
+  loadingFor: number;
 }
 
 interface Fake {
@@ -57,8 +59,12 @@ function fakeContext(plan: Plan, damaged?: string): Fake {
   let calls = 0;
   let released = 0;
   const given = new Set<Buffer>();
+  let asked = 0;
   const reader: ObjectGroupReader = {
+    ready: () => ++asked > plan.loadingFor,
     read(group) {
+      // Nothing is handed to a reader still loading: this thread reads meanwhile.
+      expect(asked).toBeGreaterThan(plan.loadingFor);
       const a = plan.answers[calls++ % plan.answers.length]!;
       onReader++;
       most = Math.max(most, onReader);
@@ -108,10 +114,11 @@ const planArb = fc.record({
     minLength: 1,
     maxLength: 12,
   }),
+  loadingFor: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 30 })),
 });
 
 describe('writing a large file with a group reader', () => {
-  it('writes every byte in order, whatever the reader answers and when, with at most two groups on it, handing its buffers back once written', async () => {
+  it('writes every byte in order, whatever the reader answers and when, with at most two groups on it and none before it has loaded, handing its buffers back once written', async () => {
     await fc.assert(
       fc.asyncProperty(planArb, async (plan) => {
         const { entry, content } = entryOf(plan);
@@ -131,7 +138,7 @@ describe('writing a large file with a group reader', () => {
   });
 
   it('fails with the store error when a group the reader gave up on cannot be read here, after every group settled', async () => {
-    const plan: Plan = { chunks: Array.from({ length: 700 }, (_, i) => i % pool.length), answers: [{ delay: 1, giveUp: false }] };
+    const plan: Plan = { chunks: Array.from({ length: 700 }, (_, i) => i % pool.length), answers: [{ delay: 1, giveUp: false }], loadingFor: 0 };
     expect(entryOf(plan).content.length).toBeGreaterThanOrEqual(SHARED_READ_MIN);
     expect(entryOf(plan).content.length).toBeLessThanOrEqual(SHARED_READ_MAX_CHUNK * plan.chunks.length);
     const { entry } = entryOf(plan);
