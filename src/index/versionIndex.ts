@@ -32,6 +32,9 @@ export interface SnapshotRow {
   tags: string[];
 }
 
+/** Rows per statement of stageVersions(): 5 parameters each, well under SQLite's 32,766. */
+const STAGE_ROWS = 128;
+
 export interface FileVersionRow {
   path: string;
   status: string;
@@ -197,10 +200,46 @@ export class VersionIndex {
    * the index until commit() or rollback()).
    */
   begin(): void {
-    // The table stageVersion() fills: made outside the transaction, so that a rollback empties it but keeps it.
-    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS staged_versions(path TEXT NOT NULL, status TEXT NOT NULL, type TEXT, content TEXT, size INTEGER)');
+    this.makeStage();
     this.db.exec('BEGIN');
   }
+
+  /** The table stageVersion() fills: made outside any transaction, so that a rollback empties it but keeps it. */
+  private makeStage(): void {
+    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS staged_versions(path TEXT NOT NULL, status TEXT NOT NULL, type TEXT, content TEXT, size INTEGER)');
+  }
+
+  /**
+   * Empties the stage (stageVersions), outside a transaction too: rows staged before begin() (a first snapshot
+   * stages them during its walk, in statements of their own, so that no transaction spans the walk) are not
+   * removed by a rollback.
+   */
+  clearStaged(): void {
+    this.makeStage();
+    this.db.exec('DELETE FROM staged_versions');
+  }
+
+  /**
+   * Stages rows as stageVersion() does, several per statement: inside begin()/commit(), or before begin() each
+   * statement a transaction of its own on the connection's temporary database only (the repository's index is
+   * neither read nor locked). publishVersions() files every staged row, however it was staged.
+   */
+  stageVersions(rows: readonly FileVersionRow[]): void {
+    this.makeStage();
+    let at = 0;
+    for (; at + STAGE_ROWS <= rows.length; at += STAGE_ROWS) {
+      this.stageManyStmt ??= this.db.prepare(`INSERT INTO staged_versions(path, status, type, content, size) VALUES ${Array(STAGE_ROWS).fill('(?,?,?,?,?)').join(',')}`);
+      const args: Array<string | number | null> = [];
+      for (let i = at; i < at + STAGE_ROWS; i++) {
+        const v = rows[i]!;
+        args.push(v.path, v.status, v.type, v.content, v.size);
+      }
+      this.stageManyStmt.run(args);
+    }
+    for (; at < rows.length; at++) this.stageVersion(rows[at]!);
+  }
+
+  private stageManyStmt: Database.Statement | undefined;
 
   commit(): void {
     this.db.exec('COMMIT');

@@ -63,6 +63,14 @@ function joinPath(prefix: string, e: TreeEntry): string {
   return prefix === '' ? nameBytes(e).toString('utf8') : `${prefix}/${nameBytes(e).toString('utf8')}`;
 }
 
+/**
+ * The change a file or symlink `e` in directory `prefix` is when the tree it is in is compared with nothing (a
+ * first snapshot): what diffTrees(null, tree) reports for it.
+ */
+export function addedChange(prefix: string, e: TreeEntry, hash: (s: string) => string): TreeChange {
+  return { path: joinPath(prefix, e), status: 'A', new: side(e, hash) };
+}
+
 /** Decides whether a path (or a directory on the way to one) passes the filter. */
 function pathFilter(paths: readonly string[] | undefined): { wants(p: string): boolean; descends(dir: string): boolean } {
   if (!paths || paths.length === 0) return { wants: () => true, descends: () => true };

@@ -8,9 +8,10 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { IoError, SourceError, UsageError, describeError, explainError, isErrno } from '../errors.js';
-import type { FileVersionRow } from '../index/versionIndex.js';
+import type { FileVersionRow, VersionIndex } from '../index/versionIndex.js';
 import { assertSnapshotType, encodeManifest, SNAPSHOT_MODES, type Manifest, type SnapshotMode, type SnapshotProblem, type SnapshotStats, type SnapshotType, type SourceKind } from '../model/manifest.js';
-import { diffTrees, type TreeChange } from '../model/treeDiff.js';
+import type { TreeEntry } from '../model/tree.js';
+import { addedChange, diffTrees, type TreeChange } from '../model/treeDiff.js';
 import { RepoContext } from '../repoContext.js';
 import { snapshotMarker, writeHead } from '../refs.js';
 import { changeCompressionOf } from '../repositoryConfig.js';
@@ -123,6 +124,67 @@ export function changeCounts(changes: readonly TreeChange[]): { added: number; m
   return counts;
 }
 
+/** Rows a walk holds before it stages them (WalkStagedRows). */
+const WALK_STAGE_ROWS = 512;
+
+/**
+ * A first snapshot's index rows, staged as its walk writes each directory's tree (TreeBuilder's onDirTree): with
+ * nothing to compare with, every file and symlink is added, and finding that out by reading every tree back after
+ * the walk had cost the tree dataset's first snapshot ~0.8 s after its objects were durable (docs/performance.md).
+ * Rows go to the index's stage in statements of their own, WALK_STAGE_ROWS at a time: none are held beyond that,
+ * and no transaction spans the walk. The rows and counts are the ones diffTrees(null, tree) gives.
+ */
+export class WalkStagedRows {
+  readonly counts = { added: 0, modified: 0, deleted: 0 };
+  private rows: FileVersionRow[] = [];
+  /**
+   * False once a name that is not valid UTF-8 was seen: such names can collide in the index's text (U+FFFD), and
+   * which row the index keeps then depends on the order rows come in, which is the diff's only in the diff.
+   * Nothing is staged then, and the commit diffs as for any other snapshot.
+   */
+  private usable = true;
+
+  constructor(private readonly index: VersionIndex) {
+    index.clearStaged();
+  }
+
+  /** The counts, when the walk staged every row; undefined when the commit must diff (see `usable`). */
+  get result(): { added: number; modified: number; deleted: number } | undefined {
+    return this.usable ? this.counts : undefined;
+  }
+
+  /** A directory's tree, written at `rel`: its files and symlinks staged (subdirectories report their own). */
+  add(rel: string, entries: readonly TreeEntry[]): void {
+    if (!this.usable) return;
+    for (const e of entries) {
+      if (e.rawName !== undefined) {
+        this.discard();
+        this.usable = false;
+        return;
+      }
+      if (e.type === 'dir') continue;
+      const c = addedChange(rel, e, sha256Hex);
+      countChange(this.counts, c);
+      this.rows.push(versionRow(c));
+      if (this.rows.length >= WALK_STAGE_ROWS) this.flush();
+    }
+  }
+
+  /** Stages what is held; call when the walk is done. */
+  flush(): void {
+    this.index.stageVersions(this.rows);
+    this.rows = [];
+  }
+
+  /** Drops everything staged (a failed walk, or a walk begun again). */
+  discard(): void {
+    this.usable = true;
+    this.rows = [];
+    this.counts.added = this.counts.modified = this.counts.deleted = 0;
+    this.index.clearStaged();
+  }
+}
+
 export interface CommitInput {
   kind: SourceKind;
   source: string;
@@ -138,6 +200,11 @@ export interface CommitInput {
   errors: SnapshotProblem[];
   warnings: SnapshotProblem[];
   extra?: Record<string, unknown>;
+  /**
+   * The counts of a first snapshot whose index rows its walk staged (WalkStagedRows): no diff then, unless a
+   * snapshot of the source was committed meanwhile (the staged rows are then dropped and the diff stages its own).
+   */
+  staged?: { added: number; modified: number; deleted: number };
 }
 
 /** Writes the manifest after its objects and records it; shared by every kind of source. */
@@ -158,18 +225,24 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
   // a huge tree has one change per file, which must not all be held as objects at once.
   // The rows go straight into an open index transaction, staged until the manifest exists and
   // then filed under its id; a crash before the commit leaves no rows behind.
-  const counts = { added: 0, modified: 0, deleted: 0 };
   const index = ctx.index;
+  // A first snapshot's walk staged its rows (WalkStagedRows), valid only while the source still has no snapshot.
+  const prestaged = input.staged !== undefined && parent === null && compareWith === null;
+  if (input.staged && !prestaged) index.clearStaged();
+  const counts = prestaged ? { ...input.staged! } : { added: 0, modified: 0, deleted: 0 };
   const parentTree = parent === compareWith ? compareTree : parent ? (await ctx.readManifest(parent)).tree : null;
   index.begin();
   try {
-    await diffTrees(compareTree, input.tree, load, sha256Hex, {
-      onChange: (c) => {
-        countChange(counts, c);
-        if (parent === compareWith) index.stageVersion(versionRow(c));
-      },
-    });
+    if (!prestaged) {
+      await diffTrees(compareTree, input.tree, load, sha256Hex, {
+        onChange: (c) => {
+          countChange(counts, c);
+          if (parent === compareWith) index.stageVersion(versionRow(c));
+        },
+      });
+    }
     if (parent !== compareWith) await diffTrees(parentTree, input.tree, load, sha256Hex, { onChange: (c) => index.stageVersion(versionRow(c)) });
+    ctx.logger.debug({ phase: 'diffed' }, 'the changed paths are staged in the index');
     await ctx.store.flush();
     ctx.logger.debug({ phase: 'objects-durable', tempWrites: ctx.store.tempWrites }, 'snapshot objects are durable');
     // The objects may have filled the disk: the manifest and its marker are written only if the index can then
@@ -178,6 +251,7 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
     return await writeManifest(ctx, input, parent, counts);
   } catch (err) {
     index.rollback();
+    index.clearStaged(); // rows staged before begin() outlive the rollback
     throw err;
   }
 }
@@ -268,6 +342,8 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
     const scanStart = await fileSystemNow(ctx.tmpDir);
     const rules = options.excludeRules ?? readExcludeRules(source, options.exclude ?? []);
     const cacheFile = statCachePath(ctx, source);
+    // The source's first snapshot: its walk stages the index rows (see WalkStagedRows).
+    const staged = !base && ctx.index.head(source) === null ? new WalkStagedRows(ctx.index) : null;
     const makeBuilder = (cache: StatCache | null) =>
       new TreeBuilder({
         store: ctx.store,
@@ -279,6 +355,7 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
         skipPaths: new Set([ctx.dir]),
         loadTree: (id) => ctx.loadTreeSync(id),
         onTree: (id, entries) => ctx.cacheTree(id, entries),
+        ...(staged ? { onDirTree: (rel: string, entries: readonly TreeEntry[]) => staged.add(rel, entries) } : {}),
         reuse: mode !== 'full',
         baseScanStart: base ? BigInt(base.scanStart) : null,
         onWarning: (p) => {
@@ -302,10 +379,13 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
         ctx.logger.warn({ err: err.message }, 'stat cache disagrees with its tree; walking again without it');
         errors.length = 0;
         warnings.length = 0;
+        staged?.discard();
         builder = makeBuilder(null);
         tree = await builder.build(source, base?.tree ?? null);
       }
+      staged?.flush();
     } catch (err) {
+      staged?.discard();
       await ctx.store.abort();
       throw err;
     }
@@ -335,6 +415,7 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
       warnings,
       // Recorded so that restoring this snapshot leaves alone exactly what it left out.
       ...(noExcludeRules(rules) ? {} : { extra: { excludeRules: rules } }),
+      ...(staged?.result ? { staged: staged.result } : {}),
     });
     saveStatCache(ctx, cacheFile, builder.statCacheBytes(tree));
     return summary;

@@ -66,6 +66,12 @@ export interface TreeBuilderOptions {
   loadTree: (id: ObjectId) => readonly TreeEntry[];
   /** Called with every tree written, so the caller can cache it. */
   onTree?: (id: ObjectId, entries: readonly TreeEntry[]) => void;
+  /**
+   * Called with every directory whose tree is written: its path from the root ('' for the root; names as UTF-8
+   * text joined by '/', as the tree diff joins them) and the tree's entries. A first snapshot stages its index
+   * rows from here instead of reading every tree back after the walk.
+   */
+  onDirTree?: (rel: string, entries: readonly TreeEntry[]) => void;
   /** Reuse unchanged files' chunks from the base (incremental/differential). */
   reuse: boolean;
   /** ns: the base scan's start; entries modified at or after it are re-read. */
@@ -490,6 +496,7 @@ export class TreeBuilder {
         this.counts.newBytes += put.storedBytes;
       }
       this.o.onTree?.(id, kept);
+      this.o.onDirTree?.(rel, kept);
     }
     // Unchanged down to the last row (every entry of the tree recognised from the cache, every
     // subdirectory likewise): the base cache's record stands for it, and nothing is copied yet.
