@@ -218,8 +218,9 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
   const compareWith = input.base ?? parent;
   // Trees read on this thread (getSync): small objects, for which the thread pool's reads, decodes and hashes
   // cost more and left their buffers (outside V8's heap) to late collections: a 1% change of the 36k-file tree
-  // peaked at 187 MiB RSS with loadTree().
-  const load = async (id: ObjectId) => ctx.loadTreeSync(id);
+  // peaked at 187 MiB RSS with loadTree(). Nor are the trees the diff reads cached (it reads each once; those the
+  // walk read or wrote are cached already): that change step peaked at 168-182 MiB with them, 162-169 without.
+  const load = async (id: ObjectId) => ctx.loadTreeSync(id, { keep: false });
   const compareTree = compareWith ? (await ctx.readManifest(compareWith)).tree : null;
   // Changes are counted and turned into compact index rows as they are found: a first snapshot of
   // a huge tree has one change per file, which must not all be held as objects at once.
