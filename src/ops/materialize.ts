@@ -68,6 +68,8 @@ const GROUPS_AHEAD = 4;
 const SMALL_COLLECT_BYTES = 2 * 1024 * 1024;
 /** A minor garbage collection after this many groups read on this thread (see collectYoungGarbage). */
 const COLLECT_EVERY = 8;
+/** A buffer for a group read on this thread: a group is about WRITE_BATCH bytes, and grows its buffer past it when needed. */
+const HERE_GROUP_BYTES = WRITE_BATCH + WRITE_BATCH / 4;
 /** Groups the reading worker holds at once: one it reads, one queued so it never waits for the main thread. */
 const WORKER_GROUPS = 2;
 
@@ -373,7 +375,17 @@ export class Materializer {
     const perGroup = Math.max(1, Math.min(4096, Math.round(WRITE_BATCH / Math.max(1, (e.size ?? 0) / Math.max(1, ids.length)))));
     const groupCount = Math.ceil(ids.length / perGroup);
     const groupIds = (g: number): ObjectId[] => ids.slice(g * perGroup, (g + 1) * perGroup);
-    const readHere = (g: number): Buffer[] => groupIds(g).map((id) => this.chunk(e, id, rel));
+    /** Buffers of groups read here, each reused once its group is written (at most GROUPS_AHEAD + 1 in use). */
+    const spare: Buffer[] = [];
+    /** A group read here, as written, to the buffer it lies in. */
+    const fromHere = new Map<Buffer, Buffer>();
+    const readHere = (g: number): Buffer[] => {
+      const group = { buf: spare.pop() ?? Buffer.allocUnsafeSlow(HERE_GROUP_BYTES), length: 0 };
+      for (const id of groupIds(g)) this.appendChunk(e, id, rel, group);
+      const content = group.buf.subarray(0, group.length);
+      fromHere.set(content, group.buf);
+      return [content];
+    };
     /** Per group: its content once read (a worker's group as one buffer), else the promise of it. */
     const groups: Array<Buffer[] | Promise<Buffer[]> | undefined> = [];
     let onWorker = 0;
@@ -415,7 +427,14 @@ export class Materializer {
           writeDone = false;
           writing = writeAll(fd, head).finally(() => {
             writeDone = true;
-            for (const b of head) if (fromReader.delete(b)) reader.release?.(b);
+            for (const b of head) {
+              if (fromReader.delete(b)) reader.release?.(b);
+              const buf = fromHere.get(b);
+              if (buf) {
+                fromHere.delete(b);
+                spare.push(buf);
+              }
+            }
           });
         } else if (next < groupCount && next - due < GROUPS_AHEAD) {
           // The group due is still on the worker, or the last write is still running: read one more here.
@@ -440,6 +459,31 @@ export class Materializer {
     }
     writeback.check();
     return written;
+  }
+
+  /**
+   * Appends chunk `id`'s verified bytes to `group` (moved to a bigger buffer when they do not fit), copied straight
+   * from the store's read buffer or the snappy decoder's memory: no buffer of its own per chunk. Errors as chunk().
+   */
+  private appendChunk(e: TreeEntry, id: ObjectId, rel: string, group: { buf: Buffer; length: number }): void {
+    let n: number;
+    try {
+      n = this.ctx.store.useSync(id, (data) => {
+        if (group.length + data.length > group.buf.length) {
+          const bigger = Buffer.allocUnsafeSlow(Math.max(group.buf.length * 2, group.length + data.length));
+          group.buf.copy(bigger, 0, 0, group.length);
+          group.buf = bigger;
+        }
+        group.length += data.copy(group.buf, group.length);
+        return data.length;
+      });
+    } catch (err) {
+      if (err instanceof CairnError) {
+        throw new IntegrityError(`cannot restore ${quoteName(rel)}: ${err.message}`, { cause: err, hint: err.hint, details: { path: rel, object: id } });
+      }
+      throw err;
+    }
+    this.options.budget?.spendBytes(n);
   }
 
   /** A chunk's verified bytes; a missing or damaged one is an IntegrityError naming the file. */

@@ -96,6 +96,9 @@ function fakeContext(plan: Plan, damaged?: string): Fake {
       if (id === damaged) throw new IntegrityError(`object ${id} is corrupted`, { details: { object: id } });
       return byId.get(id)!;
     },
+    useSync<T>(id: ObjectId, use: (content: Buffer) => T): T {
+      return use(store.getSync(id));
+    },
     groupReader: () => reader,
   };
   return { ctx: { store } as unknown as RepoContext, maxOnReader: () => most, reads: () => calls, unreleased: () => given.size, released: () => released };
@@ -135,6 +138,19 @@ describe('writing a large file with a group reader', () => {
       }),
       { numRuns: 20 },
     );
+  });
+
+  it('a group read here larger than its buffer (chunks larger than the file\'s average) is written whole, and buffers are reused', async () => {
+    // Small chunks, then the largest: the groups of large chunks hold ~1.7 MiB, past a group buffer's 1.25 MiB.
+    const small = pool.map((b, i) => [b.length, i] as const).sort((a, b) => a[0] - b[0]);
+    const chunks = [...Array.from({ length: 350 }, () => small[0]![1]), ...Array.from({ length: 350 }, () => small[small.length - 1]![1])];
+    const plan: Plan = { chunks, answers: [{ delay: 0, giveUp: true }], loadingFor: 0 };
+    const { entry, content } = entryOf(plan);
+    expect(content.length).toBeGreaterThanOrEqual(SHARED_READ_MIN);
+    const { ctx } = fakeContext(plan);
+    const out = path.join(root, 'grown');
+    await new Materializer(ctx).writeFile(entry, Buffer.from(out), 'f');
+    expect(fs.readFileSync(out).equals(content)).toBe(true);
   });
 
   it('fails with the store error when a group the reader gave up on cannot be read here, after every group settled', async () => {
