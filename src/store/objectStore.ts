@@ -51,11 +51,6 @@ export interface ObjectWriter extends ObjectReader {
  */
 export interface ObjectGroupReader {
   read(ids: readonly ObjectId[]): Promise<Buffer | undefined>;
-  /**
-   * False while the reader is still starting (its worker loading): a group handed to it now waits that long, so
-   * the caller reads groups itself meanwhile. Asking starts it. Absent: always ready.
-   */
-  ready?(): boolean;
   /** Gives a buffer read() returned back for reuse, once the caller no longer needs it (it may be emptied). */
   release?(content: Buffer): void;
 }

@@ -29,10 +29,6 @@ export interface ReaderRequest {
 
 /** The group's content (every object read, decoded and verified, in order), or `failed` for any problem. */
 export type ReaderReply = { seq: number; content: ArrayBuffer; length: number } | { seq: number; failed: string };
-/** The worker's first message: it has loaded and reads groups from now on (see ParallelReader.ready). */
-export interface ReaderLoaded {
-  loaded: true;
-}
 
 /** Buffers kept for handing back at most: about what is in flight at once (see Materializer). */
 const MAX_RELEASED = 12;
@@ -47,8 +43,6 @@ export class ParallelReader {
   /** Set when the worker could not start or died: every later read is left to the caller. */
   private broken = false;
   private seq = 0;
-  /** Set when the worker has said it is loaded (see ready()). */
-  private loaded = false;
   private readonly waiting = new Map<number, (content: Buffer | undefined) => void>();
   /** Buffers released since the last request, handed back with the next one. */
   private released: ArrayBuffer[] = [];
@@ -60,11 +54,7 @@ export class ParallelReader {
 
   private start(): Worker {
     const w = startWorker(this.script, { workerData: { objectsRoot: this.objectsRoot } });
-    w.on('message', (r: ReaderReply | ReaderLoaded) => {
-      if ('loaded' in r) {
-        this.loaded = true;
-        return;
-      }
+    w.on('message', (r: ReaderReply) => {
       const done = this.waiting.get(r.seq);
       if (!done) return;
       this.waiting.delete(r.seq);
@@ -82,17 +72,6 @@ export class ParallelReader {
     // After the listeners, which ref the port again (see ParallelStager.start).
     w.unref();
     return w;
-  }
-
-  /**
-   * True once the worker has loaded (~50-100 ms after it is started, on the other core): groups handed to it
-   * before that wait, and a restore that waited for them lost ~100 ms at its start with the main thread idle.
-   * Starts the worker when it has not been; false for good when it cannot start (read() then answers undefined).
-   */
-  ready(): boolean {
-    if (this.broken) return false;
-    this.worker ??= this.start();
-    return this.loaded;
   }
 
   /**

@@ -16,7 +16,7 @@ import { decodeObjectTransient } from './objectCodec.js';
 import { ObjectFileReader } from './objectFileReader.js';
 import type { ObjectId } from './objectId.js';
 import { objectPath } from './objectPath.js';
-import type { ReaderLoaded, ReaderReply, ReaderRequest } from './parallelReader.js';
+import type { ReaderReply, ReaderRequest } from './parallelReader.js';
 
 const port = parentPort;
 if (!port) throw new Error('readerThread.js is a worker thread entry');
@@ -79,9 +79,6 @@ function readGroup(req: ReaderRequest): ReaderReply {
   }
   return { seq: req.seq, content: out.buffer as ArrayBuffer, length };
 }
-
-/** Loaded: groups handed over from now on are read at once (see ParallelReader.ready). */
-port.postMessage({ loaded: true } satisfies ReaderLoaded);
 
 port.on('message', (req: ReaderRequest) => {
   for (const b of req.recycle ?? []) keep(b);
