@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import * as snappy from 'snappy';
 import { IntegrityError } from '../errors.js';
-import { SnappyDecoder, WASM_SNAPPY_MAX } from './snappyDecoder.js';
+import { SnappyDecoder, WASM_SNAPPY_MAX, WASM_SNAPPY_MAX_PAYLOAD } from './snappyDecoder.js';
 
 export const CODEC_RAW = 0;
 export const CODEC_DEFLATE = 1;
@@ -138,13 +138,17 @@ function snappyCorrupted(what: string, cause?: unknown): IntegrityError {
  */
 function unsnappyTransient(payload: Buffer, what: string): Buffer {
   const { length, header } = snappyLength(payload, what);
-  const wasm = length <= WASM_SNAPPY_MAX ? SnappyDecoder.get() : null;
+  // The payload's size is bounded too: a damaged or crafted one declaring few bytes but holding many would
+  // otherwise grow the decoder's memory, which never shrinks, to its size. No compressor writes more than
+  // 32 + n + n/6 bytes for n; the package decides such payloads, as it decides everything else past the bounds.
+  const wasm = length <= WASM_SNAPPY_MAX && payload.length <= WASM_SNAPPY_MAX_PAYLOAD ? SnappyDecoder.get() : null;
   if (!wasm) return unsnappyNative(payload, what);
   const content = wasm.decode(payload.subarray(header), length);
   if (!content) throw snappyCorrupted(what);
   return content;
 }
 
+/** unsnappyTransient, the content a buffer of its own (for decodeObject, whose callers keep it). */
 function unsnappySync(payload: Buffer, what: string): Buffer {
   const content = unsnappyTransient(payload, what);
   return SnappyDecoder.get()?.holds(content) ? Buffer.from(content) : content;
@@ -178,26 +182,18 @@ function inflateError(err: unknown, what: string): IntegrityError {
   return new IntegrityError(`${what} cannot be decompressed (corrupted)`, { cause: err, details: { object: what } });
 }
 
-/** Synchronous decodeObject, for small objects. */
-export function decodeObjectSync(stored: Buffer, what: string): Buffer {
-  return decodeStoredSync(stored, what, unsnappySync);
-}
-
 /**
- * decodeObjectSync for a caller that is done with the content before it decodes again on this thread (hashes it
- * and copies it elsewhere): a small snappy object's content is then a view of the WebAssembly decoder's memory, not
- * a copy of its own. Contents of other codecs are as decodeObjectSync gives them.
+ * Synchronous decodeObject, for small objects, and for a caller that is done with the content before it decodes
+ * again on this thread (hashes it and copies it elsewhere): a raw object's content is a view of `stored`, a small
+ * snappy object's a view of the WebAssembly decoder's memory (SnappyDecoder.holds), which the next decode
+ * overwrites. The store's getSync() copies such a view for callers that keep the content.
  */
 export function decodeObjectTransient(stored: Buffer, what: string): Buffer {
-  return decodeStoredSync(stored, what, unsnappyTransient);
-}
-
-function decodeStoredSync(stored: Buffer, what: string, unsnappyWith: (payload: Buffer, what: string) => Buffer): Buffer {
   if (stored.length === 0) throw new IntegrityError(`${what} is empty (truncated)`, { details: { object: what } });
   const codec = stored[0];
   const payload = stored.subarray(1);
   if (codec === CODEC_RAW) return payload;
-  if (codec === CODEC_SNAPPY) return unsnappyWith(payload, what);
+  if (codec === CODEC_SNAPPY) return unsnappyTransient(payload, what);
   if (codec === CODEC_DEFLATE) {
     try {
       return zlib.inflateRawSync(payload, INFLATE_OPTS);

@@ -11,8 +11,10 @@
  */
 import { SNAPPY_DECODE_WASM } from './snappyDecodeWasm.js';
 
-/** Contents up to this size are decoded here: the memory then stays under ~600 KiB. */
+/** Contents up to this size are decoded here, from payloads up to WASM_SNAPPY_MAX_PAYLOAD: the memory then stays under ~600 KiB. */
 export const WASM_SNAPPY_MAX = 256 * 1024;
+/** The most any snappy compressor writes for WASM_SNAPPY_MAX bytes (32 + n + n/6), with the length varint. */
+export const WASM_SNAPPY_MAX_PAYLOAD = 32 + WASM_SNAPPY_MAX + Math.ceil(WASM_SNAPPY_MAX / 6) + 5;
 
 /** The tag table (256 little-endian i16) and the trailer masks (5 i32) where the module reads them. */
 const TABLE_AT = 0;
@@ -84,6 +86,11 @@ export class SnappyDecoder {
     this.bytes.set(elements, INPUT_AT);
     if (this.run(INPUT_AT, INPUT_AT + elements.length, outAt, outAt + length) < 0) return null;
     return Buffer.from(this.arena, outAt, length);
+  }
+
+  /** Bytes of this decoder's memory (it grows for larger blocks and never shrinks). */
+  get memoryBytes(): number {
+    return this.arena.byteLength;
   }
 
   /** True when `b` is a view of this decoder's memory (which the next decode overwrites). */

@@ -1,9 +1,15 @@
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import * as snappy from 'snappy';
 import { describe, expect, it } from 'vitest';
-import { CODEC_SNAPPY, decodeObjectSync, decodeObjectTransient, encodeObjectSync } from '../../../src/store/objectCodec.js';
+import { CODEC_SNAPPY, decodeObject, decodeObjectTransient, encodeObjectSync } from '../../../src/store/objectCodec.js';
+import { FsObjectStore } from '../../../src/store/fsObjectStore.js';
+import type { ObjectId } from '../../../src/store/objectId.js';
+import { objectPath } from '../../../src/store/objectPath.js';
+import { sha256Hex } from '../../../src/util/hash.js';
 import { SnappyDecoder, WASM_SNAPPY_MAX } from '../../../src/store/snappyDecoder.js';
 import { SNAPPY_DECODE_WASM } from '../../../src/store/snappyDecodeWasm.js';
 import { IntegrityError } from '../../../src/errors.js';
@@ -178,12 +184,12 @@ describe('snappy decoder (WebAssembly)', () => {
     expect(wasmDecode(snappy.compressSync(small))).toEqual(small);
   });
 
-  it('objects: decodeObjectSync gives a buffer of its own, decodeObjectTransient a view the next decode overwrites, both the content', () => {
+  it('objects: decodeObjectTransient gives a view the next decode overwrites; decodeObject and the store\'s getSync give buffers of their own', async () => {
     const a = Buffer.concat([Buffer.alloc(5000, 1), seeded(3000, 2)]);
     const b = Buffer.concat([Buffer.alloc(5000, 9), seeded(3000, 4)]);
     const [sa, sb] = [encodeObjectSync(a, 'snappy'), encodeObjectSync(b, 'snappy')];
     expect(sa[0]).toBe(CODEC_SNAPPY);
-    const owned = decodeObjectSync(sa, 'a');
+    const owned = await decodeObject(sa, 'a');
     const view = decodeObjectTransient(sa, 'a');
     expect(owned).toEqual(a);
     expect(view).toEqual(a);
@@ -193,6 +199,25 @@ describe('snappy decoder (WebAssembly)', () => {
     expect(next).toEqual(b);
     expect(next.buffer).toBe(view.buffer); // the same memory, decoded into again
     expect(owned).toEqual(a);
+    // The store: what getSync returns stays the object's content after the next read.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-snappy-store-'));
+    try {
+      const store = new FsObjectStore(path.join(dir, 'objects'), { tempDir: path.join(dir, 'tmp'), compression: 'snappy', flusherScript: false });
+      const ids = [a, b].map((content, i) => {
+        const id = sha256Hex(content) as ObjectId;
+        const p = objectPath(store.root, id);
+        fs.mkdirSync(path.dirname(p), { recursive: true });
+        fs.writeFileSync(p, [sa, sb][i]!);
+        return id;
+      });
+      const first = store.getSync(ids[0]!);
+      expect(store.getSync(ids[1]!)).toEqual(b);
+      expect(first).toEqual(a);
+      expect(SnappyDecoder.get()!.holds(first)).toBe(false);
+      expect(store.useSync(ids[0]!, (c) => SnappyDecoder.get()!.holds(c) && c.equals(a))).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     // Past WASM_SNAPPY_MAX the package decodes: a buffer of its own either way.
     const large = Buffer.concat([Buffer.alloc(WASM_SNAPPY_MAX, 3), seeded(10_000, 5)]);
     const stored = encodeObjectSync(large, 'snappy');
@@ -202,15 +227,29 @@ describe('snappy decoder (WebAssembly)', () => {
     expect(SnappyDecoder.get()!.holds(decoded)).toBe(false);
   });
 
-  it('a damaged snappy object is an IntegrityError naming it, whichever decoder reads it', () => {
+  it('a payload larger than any compressor writes for its declared length goes to the package: the same answer, and the memory stays small', async () => {
+    // 2 MiB of one-byte literals (2 bytes each) declaring 300 bytes of content: damaged.
+    const literals = Buffer.alloc(2 * 1024 * 1024);
+    for (let i = 0; i < literals.length; i += 2) literals[i + 1] = i & 255; // tag 0: a literal of 1 byte
+    const damaged = Buffer.concat([Buffer.of(CODEC_SNAPPY), varint(300), literals]);
+    expect(() => decodeObjectTransient(damaged, 'object abc')).toThrow(/object abc cannot be decompressed \(corrupted\)/);
+    // Valid: 100 KiB of one-byte literals, more than 32 + n + n/6 bytes for its n.
+    const n = 100 * 1024;
+    const wasteful = Buffer.concat([Buffer.of(CODEC_SNAPPY), varint(n), literals.subarray(0, 2 * n)]);
+    const want = Buffer.from(Array.from({ length: n }, (_, i) => (2 * i) & 255));
+    expect(decodeObjectTransient(wasteful, 'w')).toEqual(want);
+    expect(await decodeObject(wasteful, 'w')).toEqual(want);
+    expect(SnappyDecoder.get()!.memoryBytes).toBeLessThan(1024 * 1024);
+  });
+
+  it('a damaged snappy object is an IntegrityError naming it, whichever decoder reads it', async () => {
     const small = encodeObjectSync(Buffer.alloc(10_000, 1), 'snappy');
     const large = encodeObjectSync(Buffer.concat([Buffer.alloc(WASM_SNAPPY_MAX, 3), seeded(10_000, 5)]), 'snappy');
     for (const stored of [small, large]) {
       const cut = stored.subarray(0, stored.length - 3);
-      for (const decode of [decodeObjectSync, decodeObjectTransient]) {
-        expect(() => decode(cut, 'object abc')).toThrow(IntegrityError);
-        expect(() => decode(cut, 'object abc')).toThrow(/object abc cannot be decompressed \(corrupted\)/);
-      }
+      expect(() => decodeObjectTransient(cut, 'object abc')).toThrow(IntegrityError);
+      expect(() => decodeObjectTransient(cut, 'object abc')).toThrow(/object abc cannot be decompressed \(corrupted\)/);
+      await expect(decodeObject(cut, 'object abc')).rejects.toThrow(/object abc cannot be decompressed \(corrupted\)/);
     }
   });
 
@@ -224,12 +263,12 @@ describe('snappy decoder (WebAssembly)', () => {
         '--jitless',
         '--input-type=module',
         '-e',
-        `import { decodeObjectSync } from ${JSON.stringify(`${lib}/objectCodec.js`)};
+        `import { decodeObjectTransient } from ${JSON.stringify(`${lib}/objectCodec.js`)};
          import { SnappyDecoder } from ${JSON.stringify(`${lib}/snappyDecoder.js`)};
          const chunks = [];
          process.stdin.on('data', (c) => chunks.push(c));
          process.stdin.on('end', () => {
-           const out = decodeObjectSync(Buffer.concat(chunks), 'x');
+           const out = decodeObjectTransient(Buffer.concat(chunks), 'x');
            console.log(JSON.stringify({ wasm: SnappyDecoder.get() !== null, content: out.toString('base64') }));
          });`,
       ],
