@@ -281,6 +281,23 @@ export function snapshotMarker(repoDir: string, id: ObjectId): string {
   return path.join(repoDir, 'snapshots', id);
 }
 
+/**
+ * Creates a snapshot's marker durably. It is empty, so it is created in place: a crash leaves it there or not,
+ * never torn, and no temp file, rename and second fsync are needed (on ext4 the file's fsync commits its
+ * directory entry too, and the directory's fsync then finds nothing to do: one journal commit, not two).
+ */
+export function writeSnapshotMarker(repoDir: string, id: ObjectId): void {
+  const file = snapshotMarker(repoDir, id);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, 'w', 0o644);
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  syncDirSync(path.dirname(file));
+}
+
 export function listSnapshotMarkers(repoDir: string): ObjectId[] {
   try {
     return fs.readdirSync(path.join(repoDir, 'snapshots')).filter((n) => /^[0-9a-f]{64}$/.test(n)) as ObjectId[];

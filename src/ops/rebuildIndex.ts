@@ -163,7 +163,7 @@ export async function reconcileIndex(ctx: RepoContext): Promise<ReconcileSummary
     indexed.add(id);
     added++;
   }
-  if (added || dropped) ctx.warn(`the index was behind the object store (an interrupted command): ${added} snapshots added, ${dropped} removed`);
+  if (added || dropped) ctx.warn(`the index was behind the object store (an interrupted command or a power loss): ${count(added, 'snapshot')} added, ${dropped} removed`);
   const refs = reconcileRefs(ctx, (id) => indexed.has(id) || ctx.index.get(id) !== undefined);
   if (refs.tags || refs.heads) {
     ctx.warn(`the index was behind refs/ (an interrupted command): ${count(refs.tags, 'tag')} and ${count(refs.heads, 'HEAD')} brought in line`);

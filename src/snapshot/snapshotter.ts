@@ -13,10 +13,10 @@ import { assertSnapshotType, encodeManifest, SNAPSHOT_MODES, type Manifest, type
 import type { TreeEntry } from '../model/tree.js';
 import { addedChange, diffTrees, type TreeChange } from '../model/treeDiff.js';
 import { RepoContext } from '../repoContext.js';
-import { snapshotMarker, writeHead } from '../refs.js';
+import { writeHead, writeSnapshotMarker } from '../refs.js';
 import { changeCompressionOf } from '../repositoryConfig.js';
 import type { ObjectId } from '../store/objectId.js';
-import { fsyncDir, tempName, writeFileAtomic, writeFileAtomicSync } from '../util/durableFs.js';
+import { tempName, writeFileAtomicSync } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
 import { ISO_TIME_HINT, parseIsoTime } from '../util/isoTime.js';
 import { compileExcludes, noExcludeRules, readExcludeRules, type ExcludeRules } from './excludes.js';
@@ -295,10 +295,7 @@ async function writeManifest(
   await ctx.store.flush();
   const id = put.id;
   ctx.logger.debug({ phase: 'manifest-durable', id }, 'manifest is durable');
-  const marker = snapshotMarker(ctx.dir, id);
-  await fsp.mkdir(path.dirname(marker), { recursive: true });
-  await writeFileAtomic(marker, '', { tempDir: ctx.tmpDir });
-  await fsyncDir(path.dirname(marker));
+  writeSnapshotMarker(ctx.dir, id);
   ctx.logger.debug({ phase: 'marker-durable', id }, 'snapshot marker is durable');
   try {
     ctx.index.addSnapshot(id, manifest);

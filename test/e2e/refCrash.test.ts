@@ -97,6 +97,28 @@ describe('kill -9 between a ref change and its index update', () => {
   });
 });
 
+describe('an index.db that lost its last commits (a power loss: commits are not fsync\'d, the index being a cache)', () => {
+  it('gets the snapshot, its per-file history, its HEAD and its tag back from snapshots/ and refs/ on the next command', () => {
+    const { repo, src, first, second } = setup('lost-commit');
+    const saved = path.join(root, 'lost-commit', 'index.db.before');
+    fs.copyFileSync(path.join(repo, 'index.db'), saved); // no -wal: each command checkpoints the index as it closes
+    fs.writeFileSync(path.join(src, 'a.txt'), 'three\n');
+    const third = parseJson<{ id: string }>(cairnOk(['snapshot', src, '--repo', repo, '--tag', 'v3', '--json'])).id;
+    for (const suffix of ['-wal', '-shm']) fs.rmSync(path.join(repo, `index.db${suffix}`), { force: true });
+    fs.copyFileSync(saved, path.join(repo, 'index.db'));
+    const log = cairnOk(['log', '--json', '--repo', repo]);
+    expect(log.stderr).toBe(
+      'cairn: warning: the index was behind the object store (an interrupted command or a power loss): 1 snapshot added, 0 removed\n' +
+        'cairn: warning: the index was behind refs/ (an interrupted command): 1 tag and 1 HEAD brought in line\n',
+    );
+    expect(parseJson<Array<{ id: string }>>(log).map((s) => s.id)).toEqual([third, second, first]);
+    expect(parseJson<Array<{ snapshot: string }>>(cairnOk(['log', '--json', '--repo', repo, '--', 'a.txt'])).map((v) => v.snapshot)).toEqual([third, second, first]);
+    expectAgreement(repo, { v1: first, v3: third });
+    fs.writeFileSync(path.join(src, 'a.txt'), 'four\n');
+    expect(parseJson<{ parents: string[] }>(cairnOk(['snapshot', src, '--repo', repo, '--json'])).parents).toEqual([third]);
+  });
+});
+
 describe('a zero-length index.db', () => {
   it('is rebuilt from the store on the next command, with one notice: history, tags and HEADs all back', () => {
     const { repo, src, first, second } = setup('empty');
