@@ -352,7 +352,9 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
         excludes: compileExcludes(rules),
         skipPaths: new Set([ctx.dir]),
         loadTree: (id) => ctx.loadTreeSync(id),
-        onTree: (id, entries) => ctx.cacheTree(id, entries),
+        // Trees the walk writes are cached for the commit's diff against the parent. A first snapshot whose walk
+        // stages its rows has no diff to feed (the fallback reads trees from the store).
+        ...(staged ? {} : { onTree: (id: ObjectId, entries: readonly TreeEntry[]) => ctx.cacheTree(id, entries) }),
         ...(staged ? { onDirTree: (rel: string, entries: readonly TreeEntry[]) => staged.add(rel, entries) } : {}),
         reuse: mode !== 'full',
         baseScanStart: base ? BigInt(base.scanStart) : null,
