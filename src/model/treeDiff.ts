@@ -71,6 +71,26 @@ export function addedChange(prefix: string, e: TreeEntry, hash: (s: string) => s
   return { path: joinPath(prefix, e), status: 'A', new: side(e, hash) };
 }
 
+/** The change a file or symlink `e` in directory `prefix` is when the tree it was in no longer has it. */
+export function deletedChange(prefix: string, e: TreeEntry, hash: (s: string) => string): TreeChange {
+  return { path: joinPath(prefix, e), status: 'D', old: side(e, hash) };
+}
+
+/**
+ * The change between two files or symlinks of the same name in directory `prefix` (`x` before, `y` after), as
+ * diffTrees reports it: a change of type (T), of content or target (M), of the mode bits alone (M with
+ * `modeOnly`, when asked for), or none.
+ */
+export function entryChange(prefix: string, x: TreeEntry, y: TreeEntry, hash: (s: string) => string, includeMode = false): TreeChange | null {
+  const sa = side(x, hash);
+  const sb = side(y, hash);
+  const p = joinPath(prefix, x);
+  if (sa.type !== sb.type) return { path: p, status: 'T', old: sa, new: sb };
+  if (sa.id !== sb.id) return { path: p, status: 'M', old: sa, new: sb };
+  if (includeMode && sa.mode !== sb.mode) return { path: p, status: 'M', old: sa, new: sb, modeOnly: true };
+  return null;
+}
+
 /** Decides whether a path (or a directory on the way to one) passes the filter. */
 function pathFilter(paths: readonly string[] | undefined): { wants(p: string): boolean; descends(dir: string): boolean } {
   if (!paths || paths.length === 0) return { wants: () => true, descends: () => true };
@@ -128,11 +148,8 @@ export async function diffTrees(
           continue;
         }
         if (!filter.wants(p)) continue;
-        const sa = side(x!, hash);
-        const sb = side(y!, hash);
-        if (sa.type !== sb.type) out.push({ path: p, status: 'T', old: sa, new: sb });
-        else if (sa.id !== sb.id) out.push({ path: p, status: 'M', old: sa, new: sb });
-        else if (options.includeMode && sa.mode !== sb.mode) out.push({ path: p, status: 'M', old: sa, new: sb, modeOnly: true });
+        const change = entryChange(prefix, x!, y!, hash, options.includeMode);
+        if (change) out.push(change);
       }
     }
   };

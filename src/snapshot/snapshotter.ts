@@ -11,7 +11,7 @@ import { IoError, SourceError, UsageError, describeError, explainError, isErrno 
 import type { FileVersionRow, VersionIndex } from '../index/versionIndex.js';
 import { assertSnapshotType, encodeManifest, SNAPSHOT_MODES, type Manifest, type SnapshotMode, type SnapshotProblem, type SnapshotStats, type SnapshotType, type SourceKind } from '../model/manifest.js';
 import type { TreeEntry } from '../model/tree.js';
-import { addedChange, diffTrees, type TreeChange } from '../model/treeDiff.js';
+import { addedChange, deletedChange, diffTrees, entryChange, type TreeChange } from '../model/treeDiff.js';
 import { RepoContext } from '../repoContext.js';
 import { writeHead, writeSnapshotMarker } from '../refs.js';
 import { changeCompressionOf } from '../repositoryConfig.js';
@@ -128,11 +128,17 @@ export function changeCounts(changes: readonly TreeChange[]): { added: number; m
 const WALK_STAGE_ROWS = 512;
 
 /**
- * A first snapshot's index rows, staged as its walk writes each directory's tree (TreeBuilder's onDirTree): with
- * nothing to compare with, every file and symlink is added, and finding that out by reading every tree back after
- * the walk had cost the tree dataset's first snapshot ~0.8 s after its objects were durable (docs/performance.md).
+ * A snapshot's index rows, staged as its walk writes each directory's tree (TreeBuilder's onDirTree), for a walk
+ * that compares with the source's HEAD (an incremental snapshot) or with nothing (its first): the rows and counts
+ * diffTrees(HEAD's tree, tree) gives, found where the walk has both sides of a changed directory at hand. Reading
+ * every tree back after the walk to diff them had cost the tree dataset's first snapshot ~0.8 s after its objects
+ * were durable, and its 1% change step ~0.4 s of its 1.5 s (docs/performance.md).
+ * - A new directory (nothing to compare with): every file and symlink in it is added.
+ * - A directory whose tree changed: its files and symlinks compared by name with the base's; a subdirectory that is
+ *   a subdirectory on both sides reports itself (the walk goes into each, and one whose tree is unchanged has no
+ *   changes); one the base had and the new tree has not (or has as a file) is read to list what was deleted under it.
  * Rows go to the index's stage in statements of their own, WALK_STAGE_ROWS at a time: none are held beyond that,
- * and no transaction spans the walk. The rows and counts are the ones diffTrees(null, tree) gives.
+ * and no transaction spans the walk.
  */
 export class WalkStagedRows {
   readonly counts = { added: 0, modified: 0, deleted: 0 };
@@ -144,7 +150,11 @@ export class WalkStagedRows {
    */
   private usable = true;
 
-  constructor(private readonly index: VersionIndex) {
+  /** `load` reads a tree of the base (a deleted subdirectory's), uncached. */
+  constructor(
+    private readonly index: VersionIndex,
+    private readonly load: (id: ObjectId) => readonly TreeEntry[],
+  ) {
     index.clearStaged();
   }
 
@@ -153,21 +163,75 @@ export class WalkStagedRows {
     return this.usable ? this.counts : undefined;
   }
 
-  /** A directory's tree, written at `rel`: its files and symlinks staged (subdirectories report their own). */
-  add(rel: string, entries: readonly TreeEntry[]): void {
+  /**
+   * A directory's tree, written at `rel`, and the entries of the base's tree it replaces (null for a directory
+   * the base has not: everything in it is new).
+   */
+  add(rel: string, entries: readonly TreeEntry[], base: readonly TreeEntry[] | null = null): void {
     if (!this.usable) return;
+    if (base === null) {
+      for (const e of entries) {
+        if (e.rawName !== undefined) return this.giveUp();
+        if (e.type !== 'dir') this.stage(addedChange(rel, e, sha256Hex));
+      }
+      return;
+    }
+    const old = new Map<string, TreeEntry>();
+    for (const e of base) {
+      if (e.rawName !== undefined) return this.giveUp();
+      old.set(e.name, e);
+    }
     for (const e of entries) {
-      if (e.rawName !== undefined) {
-        this.discard();
-        this.usable = false;
+      if (e.rawName !== undefined) return this.giveUp();
+      const o = old.get(e.name);
+      if (o !== undefined) old.delete(e.name);
+      this.compare(rel, o, e);
+      if (!this.usable) return;
+    }
+    for (const o of old.values()) {
+      this.compare(rel, o, undefined);
+      if (!this.usable) return;
+    }
+  }
+
+  /** The rows for one name of a changed directory: what it was (`o`) and is (`n`). */
+  private compare(rel: string, o: TreeEntry | undefined, n: TreeEntry | undefined): void {
+    if (o !== undefined && n !== undefined) {
+      if (o.type === 'dir' && n.type === 'dir') return; // the walk's own call for that directory reports it
+      if (o.type !== 'dir' && n.type !== 'dir') {
+        const c = entryChange(rel, o, n, sha256Hex);
+        if (c) this.stage(c);
         return;
       }
-      if (e.type === 'dir') continue;
-      const c = addedChange(rel, e, sha256Hex);
-      countChange(this.counts, c);
-      this.rows.push(versionRow(c));
-      if (this.rows.length >= WALK_STAGE_ROWS) this.flush();
     }
+    // Deleted, added, or a file that became a directory or the other way round (a deletion and an addition, as
+    // diffTrees sorts `x` and `x/` apart). An added directory reports its own files (walked with no base).
+    if (o !== undefined) {
+      if (o.type === 'dir') this.deletedTree(rel === '' ? o.name : `${rel}/${o.name}`, o.tree!);
+      else this.stage(deletedChange(rel, o, sha256Hex));
+    }
+    if (n !== undefined && n.type !== 'dir') this.stage(addedChange(rel, n, sha256Hex));
+  }
+
+  /** Every file and symlink under a directory of the base that is gone, as deleted. */
+  private deletedTree(rel: string, tree: ObjectId): void {
+    for (const e of this.load(tree)) {
+      if (!this.usable) return;
+      if (e.rawName !== undefined) return this.giveUp();
+      if (e.type === 'dir') this.deletedTree(`${rel}/${e.name}`, e.tree!);
+      else this.stage(deletedChange(rel, e, sha256Hex));
+    }
+  }
+
+  private stage(c: TreeChange): void {
+    countChange(this.counts, c);
+    this.rows.push(versionRow(c));
+    if (this.rows.length >= WALK_STAGE_ROWS) this.flush();
+  }
+
+  private giveUp(): void {
+    this.discard();
+    this.usable = false;
   }
 
   /** Stages what is held; call when the walk is done. */
@@ -201,8 +265,9 @@ export interface CommitInput {
   warnings: SnapshotProblem[];
   extra?: Record<string, unknown>;
   /**
-   * The counts of a first snapshot whose index rows its walk staged (WalkStagedRows): no diff then, unless a
-   * snapshot of the source was committed meanwhile (the staged rows are then dropped and the diff stages its own).
+   * The counts of a snapshot whose index rows its walk staged against `base` (WalkStagedRows; `base` null: a first
+   * snapshot): no diff then, unless the source's HEAD is no longer `base` (another snapshot of it was committed
+   * meanwhile: the staged rows are then dropped and the diff stages its own).
    */
   staged?: { added: number; modified: number; deleted: number };
 }
@@ -227,8 +292,8 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
   // The rows go straight into an open index transaction, staged until the manifest exists and
   // then filed under its id; a crash before the commit leaves no rows behind.
   const index = ctx.index;
-  // A first snapshot's walk staged its rows (WalkStagedRows), valid only while the source still has no snapshot.
-  const prestaged = input.staged !== undefined && parent === null && compareWith === null;
+  // The walk staged its rows against `base` (WalkStagedRows), valid only while that is still the source's HEAD.
+  const prestaged = input.staged !== undefined && parent === (input.base ?? null);
   if (input.staged && !prestaged) index.clearStaged();
   const counts = prestaged ? { ...input.staged! } : { added: 0, modified: 0, deleted: 0 };
   const parentTree = parent === compareWith ? compareTree : parent ? (await ctx.readManifest(parent)).tree : null;
@@ -340,8 +405,9 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
     const scanStart = await fileSystemNow(ctx.tmpDir);
     const rules = options.excludeRules ?? readExcludeRules(source, options.exclude ?? []);
     const cacheFile = statCachePath(ctx, source);
-    // The source's first snapshot: its walk stages the index rows (see WalkStagedRows).
-    const staged = !base && ctx.index.head(source) === null ? new WalkStagedRows(ctx.index) : null;
+    // The walk stages the index rows when what it compares with is what the commit's diff would: nothing, for the
+    // source's first snapshot, or its HEAD (an incremental snapshot, or a differential one whose full is the HEAD).
+    const staged = (baseId ?? null) === ctx.index.head(source) ? new WalkStagedRows(ctx.index, (id) => ctx.loadTreeSync(id, { keep: false })) : null;
     const makeBuilder = (cache: StatCache | null) =>
       new TreeBuilder({
         store: ctx.store,
@@ -352,10 +418,10 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
         excludes: compileExcludes(rules),
         skipPaths: new Set([ctx.dir]),
         loadTree: (id) => ctx.loadTreeSync(id),
-        // Trees the walk writes are cached for the commit's diff against the parent. A first snapshot whose walk
-        // stages its rows has no diff to feed (the fallback reads trees from the store).
+        // Trees the walk writes are cached for the commit's diff against the parent. A walk that stages its rows
+        // leaves no diff to feed (the fallback reads trees from the store).
         ...(staged ? {} : { onTree: (id: ObjectId, entries: readonly TreeEntry[]) => ctx.cacheTree(id, entries) }),
-        ...(staged ? { onDirTree: (rel: string, entries: readonly TreeEntry[]) => staged.add(rel, entries) } : {}),
+        ...(staged ? { onDirTree: (rel: string, entries: readonly TreeEntry[], baseEntries: readonly TreeEntry[] | null) => staged.add(rel, entries, baseEntries) } : {}),
         reuse: mode !== 'full',
         baseScanStart: base ? BigInt(base.scanStart) : null,
         onWarning: (p) => {

@@ -67,11 +67,12 @@ export interface TreeBuilderOptions {
   /** Called with every tree written, so the caller can cache it. */
   onTree?: (id: ObjectId, entries: readonly TreeEntry[]) => void;
   /**
-   * Called with every directory whose tree is written: its path from the root ('' for the root; names as UTF-8
-   * text joined by '/', as the tree diff joins them) and the tree's entries. A first snapshot stages its index
-   * rows from here instead of reading every tree back after the walk.
+   * Called with every directory whose tree is written (new, or changed from the base's): its path from the root
+   * ('' for the root; names as UTF-8 text joined by '/', as the tree diff joins them), the tree's entries, and the
+   * entries of the base's tree at that path (null when the base has no directory there). A snapshot stages its
+   * index rows from here instead of diffing the trees after the walk (WalkStagedRows).
    */
-  onDirTree?: (rel: string, entries: readonly TreeEntry[]) => void;
+  onDirTree?: (rel: string, entries: readonly TreeEntry[], base: readonly TreeEntry[] | null) => void;
   /** Reuse unchanged files' chunks from the base (incremental/differential). */
   reuse: boolean;
   /** ns: the base scan's start; entries modified at or after it are re-read. */
@@ -496,7 +497,10 @@ export class TreeBuilder {
         this.counts.newBytes += put.storedBytes;
       }
       this.o.onTree?.(id, kept);
-      this.o.onDirTree?.(rel, kept);
+      if (this.o.onDirTree) {
+        if (baseTree !== null && base === null) baseOf(''); // loads it (all of it may have been new)
+        this.o.onDirTree(rel, kept, base === null ? null : [...(base as Map<string, TreeEntry>).values()]);
+      }
     }
     // Unchanged down to the last row (every entry of the tree recognised from the cache, every
     // subdirectory likewise): the base cache's record stands for it, and nothing is copied yet.

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SnapshotMode } from '../../src/index.js';
@@ -126,6 +127,19 @@ describe('snapshot modes', () => {
               expected.push({ id: s.id, tree });
             }
           }
+          // The per-file history each snapshot's walk or commit staged is the one rebuild-index diffs from the store
+          // (a walk stages it when it compares with the HEAD: WalkStagedRows).
+          const history = () => {
+            const db = new Database(path.join(dir, 'repo', 'index.db'), { readonly: true });
+            try {
+              return db.prepare('SELECT snapshot, path, status, type, content, size FROM file_versions ORDER BY snapshot, path').all();
+            } finally {
+              db.close();
+            }
+          };
+          const staged = history();
+          await repo.rebuildIndex();
+          expect(staged).toEqual(history());
           for (const [i, x] of expected.entries()) {
             const out = path.join(dir, `out${i}`);
             await repo.restore(x.id, { target: out });
