@@ -278,6 +278,21 @@ describe('FsObjectStore', () => {
     expect(s.getSync(id).equals(again)).toBe(true);
   });
 
+  it('holds at most two large batches in flight: sending a third waits until the first is in place', async () => {
+    const s = newStore();
+    const batches = Array.from({ length: 5 }, (_, k) => Array.from({ length: 60 }, (_, i) => Buffer.from(`batch ${k} object ${i}`)));
+    const ids: ObjectId[][] = [];
+    const inPlace = (id: ObjectId) => fs.existsSync(path.join(s.root, id.slice(0, 2), id.slice(2, 4), id));
+    for (const [k, batch] of batches.entries()) {
+      ids.push(batch.map((b) => s.putSync(b, sha256Hex(b) as ObjectId).id));
+      await s.flush({ wait: false });
+      // Once the third is sent, the first is done (the worker takes batches in order), the fourth the second, ...
+      if (k >= 2) for (const id of ids[k - 2]!) expect(inPlace(id)).toBe(true);
+    }
+    await s.flush();
+    for (const [k, batch] of batches.entries()) for (const [i, b] of batch.entries()) expect(s.getSync(ids[k]![i]!).equals(b)).toBe(true);
+  });
+
   it('after a few hundred small objects, their temp files are written by the flush worker: read from memory until then, flushed into place', async () => {
     const s = newStore();
     const bufs = Array.from({ length: 700 }, (_, i) => Buffer.from(`small object ${i} `.repeat(1 + (i % 50))));
