@@ -48,18 +48,28 @@ function countFiles(nodes: GenNode[]): number {
 
 let run = 0;
 
+/** Runs `body` on a new repository and a source made of `nodes`; removes both afterwards. */
+async function withSource(nodes: GenNode[], body: (repo: Repository, repoDir: string, src: string) => Promise<void>): Promise<void> {
+  const dir = path.join(root, `t${run++}`);
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(src, { recursive: true });
+  materialize(Buffer.from(src), nodes);
+  const repoDir = path.join(dir, 'repo');
+  const repo = await Repository.init({ repo: repoDir });
+  try {
+    await body(repo, repoDir, src);
+  } finally {
+    repo.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("a first snapshot's index rows", () => {
   it('are the rows rebuild-index computes from the store (the diff against nothing), for any tree', async () => {
     const ways = { staged: 0, diffed: 0 };
     await fc.assert(
-      fc.asyncProperty(treeArb, async (nodes) => {
-        const dir = path.join(root, `t${run++}`);
-        const src = path.join(dir, 'src');
-        fs.mkdirSync(src, { recursive: true });
-        materialize(Buffer.from(src), nodes);
-        const repoDir = path.join(dir, 'repo');
-        const repo = await Repository.init({ repo: repoDir });
-        try {
+      fc.asyncProperty(treeArb, async (nodes) =>
+        withSource(nodes, async (repo, repoDir, src) => {
           const snap = await repo.snapshot({ path: src });
           const walked = rowsOf(repoDir, snap.id);
           // Every file counts as added (two names that differ only in bytes that are not UTF-8 share one row).
@@ -67,11 +77,8 @@ describe("a first snapshot's index rows", () => {
           await repo.rebuildIndex();
           expect(walked).toEqual(rowsOf(repoDir, snap.id));
           ways[hasRawName(nodes) ? 'diffed' : 'staged']++;
-        } finally {
-          repo.close();
-          fs.rmSync(dir, { recursive: true, force: true });
-        }
-      }),
+        }),
+      ),
       { numRuns: 60 },
     );
     // Both ways were taken.
@@ -188,14 +195,8 @@ describe("an incremental snapshot's index rows", () => {
   it('are the rows rebuild-index computes from the store (the diff against the HEAD), for any change to any tree', async () => {
     const ways = { staged: 0, diffed: 0 };
     await fc.assert(
-      fc.asyncProperty(treeArb, fc.array(fc.nat(), { maxLength: 60 }), treeArb, async (nodes, dice, extra) => {
-        const dir = path.join(root, `c${run++}`);
-        const src = path.join(dir, 'src');
-        fs.mkdirSync(src, { recursive: true });
-        materialize(Buffer.from(src), nodes);
-        const repoDir = path.join(dir, 'repo');
-        const repo = await Repository.init({ repo: repoDir });
-        try {
+      fc.asyncProperty(treeArb, fc.array(fc.nat(), { maxLength: 60 }), treeArb, async (nodes, dice, extra) =>
+        withSource(nodes, async (repo, repoDir, src) => {
           const first = await repo.snapshot({ path: src });
           const after = mutate(Buffer.from(src), nodes, [...dice], [...extra]);
           const snap = await repo.snapshot({ path: src });
@@ -205,11 +206,8 @@ describe("an incremental snapshot's index rows", () => {
           await repo.rebuildIndex();
           expect(walked).toEqual(rowsOf(repoDir, snap.id));
           ways[hasRawName(nodes) || hasRawName(after) ? 'diffed' : 'staged']++;
-        } finally {
-          repo.close();
-          fs.rmSync(dir, { recursive: true, force: true });
-        }
-      }),
+        }),
+      ),
       { numRuns: 80 },
     );
     expect(ways.staged).toBeGreaterThan(5);
