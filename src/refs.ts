@@ -289,7 +289,8 @@ export function snapshotMarker(repoDir: string, id: ObjectId): string {
 export function writeSnapshotMarker(repoDir: string, id: ObjectId): void {
   const file = snapshotMarker(repoDir, id);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const fd = fs.openSync(file, 'w', 0o644);
+  // Never through a symlink planted at its name (the old temp-and-rename replaced one; an open would follow it).
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o644);
   try {
     fs.fsyncSync(fd);
   } finally {
