@@ -500,7 +500,7 @@ export function statCachePath(ctx: RepoContext, source: string): string {
 }
 
 /** Replaces a source's stat cache (atomically, without fsync: a torn or lost cache is only ignored). Failures are logged, never fatal. */
-function saveStatCache(ctx: RepoContext, file: string, bytes: Buffer | null): void {
+function saveStatCache(ctx: RepoContext, file: string, bytes: Buffer[] | null): void {
   try {
     if (bytes === null) return;
     fs.mkdirSync(path.dirname(file), { recursive: true });

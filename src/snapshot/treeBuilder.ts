@@ -293,7 +293,7 @@ export class TreeBuilder {
    * The stat cache of the tree just built (after build()); null when none was
    * asked for, or when the base's cache already describes it exactly.
    */
-  statCacheBytes(rootTree: ObjectId): Buffer | null {
+  statCacheBytes(rootTree: ObjectId): Buffer[] | null {
     const w = this.o.statCache?.writer;
     return w && this.rootRec >= 0 ? w.finish(this.rootRec, rootTree) : null;
   }

@@ -82,12 +82,13 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, o
 }
 
 /** Synchronous variant for small metadata files (config, refs). */
-export function writeFileAtomicSync(file: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): void {
+export function writeFileAtomicSync(file: string, data: Uint8Array | string | readonly Uint8Array[], options: AtomicWriteOptions = {}): void {
   const tmp = tempName(options.tempDir ?? path.dirname(file), '.tmp');
   const fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);
   try {
     options.beforeWrite?.();
-    fs.writeFileSync(fd, data);
+    if (Array.isArray(data)) writePartsSync(fd, data as readonly Uint8Array[]);
+    else fs.writeFileSync(fd, data as Uint8Array | string);
     if (options.durable ?? true) fs.fsyncSync(fd);
   } catch (err) {
     // A failed write (a full disk) leaves no temp file behind: it would hold an inode, and its blocks, for good.
@@ -106,6 +107,14 @@ export function writeFileAtomicSync(file: string, data: Uint8Array | string, opt
     } finally {
       fs.closeSync(dfd);
     }
+  }
+}
+
+/** Writes `parts` one after another at fd's position, each in full (a file's content written without joining it first). */
+function writePartsSync(fd: number, parts: readonly Uint8Array[]): void {
+  for (const part of parts) {
+    let done = 0;
+    while (done < part.length) done += fs.writeSync(fd, part, done, part.length - done);
   }
 }
 

@@ -7,6 +7,7 @@ import type { TreeEntry } from '../../../src/model/tree.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import { CODE_ABSENT, CODE_FILE, CODE_SYMLINK, nsToStatMs, StatCache, StatCacheWriter } from '../../../src/snapshot/statCache.js';
 import { statCachePath } from '../../../src/snapshot/snapshotter.js';
+import { writeFileAtomicSync } from '../../../src/util/durableFs.js';
 import { waitForFsClockPast } from '../../helpers.js';
 
 const T1 = '1'.repeat(64) as ObjectId;
@@ -46,7 +47,7 @@ describe('stat cache file', () => {
     w.entryRow('sub', sub, entryOf(path.join(dir, 'sub'), 'sub'));
     const root = w.endDir(T1, 3);
     const file = path.join(dir, 'cache');
-    fs.writeFileSync(file, w.finish(root, T1));
+    fs.writeFileSync(file, Buffer.concat(w.finish(root, T1)));
 
     expect(StatCache.load(file, T2)).toBeNull(); // describes another tree
     const c = StatCache.load(file, T1)!;
@@ -67,11 +68,33 @@ describe('stat cache file', () => {
     expect(c.statMatches(first, fs.lstatSync(path.join(dir, 'a')))).toBe(false);
   });
 
+  it('keeps every name across the parts it is written in (thousands of entries, multi-byte names)', () => {
+    // finish() encodes the names a few thousand at a time: the separators between those parts must survive.
+    const w = new StatCacheWriter();
+    const names = Array.from({ length: 10_007 }, (_, i) => (i % 3 === 0 ? `f${i}` : i % 3 === 1 ? `ü-${i}-名前` : `x/${i}`.replace('/', '_')));
+    const e = { type: 'file', mode: 0o644, mtime: '1000000000', ctime: '1000000000', ino: 1, uid: 0, gid: 0, size: 1 } as const;
+    for (const name of names.slice(0, 5000)) w.entryRow(name, CODE_FILE, { ...e, name });
+    const sub = w.endDir(T2, 5000);
+    for (const name of names.slice(5000)) w.entryRow(name, CODE_FILE, { ...e, name });
+    w.entryRow('sub', sub, { ...e, name: 'sub', type: 'dir' });
+    const root = w.endDir(T1, names.length - 5000 + 1);
+    const parts = w.finish(root, T1);
+    expect(parts.length).toBeGreaterThan(5);
+    const file = path.join(dir, 'cache');
+    writeFileAtomicSync(file, parts, { durable: false });
+    expect(fs.readFileSync(file)).toEqual(Buffer.concat(parts));
+    const c = StatCache.load(file, T1)!;
+    expect(c).not.toBeNull();
+    expect(c.matches(sub, T2, names.slice(0, 5000))).toBe(true);
+    expect(c.matches(root, T1, [...names.slice(5000), 'sub'])).toBe(true);
+    expect(c.matches(root, T1, [...names.slice(5000, -1), 'zz', 'sub'])).toBe(false);
+  });
+
   it('is ignored when missing, truncated or damaged', () => {
     const w = new StatCacheWriter();
     w.entryRow('a', CODE_FILE, { name: 'a', type: 'file', mode: 0o644, mtime: '1000000000', ctime: '1000000000', ino: 1, uid: 0, gid: 0, size: 1 });
     const root = w.endDir(T1, 1);
-    const bytes = w.finish(root, T1);
+    const bytes = Buffer.concat(w.finish(root, T1));
     const file = path.join(dir, 'cache');
     expect(StatCache.load(file, T1)).toBeNull();
     fs.writeFileSync(file, bytes.subarray(0, bytes.length - 3));
@@ -180,7 +203,7 @@ describe('stat cache in snapshots', () => {
         w.entryRow(n, CODE_FILE, { name: n, type: 'file', mode: Number(st.mode & 0o7777n), mtime: st.mtimeNs.toString(), ctime: st.ctimeNs.toString(), ino: Number(st.ino), uid: Number(st.uid), gid: Number(st.gid), size: 1 });
       }
       const root = w.endDir(a.manifest.tree, names.length + 1);
-      fs.writeFileSync(statCachePath(repo, fs.realpathSync(src)), w.finish(root, a.manifest.tree));
+      fs.writeFileSync(statCachePath(repo, fs.realpathSync(src)), Buffer.concat(w.finish(root, a.manifest.tree)));
       const b = await repo.snapshot({ path: src });
       const out = path.join(dir, 'out');
       await repo.restore(b.id, { target: out });
