@@ -69,9 +69,11 @@ describe('stat cache file', () => {
   });
 
   it('keeps every name across the parts it is written in (thousands of entries, multi-byte names)', () => {
-    // finish() encodes the names a few thousand at a time: the separators between those parts must survive.
+    // The writer keeps rows and encoded names in fixed blocks (8,192 rows, 256 KiB of names) that become parts of the
+    // file: rows and names must survive the block boundaries, the "/" between names too.
     const w = new StatCacheWriter();
-    const names = Array.from({ length: 10_007 }, (_, i) => (i % 3 === 0 ? `f${i}` : i % 3 === 1 ? `ü-${i}-名前` : `x/${i}`.replace('/', '_')));
+    const long = 'n'.repeat(40);
+    const names = Array.from({ length: 10_007 }, (_, i) => (i % 3 === 0 ? `f${i}${long}` : i % 3 === 1 ? `ü-${i}-名前${long}` : `😀${i}`));
     const e = { type: 'file', mode: 0o644, mtime: '1000000000', ctime: '1000000000', ino: 1, uid: 0, gid: 0, size: 1 } as const;
     for (const name of names.slice(0, 5000)) w.entryRow(name, CODE_FILE, { ...e, name });
     const sub = w.endDir(T2, 5000);
@@ -88,6 +90,8 @@ describe('stat cache file', () => {
     expect(c.matches(sub, T2, names.slice(0, 5000))).toBe(true);
     expect(c.matches(root, T1, [...names.slice(5000), 'sub'])).toBe(true);
     expect(c.matches(root, T1, [...names.slice(5000, -1), 'zz', 'sub'])).toBe(false);
+    const first = c.first(root);
+    for (let i = 0; i < 5008; i++) expect(c.code(first + i)).toBe(i === 5007 ? sub : CODE_FILE);
   });
 
   it('is ignored when missing, truncated or damaged', () => {
