@@ -67,6 +67,22 @@ describe('the versions of a snapshot being committed', () => {
   });
 });
 
+describe('index.db page cache', () => {
+  it("is SQLite's 2 MB for the database and for the staged rows' temp schema, not better-sqlite3's 16 MB", () => {
+    // Each cache fills as a first snapshot inserts its rows, and its memory stays with the process to its end.
+    const index = VersionIndex.open(path.join(dir, 'cache.db'));
+    try {
+      index.begin();
+      index.stageVersion(row('a.txt', id('1'))); // creates the temp schema
+      index.rollback();
+      expect(index.db.pragma('cache_size', { simple: true })).toBe(-2000);
+      expect(index.db.pragma('temp.cache_size', { simple: true })).toBe(-2000);
+    } finally {
+      index.close();
+    }
+  });
+});
+
 describe('index.db on a file system with little free space', () => {
   /** CAIRN_TEST_FAULTS making every free-space check (of this process) report a full disk. */
   const full = Array.from({ length: 2000 }, (_, i) => `free-space:ENOSPC:${i + 1}`).join(',');
