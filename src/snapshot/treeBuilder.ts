@@ -122,7 +122,8 @@ const MAX_READ_ATTEMPTS = 3;
 const MAX_ACTIVE_DIRS = 8;
 /**
  * The walk looks at V8's heap every HEAP_CHECK_EVERY names listed, and runs a full collection when the heap holds
- * HEAP_SLACK more than it did after the last one. V8's own limit for the old generation is a multiple of what the
+ * HEAP_SLACK more than it did after the last one (or when the walk began: a no-change snapshot's loaded stat cache
+ * is no reason for one). V8's own limit for the old generation is a multiple of what the
  * last full collection kept, so a long walk's heap grew with its garbage: 113 MB committed for ~35 MB live at the
  * end of a 200k-file first snapshot. With the check: 6 full collections (~136 ms) instead of 2 (~15 ms), peak RSS
  * 237-253 -> 216-217 MiB (docs/performance.md).
@@ -286,9 +287,9 @@ export class TreeBuilder {
   private readonly skipNames: Set<string>;
   private activeDirs = 0;
   private rootRec = -1;
-  /** Names listed since the heap was last looked at, and the heap's size after the last full collection (HEAP_SLACK). */
+  /** Names listed since the heap was last looked at, and the heap's size after the last full collection or at the start (HEAP_SLACK). */
   private walkedNames = 0;
-  private liveAfterCollection = 0;
+  private liveAfterCollection = v8.getHeapStatistics().used_heap_size;
 
   constructor(private readonly o: TreeBuilderOptions) {
     this.smallFile = smallFileLimit(o.chunker);

@@ -81,7 +81,7 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, o
   if (durable) await fsyncDir(path.dirname(file));
 }
 
-/** Synchronous variant for small metadata files (config, refs). */
+/** Synchronous variant for small metadata files (config, refs) and the stat cache, whose parts (a list) are written one after another. */
 export function writeFileAtomicSync(file: string, data: Uint8Array | string | readonly Uint8Array[], options: AtomicWriteOptions = {}): void {
   const tmp = tempName(options.tempDir ?? path.dirname(file), '.tmp');
   const fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);

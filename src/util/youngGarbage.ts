@@ -10,8 +10,8 @@
  *
  * collectAllGarbage() runs a full collection, for a long walk whose old generation
  * V8 would let grow to a multiple of its live data (snapshot/treeBuilder.ts).
- * Node 20's V8 runs a minor collection for any options object, { type: 'major' }
- * included: only gc() without arguments is a full one.
+ * Node 20's V8 runs a minor collection for { type: 'major' } (with or without
+ * execution: 'sync'): only gc() without arguments is a full one.
  *
  * Uses V8's gc extension, exposed to new contexts by --expose-gc (set here
  * with v8.setFlagsFromString); when that is unavailable, collectYoungGarbage()
