@@ -31,35 +31,39 @@ async function turns(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
 }
 
+/**
+ * Sends `make()`'s records with `send` to a worker that never answers, lets go of them, and checks that this thread
+ * holds them no more once collected.
+ */
+async function expectLeftToWorker<T extends object>(make: () => T, send: (flusher: BatchFlusher, records: T) => Promise<void>): Promise<void> {
+  const flusher = new BatchFlusher(silentWorker());
+  let records: T | undefined = make();
+  const ref = new WeakRef(records);
+  const sent = send(flusher, records);
+  sent.catch(() => undefined);
+  records = undefined;
+  await turns();
+  fullGc();
+  expect(ref.deref()).toBeUndefined();
+  await flusher.close();
+  await expect(sent).rejects.toThrow(/exited/);
+}
+
 describe('batch flusher', () => {
   // A synchronous walk reads no reply until it awaits, so whatever the main thread keeps per request until the reply
   // stays for a long time: ~25 MB of records at the end of a 100k-file first snapshot, while the worker had its own
   // copy. Both requests must leave their records to the worker once sent.
   it('keeps no batch records on this thread while the worker has the batch', async () => {
-    const flusher = new BatchFlusher(silentWorker());
-    let items: FlushItem[] | undefined = Array.from({ length: 1000 }, (_, i) => ({ tmp: `/nowhere/tmp/obj-${i}`, dest: `/nowhere/objects/${i}`, dir: '/nowhere/objects' }));
-    const ref = new WeakRef(items);
-    const sent = flusher.flush(items, '/nowhere/tmp', '/nowhere/objects');
-    sent.catch(() => undefined);
-    items = undefined;
-    await turns();
-    fullGc();
-    expect(ref.deref()).toBeUndefined();
-    await flusher.close();
-    await expect(sent).rejects.toThrow(/exited/);
+    await expectLeftToWorker(
+      (): FlushItem[] => Array.from({ length: 1000 }, (_, i) => ({ tmp: `/nowhere/tmp/obj-${i}`, dest: `/nowhere/objects/${i}`, dir: '/nowhere/objects' })),
+      (flusher, items) => flusher.flush(items, '/nowhere/tmp', '/nowhere/objects'),
+    );
   });
 
   it('keeps no temp-file records on this thread while the worker writes them', async () => {
-    const flusher = new BatchFlusher(silentWorker());
-    let temps: TempWrite[] | undefined = Array.from({ length: 128 }, (_, i) => ({ tmp: `/nowhere/tmp/obj-${i}`, offset: i, length: 1, dir: '/nowhere/objects' }));
-    const ref = new WeakRef(temps);
-    const sent = flusher.writeTemps(temps, new SharedArrayBuffer(128), new Int32Array(new SharedArrayBuffer(4)));
-    sent.catch(() => undefined);
-    temps = undefined;
-    await turns();
-    fullGc();
-    expect(ref.deref()).toBeUndefined();
-    await flusher.close();
-    await expect(sent).rejects.toThrow(/exited/);
+    await expectLeftToWorker(
+      (): TempWrite[] => Array.from({ length: 128 }, (_, i) => ({ tmp: `/nowhere/tmp/obj-${i}`, offset: i, length: 1, dir: '/nowhere/objects' })),
+      (flusher, temps) => flusher.writeTemps(temps, new SharedArrayBuffer(128), new Int32Array(new SharedArrayBuffer(4))),
+    );
   });
 });
