@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchFlusher, type FlushItem, type TempWrite } from '../../../src/store/batchFlusher.js';
+import { collectAllGarbage } from '../../../src/util/youngGarbage.js';
 import { tempDir } from '../../helpers.js';
 
 const dirs: string[] = [];
@@ -18,12 +17,6 @@ function silentWorker(): string {
   const script = path.join(d, 'silent.mjs');
   fs.writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n");
   return script;
-}
-
-/** A full collection (V8's gc extension, called without options: an options object from this context is not read). */
-function fullGc(): void {
-  v8.setFlagsFromString('--expose-gc');
-  (vm.runInNewContext('gc') as () => void)();
 }
 
 /** Turns of the event loop, so that objects a WeakRef kept alive for the current job can go. */
@@ -43,7 +36,7 @@ async function expectLeftToWorker<T extends object>(make: () => T, send: (flushe
   sent.catch(() => undefined);
   records = undefined;
   await turns();
-  fullGc();
+  expect(collectAllGarbage()).toBe(true);
   expect(ref.deref()).toBeUndefined();
   await flusher.close();
   await expect(sent).rejects.toThrow(/exited/);
