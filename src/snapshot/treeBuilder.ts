@@ -14,7 +14,6 @@
  * chunker asynchronously, hashing and compressing on the thread pool.
  */
 import * as fs from 'node:fs';
-import * as v8 from 'node:v8';
 import * as fsp from 'node:fs/promises';
 import type { ChunkerParams } from '../chunk/chunkerParams.js';
 import { pageAlignedChunker, SQLITE_HEADER_BYTES, sqlitePageSize } from '../chunk/databaseChunking.js';
@@ -31,7 +30,6 @@ import { PARALLEL_MIN_BYTES, storeStream } from './contentWriter.js';
 import { CODE_FILE, CODE_SYMLINK, nsToStatMs, StatCache, StatCacheWriter } from './statCache.js';
 import type { ExcludeMatcher } from './excludes.js';
 import { quoteName } from '../util/quoteName.js';
-import { collectAllGarbage } from '../util/youngGarbage.js';
 
 export interface WalkProgress {
   files: number;
@@ -120,16 +118,6 @@ export interface WalkCounts {
 const SLASH = Buffer.from('/');
 const MAX_READ_ATTEMPTS = 3;
 const MAX_ACTIVE_DIRS = 8;
-/**
- * The walk looks at V8's heap every HEAP_CHECK_EVERY names listed, and runs a full collection when the heap holds
- * HEAP_SLACK more than it did after the last one (or when the walk began: a no-change snapshot's loaded stat cache
- * is no reason for one). V8's own limit for the old generation is a multiple of what the
- * last full collection kept, so a long walk's heap grew with its garbage: 113 MB committed for ~35 MB live at the
- * end of a 200k-file first snapshot. With the check: 6 full collections (~136 ms) instead of 2 (~15 ms), peak RSS
- * 237-253 -> 216-217 MiB (docs/performance.md).
- */
-const HEAP_CHECK_EVERY = 4096;
-const HEAP_SLACK = 32 * 1024 * 1024;
 
 /**
  * The whole content of an open file that held `expected` bytes when it was stat'ed, without the fstat that
@@ -287,9 +275,6 @@ export class TreeBuilder {
   private readonly skipNames: Set<string>;
   private activeDirs = 0;
   private rootRec = -1;
-  /** Names listed since the heap was last looked at, and the heap's size after the last full collection or at the start (HEAP_SLACK). */
-  private walkedNames = 0;
-  private liveAfterCollection = v8.getHeapStatistics().used_heap_size;
 
   constructor(private readonly o: TreeBuilderOptions) {
     this.smallFile = smallFileLimit(o.chunker);
@@ -341,15 +326,6 @@ export class TreeBuilder {
     let names: EntryName[];
     try {
       names = readNames(abs);
-      this.walkedNames += names.length;
-      if (this.walkedNames >= HEAP_CHECK_EVERY) {
-        this.walkedNames = 0;
-        const used = v8.getHeapStatistics().used_heap_size;
-        if (used > this.liveAfterCollection + HEAP_SLACK) {
-          collectAllGarbage();
-          this.liveAfterCollection = v8.getHeapStatistics().used_heap_size;
-        }
-      }
     } catch (err) {
       if (isRoot) throw new SourceError(`cannot read source directory ${quoteName(abs.toString())}: ${describeError(err)}`, { cause: err });
       throw err;

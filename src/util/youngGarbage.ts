@@ -8,11 +8,6 @@
  * 8 groups of ~1 MiB on each thread (a scavenge of a small heap costs well
  * under a millisecond).
  *
- * collectAllGarbage() runs a full collection, for a long walk whose old generation
- * V8 would let grow to a multiple of its live data (snapshot/treeBuilder.ts).
- * Node 20's V8 runs a minor collection for { type: 'major' } (with or without
- * execution: 'sync'): only gc() without arguments is a full one.
- *
  * Uses V8's gc extension, exposed to new contexts by --expose-gc (set here
  * with v8.setFlagsFromString); when that is unavailable, collectYoungGarbage()
  * does nothing and returns false.
@@ -25,21 +20,6 @@ let gc: GcFunction | null | undefined;
 
 /** Runs a minor collection; false when the gc extension is unavailable (nothing ran). */
 export function collectYoungGarbage(): boolean {
-  const f = gcFunction();
-  if (!f) return false;
-  f({ type: 'minor' });
-  return true;
-}
-
-/** Runs a full collection; false when the gc extension is unavailable (nothing ran). */
-export function collectAllGarbage(): boolean {
-  const f = gcFunction();
-  if (!f) return false;
-  f(); // without options: Node 20's V8 takes { type: 'major' } for a minor collection
-  return true;
-}
-
-function gcFunction(): GcFunction | null {
   if (gc === undefined) {
     try {
       v8.setFlagsFromString('--expose-gc');
@@ -49,5 +29,7 @@ function gcFunction(): GcFunction | null {
       gc = null;
     }
   }
-  return gc;
+  if (!gc) return false;
+  gc({ type: 'minor' });
+  return true;
 }
