@@ -185,7 +185,7 @@ export class StatCacheWriter {
   private nDirs = 0;
   private readonly nameBlocks: Buffer[] = [];
   /** Bytes used in the last name block. */
-  private nameUsed = NAME_BLOCK;
+  private nameUsed = 0;
   private readonly trees: string[] = [];
   private pendingFirst = -1;
 

@@ -2,6 +2,7 @@
 // Nothing from objectCodec.ts here: the flush worker writes temp files with this, and that module loads snappy
 // (~10 MiB more of the worker's peak RSS).
 import * as fs from 'node:fs';
+import { writeAllSync } from '../util/durableFs.js';
 
 /**
  * Creates `tmp` (it must not exist) holding the codec byte and then `payload`; on failure the partial file is
@@ -11,23 +12,7 @@ export function writeStagedFileSync(tmp: string, codec: number, payload: Uint8Ar
   const fd = fs.openSync(tmp, 'wx');
   try {
     beforeWrite?.();
-    const parts: Uint8Array[] = [Buffer.of(codec), payload];
-    let left = 1 + payload.length;
-    // writev may write less than asked (a signal, a nearly full disk): go on from where it stopped.
-    while (left > 0) {
-      let n = fs.writevSync(fd, parts);
-      left -= n;
-      while (n > 0) {
-        const first = parts[0]!;
-        if (n >= first.length) {
-          n -= first.length;
-          parts.shift();
-        } else {
-          parts[0] = first.subarray(n);
-          n = 0;
-        }
-      }
-    }
+    writeAllSync(fd, [Buffer.of(codec), payload]);
   } catch (err) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });

@@ -87,7 +87,7 @@ export function writeFileAtomicSync(file: string, data: Uint8Array | string | re
   const fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);
   try {
     options.beforeWrite?.();
-    if (Array.isArray(data)) writePartsSync(fd, data as readonly Uint8Array[]);
+    if (Array.isArray(data)) writeAllSync(fd, data as readonly Uint8Array[]);
     else fs.writeFileSync(fd, data as Uint8Array | string);
     if (options.durable ?? true) fs.fsyncSync(fd);
   } catch (err) {
@@ -110,11 +110,26 @@ export function writeFileAtomicSync(file: string, data: Uint8Array | string | re
   }
 }
 
-/** Writes `parts` one after another at fd's position, each in full (a file's content written without joining it first). */
-function writePartsSync(fd: number, parts: readonly Uint8Array[]): void {
-  for (const part of parts) {
-    let done = 0;
-    while (done < part.length) done += fs.writeSync(fd, part, done, part.length - done);
+/**
+ * Writes `parts` one after another at fd's position, all of them, without joining them first. writev may write less
+ * than asked (a signal, a nearly full disk): it goes on from where it stopped.
+ */
+export function writeAllSync(fd: number, parts: readonly Uint8Array[]): void {
+  const rest = parts.slice();
+  let left = rest.reduce((n, p) => n + p.length, 0);
+  while (left > 0) {
+    let n = fs.writevSync(fd, rest);
+    left -= n;
+    while (n > 0) {
+      const first = rest[0]!;
+      if (n >= first.length) {
+        n -= first.length;
+        rest.shift();
+      } else {
+        rest[0] = first.subarray(n);
+        n = 0;
+      }
+    }
   }
 }
 
