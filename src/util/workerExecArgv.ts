@@ -11,6 +11,7 @@
  *   other option the first refusal names is dropped from then on (startWorker).
  */
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { reapplyYoungGenerationLimit } from './youngGenerationLimit.js';
 
 const WITH_VALUE = new Set(['-e', '--eval', '-p', '--print', '--input-type']);
 const PER_PROCESS = /^--(max|min)[-_](semi|old|young)[-_]space[-_]size|^--(max|initial)[-_]heap[-_]size|^--max[-_]young[-_]generation[-_]size|^--stack[-_]size/;
@@ -50,6 +51,13 @@ export function refusedOptions(message: string): string[] {
  * and every later worker; when it refuses without naming which, the worker starts with no options at all.
  */
 export function startWorker(script: string, options: Omit<WorkerOptions, 'execArgv'> = {}): Worker {
+  const w = newWorker(script, options);
+  // A worker's start sets V8's flags (the process's) back to the command line's.
+  w.once('online', reapplyYoungGenerationLimit);
+  return w;
+}
+
+function newWorker(script: string, options: Omit<WorkerOptions, 'execArgv'>): Worker {
   const execArgv = workerExecArgv();
   try {
     return new Worker(script, { ...options, execArgv });
