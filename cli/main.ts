@@ -3,7 +3,7 @@
 process.env.UV_THREADPOOL_SIZE ??= '8';
 
 import { CommanderError } from 'commander';
-import { explainError, releaseHeldLocksSync } from '../src/index.js';
+import { explainError, releaseHeldLocksSync, setYoungGenerationLimit, YOUNG_GENERATION_LIMIT_BYTES } from '../src/index.js';
 import { interruption, requestedExit } from './context.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { errorLines, jsonText } from './output.js';
@@ -32,6 +32,8 @@ function fail(err: unknown, json: boolean): number {
 
 async function main(): Promise<number> {
   const json = process.argv.includes('--json');
+  // A command's process is its own: a first snapshot's young generation may stop at 8 MiB (docs/performance.md).
+  setYoungGenerationLimit(YOUNG_GENERATION_LIMIT_BYTES);
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(EXIT.OK);
   });

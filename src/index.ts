@@ -5,6 +5,7 @@
 export { Repository, type OpenOptions, type SqliteBatchSummary } from './repository.js';
 export { RepoContext } from './repoContext.js';
 export { releaseHeldLocksSync } from './repositoryLock.js';
+export { setYoungGenerationLimit, YOUNG_GENERATION_LIMIT_BYTES } from './util/youngGenerationLimit.js';
 export * from './errors.js';
 export type { ObjectId } from './store/objectId.js';
 export { shortId, isObjectId } from './store/objectId.js';

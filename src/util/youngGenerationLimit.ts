@@ -13,6 +13,9 @@
  * there. V8's flags are the process's: a worker thread starting sets them back
  * to the command line's, so startWorker() (workerExecArgv.ts) applies the limit
  * again once a worker is online (reapplyYoungGenerationLimit).
+ *
+ * Off unless a program turns it on (setYoungGenerationLimit): V8's flags are the whole process's, and an
+ * application that uses cairn as a library keeps its own heap's behaviour. The CLI turns it on (cli/main.ts).
  */
 import * as v8 from 'node:v8';
 
@@ -20,6 +23,12 @@ import * as v8 from 'node:v8';
 export const YOUNG_GENERATION_LIMIT_BYTES = 8 * 1024 * 1024;
 
 let limited = false;
+let configured: number | undefined;
+
+/** Turns the limit on for this process (`bytes`), or off again (undefined: what was in force stays). */
+export function setYoungGenerationLimit(bytes: number | undefined): void {
+  configured = bytes;
+}
 
 /** Bytes committed for the main isolate's young generation (V8's `new_space`), or 0 when V8 does not say. */
 export function youngGenerationBytes(): number {
@@ -32,11 +41,12 @@ function stopGrowth(): void {
 }
 
 /**
- * Stops the young generation growing once it has reached `limit` bytes; cheap enough to call every few MiB of
- * work. True once the limit is in force. It never shrinks what V8 has committed already.
+ * Stops the young generation growing once it has reached `limit` bytes (by default the one set with
+ * setYoungGenerationLimit; none: nothing is done); cheap enough to call every few MiB of work. True once the
+ * limit is in force. It never shrinks what V8 has committed already.
  */
-export function limitYoungGeneration(limit = YOUNG_GENERATION_LIMIT_BYTES): boolean {
-  if (youngGenerationBytes() < limit) return limited;
+export function limitYoungGeneration(limit = configured): boolean {
+  if (limit === undefined || youngGenerationBytes() < limit) return limited;
   // Set each time, not once: a worker started since may have set the flags back.
   stopGrowth();
   limited = true;

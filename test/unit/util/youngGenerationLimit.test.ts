@@ -44,6 +44,18 @@ function run(steps: string): Outcome {
 }
 
 describe('limitYoungGeneration', () => {
+  it('is off until a program turns it on', () => {
+    const o = run('limited = limit.limitYoungGeneration();');
+    expect(o.limited).toBe(false);
+    expect(o.after).toBeGreaterThan(o.before);
+  });
+
+  it('uses the limit a program set', () => {
+    const o = run('limit.setYoungGenerationLimit(before); limited = limit.limitYoungGeneration();');
+    expect(o.limited).toBe(true);
+    expect(o.after).toBe(o.before);
+  });
+
   it('is needed: without it, the loop makes V8 grow the young generation', () => {
     const o = run('');
     expect(o.before).toBeGreaterThan(0);
