@@ -239,7 +239,11 @@ export class Repository extends RepoContext {
         const target = options.target ?? manifest.source;
         if (typeof target === 'string') auditArgs.target = path.resolve(target);
         // A database snapshot goes back to its file: ops/restoreDatabase.ts.
-        if (manifest.kind === 'sqlite') return this.withLock('restore', false, () => restoreDatabase(this, id, manifest, options));
+        if (manifest.kind === 'sqlite') {
+          // A database file's free pages are not zero blocks worth a hole, and its restore is checked page by page.
+          if (options.sparse) throw new UsageError('--sparse applies to directory snapshots; this one is a database snapshot', { hint: 'restore it without --sparse' });
+          return this.withLock('restore', false, () => restoreDatabase(this, id, manifest, options));
+        }
         return this.withLock('restore', false, () => restoreSnapshot(this, id, options));
       },
       (r) => (r.restorePoint ? [r.snapshot, r.restorePoint] : [r.snapshot]),

@@ -13,6 +13,7 @@ interface RestoreFlags {
   verify?: boolean;
   restorePoint: boolean;
   spaceCheck: boolean;
+  sparse?: boolean;
   resume?: boolean;
   rollback?: boolean;
 }
@@ -56,6 +57,7 @@ export function registerRestore(program: Command): void {
     .option('--verify', 're-read what was written and compare it with the snapshot before anything is replaced')
     .option('--no-restore-point', 'do not snapshot the target first (only together with --yes)')
     .option('--no-space-check', 'restore into a new directory even when its file system reports less free space than the snapshot holds')
+    .option('--sparse', 'leave the zero blocks of large files as holes (sparse files take only their data\'s space; the space check then counts entries only)')
     .option('--resume', 'finish an interrupted restore')
     .option('--rollback', 'undo an interrupted restore')
     .action(async (ref: string | undefined, opts: RestoreFlags, cmd: Command) => {
@@ -87,6 +89,7 @@ export function registerRestore(program: Command): void {
           verify: opts.verify === true,
           restorePoint: opts.restorePoint,
           spaceCheck: opts.spaceCheck,
+          sparse: opts.sparse === true,
           onProgress: (c, p) => ctx.out.progress(() => `${c.files} files, ${formatBytes(c.bytes)} ${p}`),
           onRestorePoint: (id, undoPaths) => {
             ctx.out.endProgress();

@@ -16,6 +16,7 @@ import type { ObjectId } from '../store/objectId.js';
 import type { ObjectGroupReader } from '../store/objectStore.js';
 import { Limiter } from '../util/limiter.js';
 import { faultPointSync } from '../util/faults.js';
+import { writeSparse } from '../util/sparseWrite.js';
 import { writeAll } from '../util/writeAll.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
 import { startFileSystemSync } from '../util/durableFs.js';
@@ -107,6 +108,11 @@ export interface MaterializeOptions {
    * so the order of writes within one directory is not the walk's.
    */
   writerThread?: boolean;
+  /**
+   * Leave the zero blocks of large files (those written by writeFile) as holes (util/sparseWrite.ts); small files
+   * are written whole.
+   */
+  sparse?: boolean;
 }
 
 /** See MaterializeOptions.earlySync. */
@@ -309,6 +315,8 @@ export class Materializer {
         const shared = !isInline(e) && size >= SHARED_READ_MIN && size <= SHARED_READ_MAX_CHUNK * (e.chunks?.length ?? 0);
         const reader = shared ? this.ctx.store.groupReader() : undefined;
         written = reader ? await this.writeFileShared(e, fd, reader, rel) : await this.writeFileAlone(e, fd, rel);
+        // Its length, holes at the end included (sparse: the zero blocks were not written).
+        if (this.options.sparse) fs.ftruncateSync(fd, written);
       } finally {
         fs.closeSync(fd);
       }
@@ -335,6 +343,14 @@ export class Materializer {
     child.once('error', () => (this.earlySyncing = false));
   }
 
+  /**
+   * Writes `bufs`, a large file's content from offset `position` on: at the descriptor's position, which is
+   * `position` (the writes are in order), or with MaterializeOptions.sparse at `position`, its zero blocks left out.
+   */
+  private writeContent(fd: number, bufs: Buffer[], position: number): Promise<void> {
+    return this.options.sparse ? writeSparse(fd, bufs, position) : writeAll(fd, bufs);
+  }
+
   /** writeFile's chunks read on this thread only; returns the bytes written. */
   private async writeFileAlone(e: TreeEntry, fd: number, rel: string): Promise<number> {
     let written = 0;
@@ -352,14 +368,14 @@ export class Materializer {
         if (batchBytes >= WRITE_BATCH) {
           if (writing) await writing;
           writeback.wrote(batchBytes);
-          writing = writeAll(fd, batch);
+          writing = this.writeContent(fd, batch, written - batchBytes);
           batch = [];
           batchBytes = 0;
         }
       }
       if (writing) await writing;
       writing = undefined;
-      if (batch.length > 0) await writeAll(fd, batch);
+      if (batch.length > 0) await this.writeContent(fd, batch, written - batchBytes);
     } finally {
       // A failed chunk read leaves no write (or sync) behind on a closed descriptor.
       if (writing) await writing.catch(() => undefined);
@@ -436,7 +452,7 @@ export class Materializer {
           if (head.length === 1 && fromReader.has(head[0]!)) this.options.budget?.spendBytes(bytes); // read on the worker
           writeback.wrote(bytes);
           writeDone = false;
-          writing = writeAll(fd, head).finally(() => {
+          writing = this.writeContent(fd, head, written - bytes).finally(() => {
             writeDone = true;
             for (const b of head) {
               if (fromReader.delete(b)) reader.release?.(b);

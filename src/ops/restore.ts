@@ -48,6 +48,11 @@ export interface RestoreOptions {
    * (default true; restoreRoom.ts).
    */
   spaceCheck?: boolean;
+  /**
+   * Leave the zero blocks of large files unwritten, as holes (util/sparseWrite.ts): a sparse disk image or a
+   * preallocated file takes only its data's blocks. The space check then counts entries only.
+   */
+  sparse?: boolean;
   onProgress?: (c: MaterializeCounts, path: string) => void;
   /** Called as soon as the restore point is taken, before the target changes, with the --path arguments that undo the restore from it (none: the whole target). */
   onRestorePoint?: (id: ObjectId, undoPaths?: string[]) => void;
@@ -157,6 +162,7 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
       verify: options.verify ?? false,
       dryRun: options.dryRun ?? false,
       restorePoint: options.restorePoint ?? true,
+      sparse: options.sparse ?? false,
       approval: { operation: kind === 'force' ? 'restore --force' : 'restore in place', risk: 'high' },
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.onRestorePoint ? { onRestorePoint: options.onRestorePoint } : {}),
@@ -178,6 +184,7 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
       const r = await restoreInPlace(ctx, id, manifest, fs.realpathSync(target), {
         paths,
         verify: options.verify ?? false,
+        sparse: options.sparse ?? false,
         restorePoint: false,
         approval: null,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -188,7 +195,7 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
       throw err;
     }
   }
-  if (options.spaceCheck !== false) checkRestoreRoom(path.dirname(target), target, what, manifest.stats);
+  if (options.spaceCheck !== false) checkRestoreRoom(path.dirname(target), target, what, manifest.stats, { sparse: options.sparse ?? false });
   const written = await writeNewTarget(ctx, manifest.tree, WalkBudget.forSnapshot(what, manifest.stats), target, state, options, manifest.stats.files >= WRITER_THREAD_FILES);
   const final = fs.realpathSync(target);
   setTargetHead(ctx, final, id);
@@ -247,6 +254,7 @@ async function writeNewTarget(
     budget,
     earlySync: staging.tree,
     writerThread,
+    sparse: options.sparse ?? false,
     ...createdOwner(staging.tree),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });

@@ -63,6 +63,8 @@ export interface InPlaceOptions {
   dryRun?: boolean;
   /** Take a restore point first (default true). */
   restorePoint?: boolean;
+  /** Leave the zero blocks of large files as holes (RestoreOptions.sparse). */
+  sparse?: boolean;
   /** The approval to ask for before changing anything (null: none needed, e.g. an empty target). */
   approval?: Pick<ApprovalRequest, 'operation' | 'risk'> | null;
   onProgress?: (c: MaterializeCounts, path: string) => void;
@@ -291,7 +293,7 @@ async function stage(ctx: RepoContext, j: RestoreJournal, onProgress?: InPlaceOp
   await fsp.mkdir(path.join(j.staging, 'old'), { mode: 0o700, recursive: true });
   // Bounded by the snapshot's counts: a crafted tree stops with an IntegrityError rather than fill the disk.
   const budget = WalkBudget.forSnapshot(`snapshot ${j.snapshot.slice(0, 12)}`, (await ctx.readManifest(j.snapshot)).stats);
-  const m = new Materializer(ctx, { chown: j.chown, budget, ...(onProgress ? { onProgress } : {}) });
+  const m = new Materializer(ctx, { chown: j.chown, budget, sparse: j.sparse === true, ...(onProgress ? { onProgress } : {}) });
   const puts = j.actions.flatMap((a, i) => (a.op === 'put' ? [{ a, i }] : []));
   let n = 0;
   await runPool(puts, 4, async ({ a, i }) => {
@@ -649,6 +651,7 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
     paths,
     verify: options.verify ?? false,
     chown,
+    ...(options.sparse ? { sparse: true } : {}),
     pid: process.pid,
     host: os.hostname(),
     started: new Date().toISOString(),

@@ -62,6 +62,8 @@ export interface RestoreJournal {
   paths: string[];
   verify: boolean;
   chown: boolean;
+  /** Large files' zero blocks left as holes (absent in journals of older cairn: written). */
+  sparse?: boolean;
   pid: number;
   host: string;
   started: string;
@@ -194,7 +196,9 @@ function parseStored(text: string, file: string): RestoreJournal {
     invalid(`its staging directory is not a ${STAGING_PREFIX}* directory directly in ${s.target}`);
   }
   if (!PHASES.includes(s.phase as RestorePhase)) invalid('unknown phase');
-  if (typeof s.setHead !== 'boolean' || typeof s.verify !== 'boolean' || typeof s.chown !== 'boolean') invalid('a flag is not a boolean');
+  if (typeof s.setHead !== 'boolean' || typeof s.verify !== 'boolean' || typeof s.chown !== 'boolean' || (s.sparse !== undefined && typeof s.sparse !== 'boolean')) {
+    invalid('a flag is not a boolean');
+  }
   if (!Array.isArray(s.paths) || !s.paths.every((p) => typeof p === 'string' && (p === '' || isSafeRelativePath(Buffer.from(p, 'utf8'))))) {
     invalid('its paths are not safe relative paths');
   }
@@ -214,6 +218,7 @@ function parseStored(text: string, file: string): RestoreJournal {
     paths: s.paths as string[],
     verify: s.verify,
     chown: s.chown,
+    ...(s.sparse === true ? { sparse: true } : {}),
     pid: s.pid,
     host: s.host,
     started: s.started,

@@ -22,9 +22,10 @@ export interface RoomNeeded {
   inodes: number;
 }
 
-export function roomNeeded(stats: Pick<SnapshotStats, 'files' | 'dirs' | 'symlinks' | 'bytes'>): RoomNeeded {
+/** `sparse`: zero blocks are left as holes, so the bytes needed are unknown (0: only the entries are counted). */
+export function roomNeeded(stats: Pick<SnapshotStats, 'files' | 'dirs' | 'symlinks' | 'bytes'>, sparse = false): RoomNeeded {
   // +1: the staging directory itself.
-  return { bytes: stats.bytes, inodes: recordedEntries(stats) + 1 };
+  return { bytes: sparse ? 0 : stats.bytes, inodes: recordedEntries(stats) + 1 };
 }
 
 /** Why `need` does not fit into `free` (null when it does, or when the file system does not say). Pure. */
@@ -39,8 +40,8 @@ export function shortOfRoom(need: RoomNeeded, free: FreeRoom): string | null {
 }
 
 /** Throws an IoError (exit 1) when snapshot `what` cannot fit into the file system holding `dir`. */
-export function checkRestoreRoom(dir: string, target: string, what: string, stats: Pick<SnapshotStats, 'files' | 'dirs' | 'symlinks' | 'bytes'>): void {
-  const short = shortOfRoom(roomNeeded(stats), freeRoom(dir));
+export function checkRestoreRoom(dir: string, target: string, what: string, stats: Pick<SnapshotStats, 'files' | 'dirs' | 'symlinks' | 'bytes'>, options: { sparse?: boolean } = {}): void {
+  const short = shortOfRoom(roomNeeded(stats, options.sparse ?? false), freeRoom(dir));
   if (short === null) return;
   throw new IoError(`not enough space to restore ${what} into ${quoteName(target)}: ${short}`, {
     hint: 'free some space, or restore into another file system, or only part of it (--path); nothing was written. --no-space-check skips this check (for file systems that compress or deduplicate)',
