@@ -3,7 +3,7 @@
 process.env.UV_THREADPOOL_SIZE ??= '8';
 
 import { CommanderError } from 'commander';
-import { explainError, releaseHeldLocksSync, setYoungGenerationLimit, YOUNG_GENERATION_LIMIT_BYTES } from '../src/index.js';
+import { explainError, OLD_GENERATION_SLACK_BYTES, releaseHeldLocksSync, setOldGenerationSlack, setYoungGenerationLimit, YOUNG_GENERATION_LIMIT_BYTES } from '../src/index.js';
 import { interruption, requestedExit } from './context.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { errorLines, jsonText } from './output.js';
@@ -32,8 +32,10 @@ function fail(err: unknown, json: boolean): number {
 
 async function main(): Promise<number> {
   const json = process.argv.includes('--json');
-  // A command's process is its own: a first snapshot's young generation may stop at 8 MiB (docs/performance.md).
+  // A command's process is its own: a snapshot storing many objects keeps its young generation at 8 MiB and its
+  // old generation's garbage under 32 MiB (docs/performance.md).
   setYoungGenerationLimit(YOUNG_GENERATION_LIMIT_BYTES);
+  setOldGenerationSlack(OLD_GENERATION_SLACK_BYTES);
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(EXIT.OK);
   });

@@ -6,6 +6,7 @@ export { Repository, type OpenOptions, type SqliteBatchSummary } from './reposit
 export { RepoContext } from './repoContext.js';
 export { releaseHeldLocksSync } from './repositoryLock.js';
 export { setYoungGenerationLimit, YOUNG_GENERATION_LIMIT_BYTES } from './util/youngGenerationLimit.js';
+export { setOldGenerationSlack, OLD_GENERATION_SLACK_BYTES } from './util/oldGenerationSlack.js';
 export * from './errors.js';
 export type { ObjectId } from './store/objectId.js';
 export { shortId, isObjectId } from './store/objectId.js';

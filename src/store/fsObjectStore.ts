@@ -7,6 +7,7 @@ import { faultPointSync } from '../util/faults.js';
 import { sha256Hex } from '../util/hash.js';
 import { sha256HexAsync } from '../util/hashAsync.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
+import { checkOldGenerationSlack } from '../util/oldGenerationSlack.js';
 import { limitYoungGeneration } from '../util/youngGenerationLimit.js';
 import { removeEmptyShardDirs, renameIntoShard, shardDirsToSync } from './batchDurable.js';
 import { BatchFlusher, batchFlusherScript } from './batchFlusher.js';
@@ -73,7 +74,8 @@ function verifyContent(id: ObjectId, actual: string): void {
  * putSync runs a minor garbage collection after this many bytes of content stored. The first snapshot of the
  * 538 MB benchmark database (65,750 objects of 8 KiB) peaked at 197-237 MiB RSS without it and 137-157 MiB with it
  * (and snappy's output copied: objectCodec.ts), 5 interleaved pairs; a 36k-file tree at 222-231 vs 241-263 MiB.
- * It also stops the young generation growing past its limit (youngGenerationLimit.ts).
+ * It also stops the young generation growing past its limit (youngGenerationLimit.ts) and collects the old
+ * generation when it has grown by its slack (oldGenerationSlack.ts).
  */
 const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
 
@@ -332,6 +334,7 @@ export class FsObjectStore implements SyncObjectWriter {
       this.sinceCollect = 0;
       collectYoungGarbage();
       limitYoungGeneration();
+      checkOldGenerationSlack();
     }
     const { codec, payload } = encodeObjectParts(content, compression ?? this.options.compression);
     const tmp = tempName(this.options.tempDir, 'obj');

@@ -18,8 +18,8 @@ import * as vm from 'node:vm';
 type GcFunction = (options?: { type?: 'minor' | 'major' }) => void;
 let gc: GcFunction | null | undefined;
 
-/** Runs a minor collection; false when the gc extension is unavailable (nothing ran). */
-export function collectYoungGarbage(): boolean {
+/** V8's gc function, found on first use; null when it is unavailable. */
+function gcFunction(): GcFunction | null {
   if (gc === undefined) {
     try {
       v8.setFlagsFromString('--expose-gc');
@@ -29,7 +29,24 @@ export function collectYoungGarbage(): boolean {
       gc = null;
     }
   }
-  if (!gc) return false;
-  gc({ type: 'minor' });
+  return gc;
+}
+
+/** Runs a minor collection; false when the gc extension is unavailable (nothing ran). */
+export function collectYoungGarbage(): boolean {
+  const f = gcFunction();
+  if (!f) return false;
+  f({ type: 'minor' });
+  return true;
+}
+
+/**
+ * A full collection: gc() without options (Node 20's V8 runs a minor one for `{ type: 'major' }`); false when the
+ * gc extension is unavailable.
+ */
+export function collectAllGarbage(): boolean {
+  const f = gcFunction();
+  if (!f) return false;
+  f();
   return true;
 }
