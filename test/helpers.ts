@@ -173,3 +173,20 @@ export function thrown(fn: () => unknown): unknown {
   }
   return undefined;
 }
+
+/** The built module `rel` (under dist/src/), as a path a child's `import` takes. */
+export function builtModule(rel: string): string {
+  const file = path.join(ROOT, 'dist', 'src', rel);
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` (npm test does)`);
+  return file;
+}
+
+/**
+ * Runs `script` (an ES module's source) in a fresh Node process without the shell's NODE_OPTIONS and returns what
+ * it wrote on stdout, parsed as JSON: for what one process can only show once (V8's heap grows, flags stay set).
+ */
+export function runModuleScript<T>(script: string): T {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  if (r.status !== 0) throw new Error(`the child process failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}

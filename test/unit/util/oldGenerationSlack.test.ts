@@ -3,12 +3,11 @@
  * modules (dist/src/util/): garbage is promoted to the old generation by two minor collections, then dropped, and
  * stays there until a full collection.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { builtModule, runModuleScript } from '../../helpers.js';
 
-const SLACK = fileURLToPath(new URL('../../../dist/src/util/oldGenerationSlack.js', import.meta.url));
-const YOUNG = fileURLToPath(new URL('../../../dist/src/util/youngGarbage.js', import.meta.url));
+const SLACK = builtModule('util/oldGenerationSlack.js');
+const YOUNG = builtModule('util/youngGarbage.js');
 
 interface Outcome {
   first: boolean;
@@ -32,9 +31,7 @@ function run(setup: string, call: string): Outcome {
     const ran = ${call};
     process.stdout.write(JSON.stringify({ first, ran, before, after: slack.oldGenerationBytes() }));
   `;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-  if (r.status !== 0) throw new Error(`the child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Outcome;
+  return runModuleScript<Outcome>(script);
 }
 
 describe('checkOldGenerationSlack', () => {

@@ -4,12 +4,11 @@
  * a rolling window of objects alive, so that more bytes survive each scavenge than the young generation holds,
  * which is what makes V8 grow it.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { builtModule, runModuleScript } from '../../helpers.js';
 
-const LIMIT = fileURLToPath(new URL('../../../dist/src/util/youngGenerationLimit.js', import.meta.url));
-const WORKERS = fileURLToPath(new URL('../../../dist/src/util/workerExecArgv.js', import.meta.url));
+const LIMIT = builtModule('util/youngGenerationLimit.js');
+const WORKERS = builtModule('util/workerExecArgv.js');
 
 interface Outcome {
   before: number;
@@ -38,9 +37,7 @@ function run(steps: string): Outcome {
     process.stdout.write(JSON.stringify({ before, after: limit.youngGenerationBytes(), limited, sink }));
     process.exit(0);
   `;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-  if (r.status !== 0) throw new Error(`the child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Outcome;
+  return runModuleScript<Outcome>(script);
 }
 
 describe('limitYoungGeneration', () => {
