@@ -6,7 +6,7 @@
  * shorter run of zeros would save nothing. The caller writes into a new file and sets its length at the end
  * (ftruncate), which makes a hole of a zero tail too. Reading a hole gives zeros, so the content is the same.
  */
-import * as fs from 'node:fs';
+import { writeAll } from './writeAll.js';
 
 /** The block a hole is made of: the usual file-system block (ext4, XFS, btrfs, APFS). */
 export const HOLE_BLOCK = 4096;
@@ -60,29 +60,10 @@ export function dataRuns(bufs: readonly Buffer[], position: number, block = HOLE
   return runs;
 }
 
-/** Writes `parts` at `position` (positional writev on the thread pool, repeated after a short write). */
-function writeAt(fd: number, parts: Buffer[], position: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (rest: Buffer[], at: number): void => {
-      fs.writev(fd, rest, at, (err, n) => {
-        if (err) return reject(err);
-        const next = at + n;
-        while (rest.length > 0 && n >= rest[0]!.length) {
-          n -= rest[0]!.length;
-          rest = rest.slice(1);
-        }
-        if (rest.length === 0) return resolve();
-        step([rest[0]!.subarray(n), ...rest.slice(1)], next);
-      });
-    };
-    step(parts, position);
-  });
-}
-
 /**
  * Writes `bufs`, the file's content from offset `position` on, leaving its zero blocks unwritten (see dataRuns).
  * The file's length is the caller's to set once everything is written.
  */
 export async function writeSparse(fd: number, bufs: readonly Buffer[], position: number): Promise<void> {
-  for (const r of dataRuns(bufs, position)) await writeAt(fd, r.parts, r.position);
+  for (const r of dataRuns(bufs, position)) await writeAll(fd, r.parts, r.position);
 }

@@ -1,20 +1,25 @@
 import * as fs from 'node:fs';
 
-/** Writes all of `bufs` at the descriptor's position (writev on the thread pool, repeated after a short write). */
-export function writeAll(fd: number, bufs: Buffer[]): Promise<void> {
+/**
+ * Writes all of `bufs` (writev on the thread pool, repeated after a short write): at the descriptor's position, or
+ * at file offset `position` when given (the descriptor's position then does not move).
+ */
+export function writeAll(fd: number, bufs: Buffer[], position?: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const step = (rest: Buffer[]): void => {
-      fs.writev(fd, rest, (err, n) => {
+    const step = (rest: Buffer[], at: number | undefined): void => {
+      const done = (err: NodeJS.ErrnoException | null, n: number): void => {
         if (err) return reject(err);
+        const next = at === undefined ? undefined : at + n;
         while (rest.length > 0 && n >= rest[0]!.length) {
           n -= rest[0]!.length;
           rest = rest.slice(1);
         }
         if (rest.length === 0) return resolve();
-        rest = [rest[0]!.subarray(n), ...rest.slice(1)];
-        step(rest);
-      });
+        step([rest[0]!.subarray(n), ...rest.slice(1)], next);
+      };
+      if (at === undefined) fs.writev(fd, rest, done);
+      else fs.writev(fd, rest, at, done);
     };
-    step(bufs);
+    step(bufs, position);
   });
 }

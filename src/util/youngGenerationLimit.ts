@@ -5,7 +5,7 @@
  * 16 MiB: a first snapshot of the 36k-file tree kept ~32 MiB committed there,
  * and the buffers of content and compressed forms that only a scavenge frees
  * waited in glibc's heap meanwhile. Stopped at 8 MiB, the tree's first
- * snapshot peaked at 159-168 MiB RSS instead of 194-203 (docs/performance.md).
+ * snapshot peaked at 162-170 MiB RSS instead of 191-201 (docs/performance.md).
  *
  * The size of the young generation can only be capped before V8 starts
  * (`--max-semi-space-size`), but how much it grows is read each time it grows:
@@ -14,8 +14,9 @@
  * to the command line's, so startWorker() (workerExecArgv.ts) applies the limit
  * again once a worker is online (reapplyYoungGenerationLimit).
  *
- * Off unless a program turns it on (setYoungGenerationLimit): V8's flags are the whole process's, and an
- * application that uses cairn as a library keeps its own heap's behaviour. The CLI turns it on (cli/main.ts).
+ * Off unless a program turns it on (setYoungGenerationLimit): V8's flags are
+ * the whole process's, and an application that uses cairn as a library keeps
+ * its own heap's behaviour. The CLI turns it on (cli/main.ts).
  */
 import * as v8 from 'node:v8';
 

@@ -28,6 +28,8 @@ function holesKept(dir: string): boolean {
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 const allocated = (file: string) => fs.statSync(file).blocks * 512;
 
+const HOLES = holesKept(root);
+
 describe('restore --sparse', () => {
   const src = path.join(root, 'src');
   const repo = path.join(root, 'repo');
@@ -49,7 +51,7 @@ describe('restore --sparse', () => {
   cairnOk(['init', '--repo', repo]);
   const snap = parseJson<{ id: string }>(cairnOk(['--repo', repo, '--json', 'snapshot', src])).id;
 
-  it.skipIf(!holesKept(root))('writes only the data blocks of large files into a new directory', () => {
+  it.skipIf(!HOLES)('writes only the data blocks of large files into a new directory', () => {
     const target = path.join(root, 'sparse');
     cairnOk(['--repo', repo, 'restore', snap, '--target', target, '--sparse']);
     const out = path.join(target, 'vm.img');
@@ -64,7 +66,7 @@ describe('restore --sparse', () => {
     cairnOk(['--repo', repo, 'restore', snap, '--target', path.join(root, 'sparse-verified'), '--sparse', '--verify']);
   });
 
-  it.skipIf(!holesKept(root))('writes them dense without the flag', () => {
+  it.skipIf(!HOLES)('writes them dense without the flag', () => {
     const target = path.join(root, 'dense');
     cairnOk(['--repo', repo, 'restore', snap, '--target', target]);
     const out = path.join(target, 'vm.img');
@@ -72,7 +74,7 @@ describe('restore --sparse', () => {
     expect(allocated(out)).toBeGreaterThanOrEqual(64 * MiB);
   });
 
-  it.skipIf(!holesKept(root))('keeps the holes in place, over a changed file', () => {
+  it.skipIf(!HOLES)('keeps the holes in place, over a changed file', () => {
     fs.writeFileSync(img, randomBytes(3 * MiB)); // the image replaced by a dense file of other bytes
     const r = cairn(['--repo', repo, '--yes', 'restore', snap, '--sparse'], { cwd: src });
     expect(r.code, r.stderr).toBe(0);
@@ -81,7 +83,7 @@ describe('restore --sparse', () => {
     expect(allocated(img)).toBeLessThan(4 * MiB);
   });
 
-  it.skipIf(!holesKept(root))('resumes an interrupted in-place restore sparse, as its journal records', async () => {
+  it.skipIf(!HOLES)('resumes an interrupted in-place restore sparse, as its journal records', async () => {
     fs.writeFileSync(img, randomBytes(3 * MiB));
     expect(await killAtStall([CLI, '--repo', repo, '--yes', 'restore', snap, '--sparse'], 'restore-stage:stall:1', 'restore-stage 1')).toBe(true);
     expect(fs.statSync(img).size).toBe(3 * MiB); // untouched until the resume
