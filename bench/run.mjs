@@ -32,7 +32,9 @@ const HELP = `usage: npm run bench -- [options]
   --keep               keep the work dir afterwards
   --fs scratch|plain   scratch (default, as root): run in a fresh journaled ext4 on a loop device made inside the
                        work dir (bench/lib/scratchFs.mjs says why); plain: in the work dir's own file system (BENCH_FS)
-  --drop-caches        as root: drop the page cache to measure a cold sequential read
+  --drop-caches        as root: drop the page cache to measure a cold sequential read, and after each tool's
+                       restore, restore again with the page cache dropped first (step restore-cold): a restore
+                       after a loss reads the repository from the disk, not from the cache its snapshots filled
   --out FILE           raw JSON lines (default bench/results/<stamp>.jsonl)
   --report FILE        markdown summary (default docs/benchmarks.md at full scale, bench/results/benchmarks-quick.md otherwise)
   --keep-env           run the tools with this shell's NODE_OPTIONS and NODE_EXTRA_CA_CERTS (removed by default:
@@ -189,7 +191,7 @@ async function main() {
       const order = tools.map((_, i) => tools[(i + run - 1) % tools.length]);
       for (const tool of order) {
         t0 = Date.now();
-        const ok = await runOne({ tool, ds, pristine, work, run, emit, removedEnv });
+        const ok = await runOne({ tool, ds, pristine, work, run, emit, removedEnv, dropCaches: o.dropCaches });
         log(`${ds.name} run ${run} ${tool.name}: ${ok ? 'ok' : 'FAILED'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       }
     }
@@ -224,7 +226,7 @@ async function main() {
 }
 
 /** One tool on one dataset: every step, measured; returns whether all passed. */
-async function runOne({ tool, ds, pristine, work, run, emit, removedEnv }) {
+async function runOne({ tool, ds, pristine, work, run, emit, removedEnv, dropCaches }) {
   const base = path.join(work, 'run');
   rmrf(base);
   const ctx = { src: path.join(base, 'src'), repo: path.join(base, 'repo'), scratch: path.join(base, 'scratch'), restore: path.join(base, 'restore') };
@@ -246,7 +248,7 @@ async function runOne({ tool, ds, pristine, work, run, emit, removedEnv }) {
     const syncAfter = Number(process.hrtime.bigint() - s0) / 1e9;
     const repo = dirStats(ctx.repo);
     const cache = tool.cacheDir ? dirStats(tool.cacheDir(ctx)).bytes : 0;
-    const parsed = name !== 'init' && name !== 'restore' && r.code === 0 ? tool.parseSnapshot(r.stdout) : {};
+    const parsed = name !== 'init' && !name.startsWith('restore') && r.code === 0 ? tool.parseSnapshot(r.stdout) : {};
     const rec = {
       type: 'step',
       ...common,
@@ -296,6 +298,24 @@ async function runOne({ tool, ds, pristine, work, run, emit, removedEnv }) {
     const emptyDirsKept = want.emptyDirs.every((d) => got.emptyDirs.includes(d));
     emit({ type: 'verify', ...common, ok: diff === '', entries: want.entries, bytes: want.bytes, emptyDirsKept, ...(diff ? { diff } : {}) });
     if (diff) process.stderr.write(`  ${tool.name} restore differs: ${diff}\n`);
+    if (dropCaches && diff === '') {
+      rmrf(ctx.restore);
+      fs.mkdirSync(ctx.restore);
+      sync();
+      try {
+        fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
+      } catch (err) {
+        process.stderr.write(`  no cold restore: could not drop the page cache (${err.message})\n`);
+        return !failed;
+      }
+      if (!step('restore-cold', tool.restore(ctx, ctx.restore, snapshots))) return false;
+      const gotCold = contentManifest(ctx.restore);
+      const cold = compareManifests(want, gotCold);
+      const coldDirsKept = want.emptyDirs.every((d) => gotCold.emptyDirs.includes(d));
+      emit({ type: 'verify', ...common, step: 'restore-cold', ok: cold === '', entries: want.entries, bytes: want.bytes, emptyDirsKept: coldDirsKept, ...(cold ? { diff: cold } : {}) });
+      if (cold) process.stderr.write(`  ${tool.name} cold restore differs: ${cold}\n`);
+      return !failed && cold === '';
+    }
     return !failed && diff === '';
   }
 }
