@@ -7,12 +7,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fsyncPathSync, syncFileSystemAsync } from '../util/durableFs.js';
+import type { ObjectId } from './objectId.js';
+import { objectPath, objectShardDir } from './objectPath.js';
+import type { ShardDirs } from './shardDirSet.js';
 
+/**
+ * A staged object: its temp file and its id, from which its final path (and shard directory) under the objects
+ * root is made where it is renamed. Paths made there rather than sent: three paths per object (~300 bytes) in
+ * every batch of 16k, on both threads, were most of the flush worker's heap (docs/performance.md).
+ */
 export interface FlushItem {
   tmp: string;
-  dest: string;
-  /** The shard directory of dest. */
-  dir: string;
+  id: ObjectId;
 }
 
 /**
@@ -20,7 +26,7 @@ export interface FlushItem {
  * before the objects it is for are durable is only an empty directory after a crash, which listing skips (as it
  * skips those prune leaves).
  */
-export function makeShardDir(dir: string, made: Set<string>): void {
+export function makeShardDir(dir: string, made: ShardDirs): void {
   if (made.has(dir)) return;
   try {
     fs.mkdirSync(dir);
@@ -104,16 +110,17 @@ export async function makeBatchDurable(
   items: readonly FlushItem[],
   tempDir: string,
   root: string,
-  made: Set<string>,
+  made: ShardDirs,
   between: () => Promise<void> = async () => undefined,
 ): Promise<void> {
   if (!(await syncFileSystemAsync(tempDir))) for (const it of items) fsyncPathSync(it.tmp);
   const dirs = new Set<string>();
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
-    makeShardDir(it.dir, made);
-    dirs.add(it.dir);
-    renameIntoShard(it.tmp, it.dest, it.dir);
+    const dir = objectShardDir(root, it.id);
+    makeShardDir(dir, made);
+    dirs.add(dir);
+    renameIntoShard(it.tmp, objectPath(root, it.id), dir);
     if (i % RENAMES_PER_TURN === RENAMES_PER_TURN - 1) await between();
   }
   if (!(await syncFileSystemAsync(root))) for (const d of shardDirsToSync(root, dirs, new Set())) fsyncPathSync(d);

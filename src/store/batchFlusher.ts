@@ -14,9 +14,12 @@
  * (hasWorker is false).
  */
 import type { Worker } from 'node:worker_threads';
+import { oldGenerationSlackEnabled } from '../util/oldGenerationSlack.js';
 import { startWorker } from '../util/workerExecArgv.js';
 import { workerScript } from '../util/workerScript.js';
 import { makeBatchDurable, type FlushItem } from './batchDurable.js';
+import type { ObjectId } from './objectId.js';
+import { ShardDirSet } from './shardDirSet.js';
 
 export type { FlushItem } from './batchDurable.js';
 
@@ -26,16 +29,16 @@ export interface TempWrite {
   offset: number;
   length: number;
   /**
-   * The shard directory the object will be renamed into: the worker makes it once the group is written, so that
-   * the batch that moves the object finds it made (best effort: a directory it cannot make is made, or its
-   * failure reported, by the batch).
+   * The object's id: the worker makes its shard directory once the group is written, so that the batch that moves
+   * the object finds it made (best effort: a directory it cannot make is made, or its failure reported, by the
+   * batch).
    */
-  dir: string;
+  id: ObjectId;
 }
 
 export type FlusherRequest =
   | { type: 'batch'; seq: number; tempDir: string; root: string; items: readonly FlushItem[]; after?: number | undefined }
-  | { type: 'temps'; seq: number; shared: SharedArrayBuffer; written: Int32Array; temps: readonly TempWrite[] };
+  | { type: 'temps'; seq: number; root: string; shared: SharedArrayBuffer; written: Int32Array; temps: readonly TempWrite[] };
 
 export interface FlusherReply {
   seq: number;
@@ -45,6 +48,21 @@ export interface FlusherReply {
 
 /** See BatchFlusher.start. */
 const YOUNG_GENERATION_MB = 4;
+
+/**
+ * What the worker's old generation may grow by between two full collections (checkOldGenerationSlack, after each
+ * request), when the main thread's is checked too. The records of each batch are promoted while it waits its turn
+ * and are garbage once it is done, and V8 left them until the worker's heap held twice what was live: the db
+ * dataset's first snapshot peaked at 155-157 MiB RSS without the check and 148-150 MiB with it (3 interleaved
+ * rounds; 4 MiB did no better).
+ */
+const FLUSHER_OLD_GENERATION_SLACK = 8 * 1024 * 1024;
+
+/** The worker's workerData. */
+export interface FlusherData {
+  /** Bytes of slack for checkOldGenerationSlack in the worker; undefined: no check. */
+  oldGenerationSlack: number | undefined;
+}
 
 /** Where the worker entry is, or undefined when this build has none (see the module comment). */
 export function batchFlusherScript(): string | undefined {
@@ -59,7 +77,7 @@ export class BatchFlusher {
   private lastBatch: number | undefined;
   /** Without a worker: the batches made durable here, in order, and the shard directories made. */
   private chain: Promise<void> = Promise.resolve();
-  private readonly made = new Set<string>();
+  private readonly made = new ShardDirSet();
 
   /** `script`: the worker entry; undefined to make batches durable on this thread. */
   constructor(private readonly script: string | undefined = batchFlusherScript()) {}
@@ -73,7 +91,9 @@ export class BatchFlusher {
     // The worker's young generation capped: it allocates a little per temp file it writes (a database's 65k pages
     // in a first snapshot), and left to grow its heap reached 52 MiB for 20 MiB of live objects; the db dataset's
     // first snapshot peaked at 209-218 MiB RSS without the cap and 182-196 MiB with it (3 interleaved rounds).
-    const w = startWorker(script, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    // Its old generation checked as the main thread's is (when the program turned that on): see FLUSHER_OLD_GENERATION_SLACK.
+    const workerData: FlusherData = { oldGenerationSlack: oldGenerationSlackEnabled() ? FLUSHER_OLD_GENERATION_SLACK : undefined };
+    const w = startWorker(script, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB }, workerData });
     w.on('message', (r: FlusherReply) => {
       const p = this.waiting.get(r.seq);
       if (!p) return;
@@ -142,10 +162,10 @@ export class BatchFlusher {
    * batch sent after this is handled after it, so its temp files exist. Rejects with the error of the first temp
    * file that failed (its `index` set); none after it was written.
    */
-  writeTemps(temps: readonly TempWrite[], shared: SharedArrayBuffer, written: Int32Array): Promise<void> {
+  writeTemps(temps: readonly TempWrite[], root: string, shared: SharedArrayBuffer, written: Int32Array): Promise<void> {
     // Not an async function: its suspended frame would hold `temps` until the reply, which a synchronous walk reads
     // only when it next awaits (hundreds of groups, ~9 MB at the end of a 100k-file first snapshot).
-    return this.send({ type: 'temps', seq: ++this.seq, shared, written, temps }).then(() => undefined);
+    return this.send({ type: 'temps', seq: ++this.seq, root, shared, written, temps }).then(() => undefined);
   }
 
   /** Stops the worker (after its batches are done). */

@@ -15,9 +15,12 @@
  * Runs as a worker_threads entry: dist/src/store/flushThread.js for the library, dist/bin/cairn-flusher.cjs in the
  * CLI's bundle.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { checkOldGenerationSlack } from '../util/oldGenerationSlack.js';
 import { makeBatchDurable, makeShardDir } from './batchDurable.js';
-import type { FlusherReply, FlusherRequest } from './batchFlusher.js';
+import type { FlusherData, FlusherReply, FlusherRequest } from './batchFlusher.js';
+import { objectShardDir } from './objectPath.js';
+import { ShardDirSet } from './shardDirSet.js';
 import { writeStagedFileSync } from './stagedFile.js';
 
 const port = parentPort;
@@ -36,7 +39,7 @@ function errorOf(err: unknown, index?: number): NonNullable<FlusherReply['error'
 }
 
 /** Shard directories this thread has made or found (by writeTemps and by the batches), for its whole life. */
-const made = new Set<string>();
+const made = new ShardDirSet();
 
 // Each temp file is its stored form, a codec byte and the payload after it in the shared buffer, written as
 // writeStagedFileSync writes every temp file (a file that fails is removed).
@@ -56,7 +59,7 @@ function writeTemps(req: TempsRequest): void {
   // at its end. Best effort: the batch makes a directory that could not be made here, or reports why it cannot.
   for (const t of req.temps) {
     try {
-      makeShardDir(t.dir, made);
+      makeShardDir(objectShardDir(req.root, t.id), made);
     } catch {
       // left to the batch
     }
@@ -89,7 +92,11 @@ async function flushBatches(): Promise<void> {
   flushing = false;
 }
 
+/** See batchFlusher.ts, FLUSHER_OLD_GENERATION_SLACK. */
+const slack = (workerData as FlusherData | undefined)?.oldGenerationSlack;
+
 port.on('message', (req: FlusherRequest) => {
+  if (slack !== undefined) checkOldGenerationSlack(slack);
   if (req.type === 'temps') return writeTemps(req);
   batches.push(req);
   if (!flushing) void flushBatches();

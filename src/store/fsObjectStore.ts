@@ -403,11 +403,11 @@ export class FsObjectStore implements SyncObjectWriter {
     this.unsentBytes = 0;
     const temps = tmps.map((tmp) => {
       const u = this.unwritten.get(tmp)!;
-      return { tmp, offset: u.payload.byteOffset - 1, length: 1 + u.payload.length, dir: objectShardDir(this.root, u.id) };
+      return { tmp, offset: u.payload.byteOffset - 1, length: 1 + u.payload.length, id: u.id };
     });
     const group: SentGroup = { shared, tmps, written: new Int32Array(new SharedArrayBuffer(4)) };
     this.sentGroups.add(group);
-    const sent = this.batchFlusher().writeTemps(temps, shared, group.written).then(
+    const sent = this.batchFlusher().writeTemps(temps, this.root, shared, group.written).then(
       () => this.takeBack(group),
       (err: unknown) => {
         // Those before the failed one were written; it and those after it were not (their reads still come from
@@ -565,8 +565,8 @@ export class FsObjectStore implements SyncObjectWriter {
     // answers, and a synchronous walk reads no answer until it awaits. Unbounded, a first snapshot of 200k small
     // files still held 116k such records (~35 MB of strings) at the end of its walk.
     while (this.batches.size >= BATCHES_IN_FLIGHT) await Promise.race([...this.batches].map((b) => b.catch(() => undefined)));
-    const items = batch.map((p) => ({ tmp: p.tmp, dest: objectPath(this.root, p.id), dir: objectShardDir(this.root, p.id) }));
-    const done = this.batchFlusher().flush(items, this.options.tempDir, this.root).then(
+    // The pending records themselves ({ tmp, id }): kept here until the batch settles anyway.
+    const done = this.batchFlusher().flush(batch, this.options.tempDir, this.root).then(
       () => {
         for (const p of batch) if (this.pendingIds.get(p.id) === p.tmp) this.pendingIds.delete(p.id);
       },

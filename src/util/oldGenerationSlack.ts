@@ -19,6 +19,11 @@ let configured: number | undefined;
 /** Old-generation bytes in use after the last full collection (or at the first look). */
 let base: number | undefined;
 
+/** Whether a program turned the check on (setOldGenerationSlack): a worker it starts may then check its own heap. */
+export function oldGenerationSlackEnabled(): boolean {
+  return configured !== undefined;
+}
+
 /** Turns the check on for this process (`bytes` of slack), or off (undefined). */
 export function setOldGenerationSlack(bytes: number | undefined): void {
   configured = bytes;

@@ -4,7 +4,11 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchFlusher, type FlushItem, type TempWrite } from '../../../src/store/batchFlusher.js';
+import { setOldGenerationSlack } from '../../../src/util/oldGenerationSlack.js';
+import type { ObjectId } from '../../../src/store/objectId.js';
 import { tempDir } from '../../helpers.js';
+
+const objectIdOf = (i: number) => i.toString(16).padStart(64, '0') as ObjectId;
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -17,6 +21,18 @@ function silentWorker(): string {
   dirs.push(d);
   const script = path.join(d, 'silent.mjs');
   fs.writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n");
+  return script;
+}
+
+/** A flush worker that fails every request with its workerData, as JSON, for its message. */
+function workerDataEcho(): string {
+  const d = tempDir('cairn-flusher-');
+  dirs.push(d);
+  const script = path.join(d, 'echo.mjs');
+  fs.writeFileSync(
+    script,
+    "import { parentPort, workerData } from 'node:worker_threads';\nparentPort.on('message', (r) => parentPort.postMessage({ seq: r.seq, error: { message: JSON.stringify(workerData ?? null) } }));\n",
+  );
   return script;
 }
 
@@ -55,15 +71,36 @@ describe('batch flusher', () => {
   // copy. Both requests must leave their records to the worker once sent.
   it('keeps no batch records on this thread while the worker has the batch', async () => {
     await expectLeftToWorker(
-      (): FlushItem[] => Array.from({ length: 1000 }, (_, i) => ({ tmp: `/nowhere/tmp/obj-${i}`, dest: `/nowhere/objects/${i}`, dir: '/nowhere/objects' })),
+      (): FlushItem[] => Array.from({ length: 1000 }, (_, i) => ({ tmp: `/nowhere/tmp/obj-${i}`, id: objectIdOf(i) })),
       (flusher, items) => flusher.flush(items, '/nowhere/tmp', '/nowhere/objects'),
     );
   });
 
   it('keeps no temp-file records on this thread while the worker writes them', async () => {
     await expectLeftToWorker(
-      (): TempWrite[] => Array.from({ length: 128 }, (_, i) => ({ tmp: `/nowhere/tmp/obj-${i}`, offset: i, length: 1, dir: '/nowhere/objects' })),
-      (flusher, temps) => flusher.writeTemps(temps, new SharedArrayBuffer(128), new Int32Array(new SharedArrayBuffer(4))),
+      (): TempWrite[] => Array.from({ length: 128 }, (_, i) => ({ tmp: `/nowhere/tmp/obj-${i}`, offset: i, length: 1, id: objectIdOf(i) })),
+      (flusher, temps) => flusher.writeTemps(temps, '/nowhere/objects', new SharedArrayBuffer(128), new Int32Array(new SharedArrayBuffer(4))),
     );
+  });
+
+  // The worker checks its old generation as the main thread does (flushThread.ts), only when the program turned that
+  // on: the batches' records were otherwise left in its heap until it held twice what was live.
+  it('has the worker check its old generation only when the program turned the check on', async () => {
+    const dataOf = async (): Promise<unknown> => {
+      const flusher = new BatchFlusher(workerDataEcho());
+      try {
+        const err = await flusher.flush([], '/nowhere/tmp', '/nowhere/objects').then(() => undefined, (e: Error) => e);
+        return JSON.parse(err!.message) as unknown;
+      } finally {
+        await flusher.close();
+      }
+    };
+    expect(await dataOf()).toEqual({});
+    setOldGenerationSlack(32 * 1024 * 1024);
+    try {
+      expect(await dataOf()).toEqual({ oldGenerationSlack: 8 * 1024 * 1024 });
+    } finally {
+      setOldGenerationSlack(undefined);
+    }
   });
 });
