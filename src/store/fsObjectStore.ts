@@ -14,7 +14,7 @@ import { BatchFlusher, batchFlusherScript } from './batchFlusher.js';
 import { CODEC_BYTES, decodeObject, decodeObjectTransient, encodeObject, encodeObjectParts, type Compression } from './objectCodec.js';
 import { SnappyDecoder } from './snappyDecoder.js';
 import { isObjectId, type ObjectId } from './objectId.js';
-import { ObjectFileReader } from './objectFileReader.js';
+import { ObjectFileReader, readObjectFileAsync } from './objectFileReader.js';
 import { objectPath, objectShardDir } from './objectPath.js';
 import type { ObjectGroupReader, PutResult, SharedChunkSink, SyncObjectWriter } from './objectStore.js';
 import { ParallelReader, parallelReaderScript } from './parallelReader.js';
@@ -280,6 +280,32 @@ export class FsObjectStore implements SyncObjectWriter {
       content = this.readVerifiedSync(id, true);
     }
     return use(content);
+  }
+
+  /**
+   * getSync() with the object's file read on the thread pool (readObjectFileAsync), then decoded and verified on this
+   * thread: for a caller that keeps several reads in flight (a large file's restore, see Materializer.readsAhead).
+   * The content is a buffer of its own.
+   */
+  async getAhead(id: ObjectId): Promise<Buffer> {
+    const verified = async (untilZero: boolean): Promise<Buffer> => {
+      let stored: Buffer;
+      try {
+        stored = this.unwrittenForm(id) ?? (await this.readPending(id, (p) => readObjectFileAsync(p, untilZero)));
+      } catch (err) {
+        throw readError(id, err);
+      }
+      const content = decodeObjectTransient(stored, `object ${id}`);
+      verifyContent(id, sha256Hex(content));
+      return SnappyDecoder.get()?.holds(content) ? Buffer.from(content) : content;
+    };
+    try {
+      return await verified(false);
+    } catch (err) {
+      // As useSync: a short read not at the end (a network file system) is read again to the end before it is damage.
+      if (!(err instanceof IntegrityError) || !fs.existsSync(objectPath(this.root, id))) throw err;
+      return verified(true);
+    }
   }
 
   /** The verified content, possibly a view the next read or decode on this thread overwrites (see useSync). */

@@ -6,6 +6,7 @@
  * it at once (holds() tells whether it must copy).
  */
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 
 export class ObjectFileReader {
   private scratch: Buffer;
@@ -61,5 +62,42 @@ export class ObjectFileReader {
   /** True when `b` is (a view of) the reused buffer, which the next read overwrites. */
   holds(b: Buffer): boolean {
     return b.buffer === this.scratch.buffer;
+  }
+}
+
+/**
+ * The whole file at `p`, read on the thread pool into a buffer of its own of the size fstat gives (grown if the file
+ * turns out longer): for a caller that keeps several reads in flight (a large file's restore, whose reads one at a
+ * time leave the disk idle between them when the repository is not in the page cache). A buffer of its own per
+ * object, as ObjectFileReader.read gives an object larger than its reused buffer: an object stored raw is its
+ * content, handed on without a copy.
+ */
+export async function readObjectFileAsync(p: string, untilZero = false): Promise<Buffer> {
+  const fh = await fsp.open(p, 'r');
+  try {
+    let buf = Buffer.allocUnsafeSlow((await fh.stat()).size);
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        // At the size fstat gave. As read() above, no read to see 0 unless `untilZero`: then one confirms the end, and a
+        // file longer than fstat said (never an object) grows the buffer.
+        if (!untilZero) break;
+        const probe = Buffer.allocUnsafe(1);
+        const { bytesRead } = await fh.read(probe, 0, 1, null);
+        if (bytesRead === 0) break;
+        const bigger = Buffer.allocUnsafeSlow(buf.length * 2 + 1);
+        buf.copy(bigger, 0, 0, n);
+        bigger[n++] = probe[0]!;
+        buf = bigger;
+        continue;
+      }
+      const want = buf.length - n;
+      const { bytesRead: got } = await fh.read(buf, n, want, null);
+      n += got;
+      if (got === 0 || (got < want && !untilZero)) break;
+    }
+    return buf.subarray(0, n);
+  } finally {
+    await fh.close();
   }
 }
