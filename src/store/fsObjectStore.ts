@@ -90,6 +90,13 @@ function ownedContent(content: Buffer): Buffer {
   return files.holds(content) || SnappyDecoder.get()?.holds(content) ? Buffer.from(content) : content;
 }
 
+/** The content of `stored`, decoded and checked against `id`: possibly a view that the next decode on this thread overwrites. */
+function verifiedContent(id: ObjectId, stored: Buffer): Buffer {
+  const content = decodeObjectTransient(stored, `object ${id}`);
+  verifyContent(id, sha256Hex(content));
+  return content;
+}
+
 /** Batches of up to this many objects are made durable with an fsync per file instead of syncfs. */
 const SMALL_BATCH = 32;
 /** Large batches sent to the flush worker and not yet answered, at most (see flushBatch). */
@@ -295,9 +302,7 @@ export class FsObjectStore implements SyncObjectWriter {
       } catch (err) {
         throw readError(id, err);
       }
-      const content = decodeObjectTransient(stored, `object ${id}`);
-      verifyContent(id, sha256Hex(content));
-      return SnappyDecoder.get()?.holds(content) ? Buffer.from(content) : content;
+      return ownedContent(verifiedContent(id, stored));
     };
     try {
       return await verified(false);
@@ -316,9 +321,7 @@ export class FsObjectStore implements SyncObjectWriter {
     } catch (err) {
       throw readError(id, err);
     }
-    const content = decodeObjectTransient(stored, `object ${id}`);
-    verifyContent(id, sha256Hex(content));
-    return content;
+    return verifiedContent(id, stored);
   }
 
   async put(content: Buffer, knownId?: ObjectId, compression?: Compression): Promise<PutResult> {
