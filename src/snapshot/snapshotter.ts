@@ -16,7 +16,7 @@ import { RepoContext } from '../repoContext.js';
 import { writeHead, writeSnapshotMarker } from '../refs.js';
 import { changeCompressionOf } from '../repositoryConfig.js';
 import type { ObjectId } from '../store/objectId.js';
-import { tempName, writeFileAtomicSync } from '../util/durableFs.js';
+import { tempName } from '../util/durableFs.js';
 import { sha256Hex } from '../util/hash.js';
 import { ISO_TIME_HINT, parseIsoTime } from '../util/isoTime.js';
 import { compileExcludes, noExcludeRules, readExcludeRules, type ExcludeRules } from './excludes.js';
@@ -408,6 +408,14 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
     // The walk stages the index rows when what it compares with is what the commit's diff would: nothing, for the
     // source's first snapshot, or its HEAD (an incremental snapshot, or a differential one whose full is the HEAD).
     const staged = (baseId ?? null) === ctx.index.head(source) ? new WalkStagedRows(ctx.index, (id) => ctx.loadTreeSync(id, { keep: false })) : null;
+    // The stat cache being written (a temp file, renamed over the source's cache once the snapshot is committed),
+    // one per walk; the base's cache is read from its open file during the walk.
+    const writers: StatCacheWriter[] = [];
+    const newWriter = (): StatCacheWriter => {
+      const w = new StatCacheWriter(tempName(ctx.tmpDir, 'statcache'));
+      writers.push(w);
+      return w;
+    };
     const makeBuilder = (cache: StatCache | null) =>
       new TreeBuilder({
         store: ctx.store,
@@ -433,58 +441,69 @@ export async function takeSnapshot(ctx: RepoContext, options: SnapshotOptions): 
           options.onError?.(p);
         },
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        statCache: { base: cache, writer: new StatCacheWriter() },
+        statCache: { base: cache, writer: newWriter() },
       });
-    let builder = makeBuilder(mode !== 'full' && base ? StatCache.load(cacheFile, base.tree) : null);
-    let tree: ObjectId;
+    let baseCache = mode !== 'full' && base ? StatCache.load(cacheFile, base.tree) : null;
     try {
+      let builder = makeBuilder(baseCache);
+      let tree: ObjectId;
       try {
-        tree = await builder.build(source, base?.tree ?? null);
+        try {
+          tree = await builder.build(source, base?.tree ?? null);
+        } catch (err) {
+          if (!(err instanceof StatCacheMismatch)) throw err;
+          ctx.logger.warn({ err: err.message }, 'stat cache disagrees with its tree; walking again without it');
+          errors.length = 0;
+          warnings.length = 0;
+          staged?.discard();
+          writers.at(-1)!.discard();
+          baseCache?.close();
+          baseCache = null;
+          builder = makeBuilder(null);
+          tree = await builder.build(source, base?.tree ?? null);
+        }
+        staged?.flush();
       } catch (err) {
-        if (!(err instanceof StatCacheMismatch)) throw err;
-        ctx.logger.warn({ err: err.message }, 'stat cache disagrees with its tree; walking again without it');
-        errors.length = 0;
-        warnings.length = 0;
         staged?.discard();
-        builder = makeBuilder(null);
-        tree = await builder.build(source, base?.tree ?? null);
+        await ctx.store.abort();
+        throw err;
       }
-      staged?.flush();
-    } catch (err) {
-      staged?.discard();
-      await ctx.store.abort();
-      throw err;
+      const c = builder.counts;
+      const summary = await commitSnapshot(ctx, {
+        kind: 'dir',
+        source,
+        tree,
+        mode,
+        base: baseId,
+        type: options.type ?? 'manual',
+        message: options.message ?? '',
+        time,
+        scanStart,
+        counts: {
+          files: c.files,
+          dirs: c.dirs,
+          symlinks: c.symlinks,
+          bytes: c.bytes,
+          bytesRead: c.bytesRead,
+          filesRead: c.filesRead,
+          newObjects: c.newObjects,
+          newBytes: c.newBytes,
+        },
+        started,
+        errors,
+        warnings,
+        // Recorded so that restoring this snapshot leaves alone exactly what it left out.
+        ...(noExcludeRules(rules) ? {} : { extra: { excludeRules: rules } }),
+        ...(staged?.result ? { staged: staged.result } : {}),
+      });
+      const writer = writers.at(-1)!;
+      if (builder.finishStatCache(tree)) saveStatCache(ctx, cacheFile, writer.file);
+      else if (writer.failure !== undefined) ctx.logger.warn({ err: describeError(writer.failure) }, 'could not write the stat cache');
+      return summary;
+    } finally {
+      baseCache?.close();
+      for (const w of writers) w.discard(); // those not renamed into place
     }
-    const c = builder.counts;
-    const summary = await commitSnapshot(ctx, {
-      kind: 'dir',
-      source,
-      tree,
-      mode,
-      base: baseId,
-      type: options.type ?? 'manual',
-      message: options.message ?? '',
-      time,
-      scanStart,
-      counts: {
-        files: c.files,
-        dirs: c.dirs,
-        symlinks: c.symlinks,
-        bytes: c.bytes,
-        bytesRead: c.bytesRead,
-        filesRead: c.filesRead,
-        newObjects: c.newObjects,
-        newBytes: c.newBytes,
-      },
-      started,
-      errors,
-      warnings,
-      // Recorded so that restoring this snapshot leaves alone exactly what it left out.
-      ...(noExcludeRules(rules) ? {} : { extra: { excludeRules: rules } }),
-      ...(staged?.result ? { staged: staged.result } : {}),
-    });
-    saveStatCache(ctx, cacheFile, builder.statCacheBytes(tree));
-    return summary;
   });
 }
 
@@ -499,13 +518,20 @@ export function statCachePath(ctx: RepoContext, source: string): string {
   return path.join(ctx.dir, 'cache', 'stat', sha256Hex(inlineMax === 0 ? source : `${source}\0inlineMax=${inlineMax}`).slice(0, 32));
 }
 
-/** Replaces a source's stat cache (atomically, without fsync: a torn or lost cache is only ignored). Failures are logged, never fatal. */
-function saveStatCache(ctx: RepoContext, file: string, bytes: Buffer[] | null): void {
+/**
+ * Replaces a source's stat cache with the complete file `written` (a rename, without fsync: a torn or lost cache is
+ * only ignored). Failures are logged, never fatal.
+ */
+function saveStatCache(ctx: RepoContext, file: string, written: string): void {
   try {
-    if (bytes === null) return;
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    writeFileAtomicSync(file, bytes, { durable: false, tempDir: ctx.tmpDir });
+    fs.renameSync(written, file);
   } catch (err) {
     ctx.logger.warn({ err: describeError(err) }, 'could not write the stat cache');
+    try {
+      fs.rmSync(written, { force: true });
+    } catch {
+      // left for the next command's cleanStaleTemp
+    }
   }
 }

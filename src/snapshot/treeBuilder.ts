@@ -27,7 +27,7 @@ import type { SyncObjectWriter } from '../store/objectStore.js';
 import { sha256Hex } from '../util/hash.js';
 import { Limiter } from '../util/limiter.js';
 import { PARALLEL_MIN_BYTES, storeStream } from './contentWriter.js';
-import { CODE_FILE, CODE_SYMLINK, nsToStatMs, StatCache, StatCacheWriter } from './statCache.js';
+import { type CachedDir, CODE_FILE, CODE_SYMLINK, nsToStatMs, StatCache, StatCacheMismatch, StatCacheWriter } from './statCache.js';
 import type { ExcludeMatcher } from './excludes.js';
 import { quoteName } from '../util/quoteName.js';
 
@@ -102,7 +102,7 @@ interface DirResult {
  * Thrown when the stat cache names an entry its tree lacks; it cannot happen
  * unless the cache is wrong, and the caller then walks again without it.
  */
-export class StatCacheMismatch extends Error {}
+export { StatCacheMismatch };
 
 export interface WalkCounts {
   files: number;
@@ -290,12 +290,12 @@ export class TreeBuilder {
   }
 
   /**
-   * The stat cache of the tree just built (after build()); null when none was
-   * asked for, or when the base's cache already describes it exactly.
+   * Completes the stat cache of the tree just built (after build()) in its writer's file; false when none was
+   * asked for, when the base's cache already describes the tree exactly, or when the file could not be written.
    */
-  statCacheBytes(rootTree: ObjectId): Buffer[] | null {
+  finishStatCache(rootTree: ObjectId): boolean {
     const w = this.o.statCache?.writer;
-    return w && this.rootRec >= 0 ? w.finish(this.rootRec, rootTree) : null;
+    return w !== undefined && w !== null && this.rootRec >= 0 && w.finish(this.rootRec, rootTree);
   }
 
   /**
@@ -333,8 +333,8 @@ export class TreeBuilder {
     // With a stat cache record for this very tree and listing, unchanged entries are
     // recognised from the cache ("lazy"), and the base tree is loaded only if some entry is not.
     const cache = this.o.reuse ? (this.o.statCache?.base ?? null) : null;
-    const cached = cache !== null && baseTree !== null && baseRec >= 0 && cache.matches(baseRec, baseTree, names);
-    const first = cached ? cache.first(baseRec) : -1;
+    const cdir = cache !== null && baseTree !== null && baseRec >= 0 ? cache.open(baseRec, baseTree, names) : null;
+    const cached = cdir !== null;
     let base: Map<string, TreeEntry> | null = null;
     const baseOf = (key: string): TreeEntry | undefined => {
       if (baseTree === null) return undefined;
@@ -371,10 +371,9 @@ export class TreeBuilder {
       }
       if (this.o.excludes.active && this.o.excludes.excludes(joinRel(rel, name), st.isDirectory())) continue;
       const key = nameKeyOf(name);
-      const row = cached ? first + i : -1;
-      const code = cached ? cache.code(row) : Number.NaN;
+      const code = cached ? cdir.code(i) : Number.NaN;
       if (st.isFile()) {
-        if (code === CODE_FILE && cache!.statMatches(row, st) && st.mtimeMs < startMs && st.ctimeMs < startMs) {
+        if (code === CODE_FILE && cdir!.statMatches(i, st) && st.mtimeMs < startMs && st.ctimeMs < startMs) {
           lazy![i] = 1;
           lazyCount++;
           this.counts.files++;
@@ -419,7 +418,7 @@ export class TreeBuilder {
             childRecs[i] = r.rec;
             if (childOld) childOld[i] = r.old;
             this.counts.dirs++;
-            if (childRec >= 0 && r.id === childBase && cache!.statMatches(row, st!)) {
+            if (childRec >= 0 && r.id === childBase && cdir!.statMatches(i, st!)) {
               lazy![i] = 1;
               lazyCount++;
               return;
@@ -446,7 +445,7 @@ export class TreeBuilder {
         }
       } else if (st.isSymbolicLink()) {
         this.counts.symlinks++;
-        if (code === CODE_SYMLINK && cache!.statMatches(row, st)) {
+        if (code === CODE_SYMLINK && cdir!.statMatches(i, st)) {
           lazy![i] = 1;
           lazyCount++;
           continue;
@@ -473,7 +472,7 @@ export class TreeBuilder {
     let keptCount = lazyCount;
     for (const e of entries) if (e !== undefined) keptCount++;
     if (base === null && !cached && baseTree !== null) baseOf(''); // nothing asked for it (an empty or all-excluded directory)
-    const baseSize = base !== null ? (base as Map<string, TreeEntry>).size : cached ? cache.kept(baseRec) : -1;
+    const baseSize = base !== null ? (base as Map<string, TreeEntry>).size : cached ? cdir.kept : -1;
     let id: ObjectId;
     if (same && baseTree !== null && keptCount === baseSize) {
       id = baseTree;
@@ -504,12 +503,12 @@ export class TreeBuilder {
     }
     // Unchanged down to the last row (every entry of the tree recognised from the cache, every
     // subdirectory likewise): the base cache's record stands for it, and nothing is copied yet.
-    if (cached && id === baseTree && lazyCount === cache.kept(baseRec) && this.o.statCache?.writer) {
+    if (cached && id === baseTree && lazyCount === cdir.kept && this.o.statCache?.writer) {
       let subtreesOld = true;
-      for (let i = 0; i < names.length && subtreesOld; i++) if (lazy![i] && cache.code(first + i) >= 0 && childOld![i]! < 0) subtreesOld = false;
+      for (let i = 0; i < names.length && subtreesOld; i++) if (lazy![i] && cdir.code(i) >= 0 && childOld![i]! < 0) subtreesOld = false;
       if (subtreesOld) return { id, rec: -1, old: baseRec };
     }
-    return { id, rec: this.recordDir(id, names, entries, lazy, childRecs, childOld, cache, first, keptCount), old: -1 };
+    return { id, rec: this.recordDir(id, names, entries, lazy, childRecs, childOld, cache, cdir, keptCount), old: -1 };
   }
 
   /** Adds this directory to the stat cache being written; returns its record (-1 without a writer). */
@@ -521,7 +520,7 @@ export class TreeBuilder {
     childRecs: Int32Array,
     childOld: Int32Array | null,
     cache: StatCache | null,
-    first: number,
+    cdir: CachedDir | null,
     kept: number,
   ): number {
     const w = this.o.statCache?.writer;
@@ -533,8 +532,8 @@ export class TreeBuilder {
       const name = names[i] as string;
       const e = entries[i];
       if (lazy?.[i]) {
-        const code = cache!.code(first + i);
-        cache!.copyRow(first + i, name, code >= 0 ? childRecs[i]! : code, w);
+        const code = cdir!.code(i);
+        cdir!.copyRow(i, code >= 0 ? childRecs[i]! : code, w);
       } else if (e === undefined) {
         w.absentRow(name);
       } else {
