@@ -309,12 +309,20 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
     }
     if (parent !== compareWith) await diffTrees(parentTree, input.tree, load, sha256Hex, { onChange: (c) => index.stageVersion(versionRow(c)) });
     ctx.logger.debug({ phase: 'diffed' }, 'the changed paths are staged in the index');
+    // The manifest is made, and filed in the open index transaction with its changed paths, while the flush worker
+    // makes the last objects durable: the tree's first snapshot had waited 0.16-0.39 s for them, then spent
+    // 0.16-0.43 s filing its 36k rows. Nothing is committed, and the manifest is not written, before they are.
+    const manifest = makeManifest(input, parent, counts);
+    const bytes = encodeManifest(manifest);
+    const id = sha256Hex(bytes) as ObjectId;
+    index.addSnapshot(id, manifest);
+    index.publishVersions(id);
     await ctx.store.flush();
     ctx.logger.debug({ phase: 'objects-durable', tempWrites: ctx.store.tempWrites }, 'snapshot objects are durable');
     // The objects may have filled the disk: the manifest and its marker are written only if the index can then
     // record them (see VersionIndex.checkRoom).
     index.checkRoom('the snapshot was not saved (the objects it stored are reused by the next snapshot, or removed by `cairn prune`)');
-    return await writeManifest(ctx, input, parent, counts);
+    return await writeManifest(ctx, input, manifest, bytes, id);
   } catch (err) {
     index.rollback();
     index.clearStaged(); // rows staged before begin() outlive the rollback
@@ -322,12 +330,11 @@ export async function commitSnapshot(ctx: RepoContext, input: CommitInput): Prom
   }
 }
 
-async function writeManifest(
-  ctx: RepoContext,
-  input: CommitInput,
-  parent: ObjectId | null,
-  counts: { added: number; modified: number; deleted: number },
-): Promise<SnapshotSummary> {
+/**
+ * The manifest of a snapshot whose walk (and diff) is done; its durationMs runs to this point: up to the last
+ * object handed over to be made durable.
+ */
+function makeManifest(input: CommitInput, parent: ObjectId | null, counts: { added: number; modified: number; deleted: number }): Manifest {
   const { host, user } = RepoContext.identity();
   const manifest: Manifest = {
     v: 1,
@@ -355,16 +362,20 @@ async function writeManifest(
     ...(input.extra ? { extra: input.extra } : {}),
   };
   manifest.stats.durationMs = Date.now() - input.started;
-  const bytes = encodeManifest(manifest);
-  const put = await ctx.store.put(bytes);
+  return manifest;
+}
+
+/**
+ * Writes the manifest (`bytes`, whose id is `id`) once its objects are durable, then its marker, and commits the
+ * index transaction that already holds the snapshot and its changed paths.
+ */
+async function writeManifest(ctx: RepoContext, input: CommitInput, manifest: Manifest, bytes: Buffer, id: ObjectId): Promise<SnapshotSummary> {
+  await ctx.store.put(bytes, id);
   await ctx.store.flush();
-  const id = put.id;
   ctx.logger.debug({ phase: 'manifest-durable', id }, 'manifest is durable');
   writeSnapshotMarker(ctx.dir, id);
   ctx.logger.debug({ phase: 'marker-durable', id }, 'snapshot marker is durable');
   try {
-    ctx.index.addSnapshot(id, manifest);
-    ctx.index.publishVersions(id);
     ctx.index.commit();
   } catch (err) {
     // The snapshot exists (its marker is durable): say so, rather than that nothing was saved.

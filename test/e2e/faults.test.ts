@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, ROOT, cairn, cairnOk, describeTree, parseJson, tempDir, writeTree } from '../helpers.js';
 import { content } from '../property/treeArb.js';
@@ -59,6 +60,15 @@ describe('kill -9 during a snapshot', () => {
       expect(r.killed).toBe(true);
       // every snapshot the repository lists restores completely
       const listed = parseJson<Array<{ id: string }>>(cairnOk(['log', '--json', '--repo', repo]));
+      // The index's per-path rows (filed before the last objects are durable, committed after the marker) belong
+      // to listed snapshots only: a killed transaction leaves none behind.
+      const db = new Database(path.join(repo, 'index.db'), { readonly: true });
+      try {
+        const rowsOf = db.prepare('SELECT DISTINCT snapshot FROM file_versions').all() as Array<{ snapshot: string }>;
+        expect(rowsOf.map((r) => r.snapshot).sort()).toEqual(listed.map((s) => s.id).sort());
+      } finally {
+        db.close();
+      }
       for (const s of listed) {
         const out = path.join(root, `kill-${phase}-listed-${s.id.slice(0, 6)}`);
         cairnOk(['restore', s.id, '--repo', repo, '--target', out]);
