@@ -99,8 +99,8 @@ interface DirResult {
 }
 
 /**
- * Thrown when the stat cache names an entry its tree lacks; it cannot happen
- * unless the cache is wrong, and the caller then walks again without it.
+ * Thrown when the stat cache names an entry its tree lacks, or when a record it must copy cannot be read (defined in
+ * statCache.ts); it cannot happen unless the cache is wrong, and the caller then walks again without it.
  */
 export { StatCacheMismatch };
 
