@@ -200,7 +200,9 @@ export class StatCache {
       rows += count;
     }
     if (at !== tableAt || rows !== f.entries) return null;
-    return new StatCache(fd, table, offsets, tableBytes.toString('latin1', f.dirs * 12), f.root);
+    const trees = tableBytes.toString('latin1', f.dirs * 12);
+    if (!/^[0-9a-f]*$/.test(trees)) return null;
+    return new StatCache(fd, table, offsets, trees, f.root);
   }
 
   /** Closes the file (the cache cannot be used afterwards). */
@@ -208,6 +210,11 @@ export class StatCache {
     if (this.fd < 0) return;
     fs.closeSync(this.fd);
     this.fd = -1;
+  }
+
+  /** Whether `rec` (a row's code, say) names a record of this cache. */
+  isRecord(rec: number): boolean {
+    return Number.isInteger(rec) && rec >= 0 && rec * 3 < this.table.length;
   }
 
   treeOf(rec: number): string {
@@ -220,7 +227,7 @@ export class StatCache {
    */
   open(rec: number, tree: ObjectId, names: ReadonlyArray<string | Buffer>): CachedDir | null {
     const t = this.table;
-    if (t[rec * 3 + 1]! < 0 || t[rec * 3]! !== names.length || this.treeOf(rec) !== tree) return null;
+    if (!this.isRecord(rec) || t[rec * 3 + 1]! < 0 || t[rec * 3]! !== names.length || this.treeOf(rec) !== tree) return null;
     let dir: CachedDir;
     try {
       dir = this.record(rec);
@@ -234,6 +241,7 @@ export class StatCache {
   /** Record `rec` read from the file; throws StatCacheMismatch when it cannot be. */
   private record(rec: number): CachedDir {
     const t = this.table;
+    if (!this.isRecord(rec)) throw new StatCacheMismatch(`the stat cache names record ${rec}, which it lacks`);
     const count = t[rec * 3]!;
     const rowBytes = count * ROW_BYTES;
     // A buffer of its own, at offset 0 of its memory: the rows are viewed as Float64 where they lie.
@@ -251,6 +259,8 @@ export class StatCache {
     const codes = new Int32Array(count);
     for (let i = 0; i < count; i++) {
       const code = dir.code(i);
+      // A subdirectory's record is written before its parent's: any other is a loop or a crafted file.
+      if (code >= rec) throw new StatCacheMismatch(`stat cache record ${rec} names record ${code} as a subdirectory, which is not written before it`);
       codes[i] = code >= 0 ? this.copyRecord(code, into) : code;
     }
     for (let i = 0; i < count; i++) dir.copyRow(i, codes[i]!, into);

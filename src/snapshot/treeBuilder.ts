@@ -409,7 +409,7 @@ export class TreeBuilder {
           );
         }
       } else if (st.isDirectory()) {
-        const childRec = code >= 0 ? code : -1;
+        const childRec = code >= 0 && cache!.isRecord(code) ? code : -1;
         const b = childRec >= 0 ? undefined : baseOf(key);
         const childBase = childRec >= 0 ? (cache!.treeOf(childRec) as ObjectId) : b?.type === 'dir' ? (b.tree ?? null) : null;
         const task = async (): Promise<void> => {

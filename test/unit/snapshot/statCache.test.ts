@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Repository } from '../../../src/index.js';
 import type { TreeEntry } from '../../../src/model/tree.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
-import { CODE_ABSENT, CODE_FILE, CODE_SYMLINK, nsToStatMs, StatCache, StatCacheWriter } from '../../../src/snapshot/statCache.js';
+import { CODE_ABSENT, CODE_FILE, CODE_SYMLINK, nsToStatMs, StatCache, StatCacheMismatch, StatCacheWriter } from '../../../src/snapshot/statCache.js';
 import { statCachePath } from '../../../src/snapshot/snapshotter.js';
 import { waitForFsClockPast } from '../../helpers.js';
 
@@ -207,6 +207,37 @@ describe('stat cache file', () => {
     expect(StatCache.load(file, T1)).toBeNull();
     fs.writeFileSync(file, bytes);
     loaded(file, T1).close();
+  });
+
+  it('refuses records it lacks, loops and tree ids that are not hex, as a mismatch (the walk begins again without it)', () => {
+    // Hash-valid files whose rows name records badly: a crafted cache, or a writer's bug.
+    const write = (file: string, subCode: number, tree = T1): StatCache | null => {
+      const w = new StatCacheWriter(file);
+      const sub = w.endDir(T2, 0);
+      w.entryRow('sub', subCode < 0 ? sub : subCode, { ...FILE_ENTRY, name: 'sub', type: 'dir' });
+      const root = w.endDir(tree, 1);
+      expect(w.finish(root, tree)).toBe(true);
+      return StatCache.load(file, tree);
+    };
+    const good = write(path.join(dir, 'good'), -1)!;
+    try {
+      expect(good.copyRecord(good.root, new StatCacheWriter(path.join(dir, 'copy')))).toBe(1);
+      expect(good.isRecord(0) && good.isRecord(1)).toBe(true);
+      expect([2, -1, 0.5, Number.NaN].some((r) => good.isRecord(r))).toBe(false);
+    } finally {
+      good.close();
+    }
+    for (const [name, code] of [['self', 1], ['beyond', 7], ['fraction', 0.5]] as const) {
+      const c = write(path.join(dir, name), code)!;
+      try {
+        expect(c.open(c.root, T1, ['sub'])!.code(0)).toBe(code);
+        expect(() => c.copyRecord(c.root, new StatCacheWriter(path.join(dir, `${name}-copy`)))).toThrow(StatCacheMismatch);
+        expect(c.open(code, T2, [])).toBeNull();
+      } finally {
+        c.close();
+      }
+    }
+    expect(write(path.join(dir, 'not-hex'), -1, 'Z'.repeat(64) as ObjectId)).toBeNull();
   });
 
   it('never fails the caller: a file that cannot be written is dropped, and discard removes what was written', () => {
