@@ -369,6 +369,43 @@ describe('FsObjectStore', () => {
     for (const b of many) expect(s.putSync(b, sha256Hex(b) as ObjectId).written).toBe(false);
   });
 
+
+  it('under shard directories that did not exist, asks the file system only for ids sharing a prefix with its own, and answers exactly', async () => {
+    // Ids from a few 22-bit prefixes: 0a1b2c and 0a1b2d share one, 0a1b20 and 0a1b9f only their directory (0a/1b)
+    // with them, so that some probes share a prefix with an object put and some only its directory.
+    const idArb = fc
+      .tuple(fc.constantFrom('0a1b2c', '0a1b2d', '0a1b20', '0a1b9f', 'ffee00'), fc.bigInt({ min: 0n, max: (1n << 232n) - 1n }))
+      .map(([p, r]) => (p + r.toString(16).padStart(58, '0')) as ObjectId);
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(idArb, { minLength: 1, maxLength: 12 }), fc.uniqueArray(idArb, { maxLength: 12 }), async (put, probe) => {
+        const s = newStore('snappy', false);
+        fs.mkdirSync(s.root); // as init makes it: a store whose root cannot be listed knows nothing absent
+        const mine = new Set<string>();
+        for (const [i, id] of put.entries()) {
+          s.putSync(Buffer.from(`object ${i}`), id);
+          mine.add(id);
+          if (i % 3 === 2) await s.flush();
+        }
+        await s.flush();
+        const existsSync = fsModule.existsSync;
+        const asked: string[] = [];
+        fsModule.existsSync = (p: fs.PathLike): boolean => {
+          asked.push(String(p));
+          return existsSync(p);
+        };
+        syncBuiltinESMExports();
+        try {
+          for (const id of [...put, ...probe]) expect(s.hasSync(id)).toBe(mine.has(id));
+        } finally {
+          fsModule.existsSync = existsSync;
+          syncBuiltinESMExports();
+        }
+        const prefixes = new Set([...mine].map((id) => Number.parseInt(id.slice(0, 6), 16) >>> 2));
+        for (const p of asked) expect(prefixes.has(Number.parseInt(path.basename(p).slice(0, 6), 16) >>> 2)).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
+  });
   it('the flush worker makes the shard directories of the temp files it writes before their batch; listing skips them while empty', async () => {
     // A batch made every one of its shard directories (nearly one per object in a first snapshot of a few tens of
     // thousands), and the snapshot waits for its last batch; the worker makes them with the temp files instead.
