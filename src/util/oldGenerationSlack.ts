@@ -12,8 +12,13 @@
 import * as v8 from 'node:v8';
 import { collectAllGarbage } from './youngGarbage.js';
 
-/** What the old generation may grow by between two full collections before one is forced. */
-export const OLD_GENERATION_SLACK_BYTES = 32 * 1024 * 1024;
+/**
+ * What the old generation may grow by between two full collections before one is forced. 16 MiB since the
+ * twentieth session: with 32 a first snapshot of 100k small files never reached it (10 -> 33 MB used, 50 MB
+ * committed by its end) and peaked at 149-154 MiB RSS, against 142-148 with 16 (6 interleaved rounds each; one more
+ * full collection, ~50 ms); the db's first snapshot 149-153 -> 146-150 MiB (docs/performance.md).
+ */
+export const OLD_GENERATION_SLACK_BYTES = 16 * 1024 * 1024;
 
 let configured: number | undefined;
 /** Old-generation bytes in use after the last full collection (or at the first look). */
