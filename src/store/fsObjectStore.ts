@@ -28,7 +28,7 @@ export interface FsObjectStoreOptions {
   compression: Compression;
   /** Flush automatically when this many bytes are pending (bounds tmp usage). */
   flushBytes?: number;
-  /** Flush automatically when this many objects are pending. */
+  /** Flush automatically when this many objects are pending (default FLUSH_COUNT). */
   flushCount?: number;
   /** The staging worker's entry file for sharedSink(), or false for none; found beside the code when absent. */
   stagerScript?: string | false;
@@ -104,6 +104,16 @@ const PUT_BITS = 1 << 22;
 function putKey(id: ObjectId): number {
   return Number.parseInt(id.slice(0, 6), 16) >>> 2;
 }
+
+/**
+ * Objects per batch, by default: a batch's records (`{ tmp, id }`, ~190 bytes each) are held on this thread and on
+ * the flush worker until it is in place, and two batches may be in flight. 8,192 since the twentieth session
+ * instead of 16,384: first snapshots of 200k small files peaked at 135-140 MiB RSS instead of 151-155 (6
+ * interleaved rounds), of 100k at 133-134 instead of 131-150, of the db at 137-142 instead of 145-147; the wall
+ * time within the noise (the walk's waits for a batch's turn longer, the last batch's `sync -f` shorter), the tree's
+ * first snapshot (21k objects) unchanged (docs/performance.md).
+ */
+const FLUSH_COUNT = 8_192;
 
 /** Batches of up to this many objects are made durable with an fsync per file instead of syncfs. */
 const SMALL_BATCH = 32;
@@ -352,7 +362,7 @@ export class FsObjectStore implements SyncObjectWriter {
     this.pendingBytes += stored.length;
     if (
       this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024) ||
-      this.pending.length >= (this.options.flushCount ?? 16_384)
+      this.pending.length >= (this.options.flushCount ?? FLUSH_COUNT)
     ) {
       await this.flush();
     }
@@ -499,7 +509,7 @@ export class FsObjectStore implements SyncObjectWriter {
     this.pendingIds.set(id, tmp);
     this.pending.push({ tmp, id });
     this.pendingBytes += storedBytes;
-    if (this.pending.length >= (this.options.flushCount ?? 16_384) || this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024)) {
+    if (this.pending.length >= (this.options.flushCount ?? FLUSH_COUNT) || this.pendingBytes >= (this.options.flushBytes ?? 512 * 1024 * 1024)) {
       this.needsFlush = true;
     }
   }
