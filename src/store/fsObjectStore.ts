@@ -108,7 +108,7 @@ function putKey(id: ObjectId): number {
 /**
  * Objects per batch, by default: a batch's records (`{ tmp, id }`, ~190 bytes each) are held on this thread and on
  * the flush worker until it is in place, and two batches may be in flight. 8,192 since the twentieth session
- * instead of 16,384: first snapshots of 200k small files peaked at 135-140 MiB RSS instead of 151-155 (6
+ * instead of 16,384: first snapshots of 200k small files peaked at 134-140 MiB RSS instead of 151-155 (6
  * interleaved rounds), of 100k at 133-134 instead of 131-150, of the db at 137-142 instead of 145-147; the wall
  * time within the noise (the walk's waits for a batch's turn longer, the last batch's `sync -f` shorter), the tree's
  * first snapshot (21k objects) unchanged (docs/performance.md).
