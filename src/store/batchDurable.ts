@@ -14,7 +14,7 @@ import type { ShardDirs } from './shardDirSet.js';
 /**
  * A staged object: its temp file and its id, from which its final path (and shard directory) under the objects
  * root is made where it is renamed. Paths made there rather than sent: three paths per object (~300 bytes) in
- * every batch of 16k, on both threads, were about half of what the flush worker's heap held live (7 of ~13.5 MB in
+ * every batch of 16k (then the batch size), on both threads, were about half of what the flush worker's heap held live (7 of ~13.5 MB in
  * a heap snapshot during the db dataset's first snapshot: docs/performance.md).
  */
 export interface FlushItem {

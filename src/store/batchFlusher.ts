@@ -137,9 +137,9 @@ export class BatchFlusher {
     const after = this.lastBatch;
     this.lastBatch = seq;
     // No closure made here may name `items`: V8 keeps a function's closed-over variables in one context shared by
-    // all its closures, so the `.then` below would hold every record (paths of ~150 bytes each, 16k per batch)
-    // until the worker answers, although the worker has its own copy. It did, through the closure of the branch
-    // above, now flushHere: ~25 MB of the main heap at the end of a 100k-file first snapshot.
+    // all its closures, so the `.then` below would hold every record (paths of ~150 bytes each, FsObjectStore's
+    // FLUSH_COUNT per batch) until the worker answers, although the worker has its own copy. It did, through the
+    // closure of the branch above, now flushHere: ~25 MB of the main heap at the end of a 100k-file first snapshot.
     return this.send({ type: 'batch', seq, tempDir, root, items, after }).then(() => undefined);
   }
 
