@@ -17,7 +17,7 @@ import type { ObjectGroupReader } from '../store/objectStore.js';
 import { Limiter } from '../util/limiter.js';
 import { faultPointSync } from '../util/faults.js';
 import { writeSparse } from '../util/sparseWrite.js';
-import { writeAll } from '../util/writeAll.js';
+import { writeAll, writeAllSync } from '../util/writeAll.js';
 import { collectYoungGarbage } from '../util/youngGarbage.js';
 import { startFileSystemSync } from '../util/durableFs.js';
 import { quoteName } from '../util/quoteName.js';
@@ -198,6 +198,13 @@ function checkNotLonger(e: TreeEntry, written: number, rel: string): void {
   }
 }
 
+/** A file whose chunks, all read, hold other than the size its tree says. */
+function checkLength(e: TreeEntry, length: number, rel: string): void {
+  if (e.size !== undefined && length !== e.size) {
+    throw new IntegrityError(`cannot restore ${quoteName(rel)}: its chunks hold ${length} bytes, the tree says ${e.size}`, { details: { path: rel } });
+  }
+}
+
 /** Starts the writeback of a file being written every WRITEBACK_EVERY bytes, one sync in flight. */
 class Writeback {
   private since = 0;
@@ -368,9 +375,7 @@ export class Materializer {
       if (err instanceof CairnError) throw err;
       throw new IoError(`cannot write ${quoteName(rel)}: ${describeError(err)}`, { cause: err, details: { path: rel } });
     }
-    if (e.size !== undefined && written !== e.size) {
-      throw new IntegrityError(`cannot restore ${quoteName(rel)}: its chunks hold ${written} bytes, the tree says ${e.size}`, { details: { path: rel } });
-    }
+    checkLength(e, written, rel);
     this.counts.bytes += written;
     this.maybeSyncEarly();
   }
@@ -402,25 +407,40 @@ export class Materializer {
     const writeback = new Writeback(fd);
     const ahead = this.readsAhead(e, rel);
     try {
-      let batch: Buffer[] = [];
-      let batchBytes = 0;
-      for (const id of e.chunks ?? []) {
-        const data = ahead ? await ahead.next() : this.chunk(e, id, rel);
-        batch.push(data);
-        batchBytes += data.length;
-        written += data.length;
-        checkNotLonger(e, written, rel);
-        if (batchBytes >= WRITE_BATCH) {
-          if (writing) await writing;
-          writeback.wrote(batchBytes);
-          writing = this.writeContent(fd, batch, written - batchBytes);
-          batch = [];
-          batchBytes = 0;
+      if (!ahead && !isInline(e) && !this.options.sparse) {
+        // Each chunk written from the store's read buffer or the snappy decoder's memory as it is read, on this
+        // thread: a buffer of its own per chunk of ~1 MiB, to write on the thread pool, meant fresh pages to fault
+        // in for every one, which cost this thread more than the writes (docs/performance.md).
+        let turnAt = YIELD_EVERY;
+        for (const id of e.chunks ?? []) {
+          written += this.writeChunkSync(e, id, rel, fd, written, writeback);
+          // A turn of the event loop now and then, as the walk gives one (see dueForTurn), however large the file.
+          if (written >= turnAt) {
+            turnAt = written + YIELD_EVERY;
+            await turnOfEventLoop();
+          }
         }
+      } else {
+        let batch: Buffer[] = [];
+        let batchBytes = 0;
+        for (const id of e.chunks ?? []) {
+          const data = ahead ? await ahead.next() : this.chunk(e, id, rel);
+          batch.push(data);
+          batchBytes += data.length;
+          written += data.length;
+          checkNotLonger(e, written, rel);
+          if (batchBytes >= WRITE_BATCH) {
+            if (writing) await writing;
+            writeback.wrote(batchBytes);
+            writing = this.writeContent(fd, batch, written - batchBytes);
+            batch = [];
+            batchBytes = 0;
+          }
+        }
+        if (writing) await writing;
+        writing = undefined;
+        if (batch.length > 0) await this.writeContent(fd, batch, written - batchBytes);
       }
-      if (writing) await writing;
-      writing = undefined;
-      if (batch.length > 0) await this.writeContent(fd, batch, written - batchBytes);
     } finally {
       // A failed chunk read leaves no write (or sync) behind on a closed descriptor.
       if (writing) await writing.catch(() => undefined);
@@ -557,6 +577,26 @@ export class Materializer {
   }
 
   /**
+   * Writes chunk `id` of file `e` (`before` bytes of which are written) at `fd`'s position, from the store's transient
+   * view of it; returns its length. Errors as chunk() for the read, as they are for the checks and the write.
+   */
+  private writeChunkSync(e: TreeEntry, id: ObjectId, rel: string, fd: number, before: number, writeback: Writeback): number {
+    let read = false;
+    try {
+      return this.ctx.store.useSync(id, (data) => {
+        read = true;
+        this.options.budget?.spendBytes(data.length);
+        checkNotLonger(e, before + data.length, rel);
+        writeAllSync(fd, data);
+        writeback.wrote(data.length);
+        return data.length;
+      });
+    } catch (err) {
+      throw read ? err : chunkError(err, rel, id);
+    }
+  }
+
+  /**
    * For writeFileAlone: a file of large chunks (READ_AHEAD_MIN_CHUNK on average) has its next chunks' object files
    * read READ_AHEAD at once on the thread pool (FsObjectStore.getAhead), in order; undefined for any other file,
    * whose chunks are read one at a time on this thread (chunk()).
@@ -590,25 +630,56 @@ export class Materializer {
     return data;
   }
 
-  /** A small file's verified chunks and their total length, with writeFile's checks. */
-  private smallFileParts(e: TreeEntry, rel: string): { parts: Buffer[]; length: number } {
+  /**
+   * Calls `use` with a small file's verified chunks and their total length, after writeFile's checks, and returns
+   * what it returns. A file of one stored chunk (nearly every small file) is handed over as the store's transient
+   * view (FsObjectStore.useSync): valid only during the call, which writes or copies it at once, and no buffer of
+   * its own per file (~0.1 s of allocating and copying in the tree's restore, plus the garbage).
+   */
+  private withSmallFile<T>(e: TreeEntry, rel: string, use: (parts: readonly Buffer[], length: number) => T): T {
+    const ids = e.chunks ?? [];
+    if (isInline(e) || ids.length !== 1) return use(...this.smallFileParts(e, ids, rel));
+    const id = ids[0]!;
+    let read = false;
+    try {
+      return this.ctx.store.useSync(id, (data) => {
+        read = true;
+        this.options.budget?.spendBytes(data.length);
+        checkNotLonger(e, data.length, rel);
+        checkLength(e, data.length, rel);
+        return use([data], data.length);
+      });
+    } catch (err) {
+      // Only the read's own failures name the chunk (as chunk() does); the checks' and `use`'s are as they are.
+      throw read ? err : chunkError(err, rel, id);
+    }
+  }
+
+  /** A small file's verified chunks (`ids`, read one by one, each a buffer of its own) and their total length, with writeFile's checks. */
+  private smallFileParts(e: TreeEntry, ids: readonly ObjectId[], rel: string): [Buffer[], number] {
     const parts: Buffer[] = [];
     let length = 0;
-    for (const id of e.chunks ?? []) {
+    for (const id of ids) {
       const data = this.chunk(e, id, rel);
       length += data.length;
       checkNotLonger(e, length, rel);
       parts.push(data);
     }
-    if (e.size !== undefined && length !== e.size) {
-      throw new IntegrityError(`cannot restore ${quoteName(rel)}: its chunks hold ${length} bytes, the tree says ${e.size}`, { details: { path: rel } });
-    }
-    return { parts, length };
+    checkLength(e, length, rel);
+    return [parts, length];
   }
 
   /** Writes a small file and its metadata synchronously (see SYNC_FILE); same checks and errors as writeFile. */
   writeSmallFileSync(e: TreeEntry, p: Buffer, rel: string): void {
-    const { parts, length } = this.smallFileParts(e, rel);
+    const length = this.withSmallFile(e, rel, (parts, length) => {
+      this.createSmallFileSync(e, p, rel, parts);
+      return length;
+    });
+    this.smallFileDone(length, rel);
+  }
+
+  /** writeSmallFileSync's writes: file `p` created with content `parts` and `e`'s metadata. */
+  private createSmallFileSync(e: TreeEntry, p: Buffer, rel: string, parts: readonly Buffer[]): void {
     // Created with its own permission bits (never the set-id and sticky bits), so that where the umask leaves them
     // whole no fchmod is needed (a system call per file). Never more open than the file ends up: the bits given
     // are the file's, and the umask only takes some away.
@@ -620,9 +691,7 @@ export class Materializer {
       throw new IoError(`cannot write ${quoteName(rel)}: ${describeError(err)}`, { cause: err, details: { path: rel } });
     }
     try {
-      for (const data of parts) {
-        for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
-      }
+      for (const data of parts) writeAllSync(fd, data);
       // Metadata as setMeta sets it, through the descriptor (no path lookups).
       setOpenFileMetaSync(fd, mode, this.umaskTookBits(mode), this.ownerToSet(e), nsToSeconds(e.mtime));
     } catch (err) {
@@ -630,14 +699,16 @@ export class Materializer {
     } finally {
       fs.closeSync(fd);
     }
-    this.smallFileDone(length, rel);
   }
 
   /** writeSmallFileSync's work with the system calls queued for the writing thread (see MaterializeOptions.writerThread). */
   private queueSmallFile(writer: RestoreWriter, e: TreeEntry, p: Buffer, rel: string): void {
-    const { parts, length } = this.smallFileParts(e, rel);
     const mode = e.mode & 0o7777;
-    writer.file(p, rel, mode, this.umaskTookBits(mode), this.ownerToSet(e), nsToSeconds(e.mtime), parts, length);
+    // writer.file copies the content into its batch before it returns.
+    const length = this.withSmallFile(e, rel, (parts, length) => {
+      writer.file(p, rel, mode, this.umaskTookBits(mode), this.ownerToSet(e), nsToSeconds(e.mtime), parts, length);
+      return length;
+    });
     this.smallFileDone(length, rel);
   }
 

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import * as snappy from 'snappy';
 import { IntegrityError } from '../errors.js';
-import { SnappyDecoder, WASM_SNAPPY_MAX, WASM_SNAPPY_MAX_PAYLOAD } from './snappyDecoder.js';
+import { SnappyDecoder, WASM_SNAPPY_MAX, snappyPayloadLimit } from './snappyDecoder.js';
 
 export const CODEC_RAW = 0;
 export const CODEC_DEFLATE = 1;
@@ -133,15 +133,15 @@ function snappyCorrupted(what: string, cause?: unknown): IntegrityError {
 }
 
 /**
- * A snappy payload's content, decoded in WebAssembly when it is small (snappyDecoder.ts): then a view of the
- * decoder's memory, valid until the next decode on this thread.
+ * A snappy payload's content, decoded in WebAssembly up to WASM_SNAPPY_MAX bytes (snappyDecoder.ts): then a view of
+ * the decoder's memory, valid until the next decode on this thread.
  */
 function unsnappyTransient(payload: Buffer, what: string): Buffer {
   const { length, header } = snappyLength(payload, what);
   // The payload's size is bounded too: a damaged or crafted one declaring few bytes but holding many would
   // otherwise grow the decoder's memory, which never shrinks, to its size. No compressor writes more than
   // 32 + n + n/6 bytes for n; the package decides such payloads, as it decides everything else past the bounds.
-  const wasm = length <= WASM_SNAPPY_MAX && payload.length <= WASM_SNAPPY_MAX_PAYLOAD ? SnappyDecoder.get() : null;
+  const wasm = length <= WASM_SNAPPY_MAX && payload.length <= snappyPayloadLimit(length) ? SnappyDecoder.get() : null;
   if (!wasm) return unsnappyNative(payload, what);
   const content = wasm.decode(payload.subarray(header), length);
   if (!content) throw snappyCorrupted(what);

@@ -2,19 +2,29 @@
  * Snappy blocks decoded in WebAssembly (snappyDecode.wat), for the small
  * objects a restore reads by the tens of thousands: a database's 8 KiB pages
  * decode ~20% faster than through the snappy package's native call, which
- * also allocates its output twice per call (docs/performance.md). Large
- * blocks are left to the package (objectCodec.ts), which is as fast there and
- * keeps this module's memory, which never shrinks, small.
+ * also allocates its output twice per call (docs/performance.md). Blocks
+ * past the largest chunk (WASM_SNAPPY_MAX) are left to the package
+ * (objectCodec.ts), which keeps this module's memory, which never shrinks,
+ * bounded.
  *
  * One instance per thread, made on first use; none without WebAssembly
  * (node --jitless), and the package decodes everything.
  */
 import { SNAPPY_DECODE_WASM } from './snappyDecodeWasm.js';
 
-/** Contents up to this size are decoded here, from payloads up to WASM_SNAPPY_MAX_PAYLOAD: the memory then stays under ~600 KiB. */
-export const WASM_SNAPPY_MAX = 256 * 1024;
-/** The most any snappy compressor writes for WASM_SNAPPY_MAX bytes (32 + n + n/6), with the length varint. */
-export const WASM_SNAPPY_MAX_PAYLOAD = 32 + WASM_SNAPPY_MAX + Math.ceil(WASM_SNAPPY_MAX / 6) + 5;
+/**
+ * Contents up to this size are decoded here (the default chunker's largest chunk), from payloads no larger than any
+ * compressor writes for them (snappyPayloadLimit): the memory then stays under ~9 MiB, and holds only as many
+ * pages as the largest block decoded touched. Up to 2026-12-02 the limit was 256 KiB and larger contents went to the
+ * package, whose output buffer, fresh for every chunk, cost more in page faults than the decoding (the 36k-file
+ * tree's restore: ~0.3 s of the main thread for 80 MB of ~1 MiB chunks; docs/performance.md).
+ */
+export const WASM_SNAPPY_MAX = 4 * 1024 * 1024;
+
+/** The most any snappy compressor writes for `n` bytes (32 + n + n/6), with the length varint. */
+export function snappyPayloadLimit(n: number): number {
+  return 32 + n + Math.ceil(n / 6) + 5;
+}
 
 /** The tag table (256 little-endian i16) and the trailer masks (5 i32) where the module reads them. */
 const TABLE_AT = 0;

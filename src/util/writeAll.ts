@@ -23,3 +23,8 @@ export function writeAll(fd: number, bufs: Buffer[], position?: number): Promise
     step(bufs, position);
   });
 }
+
+/** All of `buf` written at the descriptor's position, on this thread (write(2) repeated after a short write). */
+export function writeAllSync(fd: number, buf: Uint8Array): void {
+  for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
+}

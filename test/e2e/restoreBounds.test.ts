@@ -69,6 +69,29 @@ describe('restore of a crafted tree', () => {
     expect(stagingLeft(out)).toEqual([]);
   });
 
+  it('a file of one chunk larger than its size, small or large, stops at that chunk with the same line', () => {
+    // One chunk: the small file's content comes straight from the store's read buffer (materialize.ts withSmallFile);
+    // a file over 256 KiB writes each chunk as it is read (writeChunkSync). Both check before anything is written.
+    const { repo, good, manifest } = goodRepo(root, 'one-chunk');
+    const big = putRaw(repo, Buffer.alloc(1024 * 1024, 5));
+    for (const [size, count] of [
+      [10, 1],
+      [300 * 1024, 1000],
+    ] as const) {
+      const tree = putRaw(repo, Buffer.from(JSON.stringify({ entries: [{ chunks: Array(count).fill(big), mode: 0o644, mtime: '0', name: 'f', size, type: 'file' }], v: 1 })));
+      const id = putSnapshot(repo, { ...manifest, tree, parents: [good], message: `one chunk, ${size}`, time: later(manifest, size) });
+      catchUp(repo);
+      const out = path.join(root, `one-chunk-out-${size}`);
+      const r = cairn(['restore', id, '--target', out, '--repo', repo], { timeout: 60_000 });
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain(`cannot restore f: its chunks hold more than the ${size} bytes the tree says`);
+      expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('  hint:'))).toHaveLength(1);
+      noTrace(r.stderr);
+      expect(fs.existsSync(out)).toBe(false);
+      expect(stagingLeft(out)).toEqual([]);
+    }
+  });
+
   it('files whose contents add up to far more than the manifest records stop at its bound (2x its bytes + 64 MiB)', () => {
     const { repo, good, manifest } = goodRepo(root, 'byte-bomb');
     const big = putRaw(repo, Buffer.alloc(1024 * 1024, 9));
