@@ -413,7 +413,11 @@ export class Materializer {
         // in for every one, which cost this thread more than the writes (docs/performance.md).
         let turnAt = YIELD_EVERY;
         for (const id of e.chunks ?? []) {
-          written += this.writeChunkSync(e, id, rel, fd, written, writeback);
+          written += this.useChunkSync(e, id, rel, written, (data) => {
+            writeAllSync(fd, data);
+            writeback.wrote(data.length);
+            return data.length;
+          });
           // A turn of the event loop now and then, as the walk gives one (see dueForTurn), however large the file.
           if (written >= turnAt) {
             turnAt = written + YIELD_EVERY;
@@ -577,19 +581,18 @@ export class Materializer {
   }
 
   /**
-   * Writes chunk `id` of file `e` (`before` bytes of which are written) at `fd`'s position, from the store's transient
-   * view of it; returns its length. Errors as chunk() for the read, as they are for the checks and the write.
+   * Calls `use` with chunk `id` of file `e` (`before` bytes of which came before it) as the store's transient view
+   * (FsObjectStore.useSync: valid only during the call), after chunk()'s budget and writeFile's length checks, and
+   * returns what it returns. Errors as chunk() for the read; the checks' and `use`'s as they are.
    */
-  private writeChunkSync(e: TreeEntry, id: ObjectId, rel: string, fd: number, before: number, writeback: Writeback): number {
+  private useChunkSync<T>(e: TreeEntry, id: ObjectId, rel: string, before: number, use: (data: Buffer) => T): T {
     let read = false;
     try {
       return this.ctx.store.useSync(id, (data) => {
         read = true;
         this.options.budget?.spendBytes(data.length);
         checkNotLonger(e, before + data.length, rel);
-        writeAllSync(fd, data);
-        writeback.wrote(data.length);
-        return data.length;
+        return use(data);
       });
     } catch (err) {
       throw read ? err : chunkError(err, rel, id);
@@ -639,20 +642,10 @@ export class Materializer {
   private withSmallFile<T>(e: TreeEntry, rel: string, use: (parts: readonly Buffer[], length: number) => T): T {
     const ids = e.chunks ?? [];
     if (isInline(e) || ids.length !== 1) return use(...this.smallFileParts(e, ids, rel));
-    const id = ids[0]!;
-    let read = false;
-    try {
-      return this.ctx.store.useSync(id, (data) => {
-        read = true;
-        this.options.budget?.spendBytes(data.length);
-        checkNotLonger(e, data.length, rel);
-        checkLength(e, data.length, rel);
-        return use([data], data.length);
-      });
-    } catch (err) {
-      // Only the read's own failures name the chunk (as chunk() does); the checks' and `use`'s are as they are.
-      throw read ? err : chunkError(err, rel, id);
-    }
+    return this.useChunkSync(e, ids[0]!, rel, 0, (data) => {
+      checkLength(e, data.length, rel);
+      return use([data], data.length);
+    });
   }
 
   /** A small file's verified chunks (`ids`, read one by one, each a buffer of its own) and their total length, with writeFile's checks. */

@@ -71,7 +71,7 @@ describe('restore of a crafted tree', () => {
 
   it('a file of one chunk larger than its size, small or large, stops at that chunk with the same line', () => {
     // One chunk: the small file's content comes straight from the store's read buffer (materialize.ts withSmallFile);
-    // a file over 256 KiB writes each chunk as it is read (writeChunkSync). Both check before anything is written.
+    // a file over 256 KiB writes each chunk as it is read (useChunkSync). Both check before anything is written.
     const { repo, good, manifest } = goodRepo(root, 'one-chunk');
     const big = putRaw(repo, Buffer.alloc(1024 * 1024, 5));
     for (const [size, count] of [
