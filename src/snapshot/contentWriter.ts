@@ -54,6 +54,13 @@ export interface StoreStreamOptions {
    * store has one (SyncObjectWriter.sharedSink).
    */
   parallel?: boolean;
+  /**
+   * A chunking buffer lent by the caller (at least twice the largest chunk; a smaller one is not used), to cut in
+   * instead of one allocated per call, when no shared buffer is used (not `parallel`). No chunk of it outlives
+   * `onChunk`: chunks are stored synchronously (putSync) or copied first, so the caller may lend it again as soon
+   * as this settles.
+   */
+  buffer?: Buffer;
 }
 
 /** Files from this size are stored with the staging worker (its start costs ~30 ms; a 16 MiB file takes ~100 ms). */
@@ -150,8 +157,10 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
       async (view) => {
         if (failure) throw failure;
         if (sync?.needsFlush) await sync.flush({ wait: false });
-        if (sync && view.length <= SYNC_CHUNK) {
-          // Stored before this returns: the view into the chunker's buffer is all it needs.
+        if (sync && (view.length <= SYNC_CHUNK || !sink)) {
+          // Stored before this returns: the view into the chunker's buffer is all it needs. Large chunks too,
+          // when there is no staging worker: a copy of each, written on the thread pool while the next were cut,
+          // left ~10 MiB more garbage (buffers outside V8's heap) in the tree's first snapshot, for no speed.
           const id = sha256Hex(view) as ObjectId;
           count(sync.putSync(view, id, compression));
           chunks.push(id);
@@ -183,7 +192,7 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
         chunks.push(id);
         await track(store.put(chunk, id, compression).then(count));
       },
-      shared ? { buffer: shared, beforeReuse: drain } : {},
+      shared ? { buffer: shared, beforeReuse: drain } : options.buffer && options.buffer.length >= maxChunk(params) * 2 ? { buffer: options.buffer } : {},
     );
     await Promise.all([...pending, staged.settled()]);
     if (failure) throw failure;

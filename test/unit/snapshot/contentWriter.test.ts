@@ -11,6 +11,7 @@ import type { ObjectId } from '../../../src/store/objectId.js';
 import type { ObjectWriter, PutResult, SharedChunkSink, SyncObjectWriter } from '../../../src/store/objectStore.js';
 import { StagedChunks, storeStream } from '../../../src/snapshot/contentWriter.js';
 import { sharedScanBuffer } from '../../../src/chunk/gearScan.js';
+import { content } from '../../property/treeArb.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -223,5 +224,65 @@ describe('StagedChunks', () => {
     await turns();
     expect(second.done).toBe(true);
     expect(() => staged.add(Buffer.alloc(10), Promise.resolve())).toThrow(/outside the shared chunking buffer/);
+  });
+});
+
+describe('storeStream with a chunking buffer lent by the caller', () => {
+  const params = { kind: 'cdc', min: 72 * 1024, avg: 128 * 1024, max: 256 * 1024 } as ChunkerParams;
+
+  /** A reader that also notes which memory it was asked to read into. */
+  function noting(data: Buffer, into: Set<ArrayBufferLike>) {
+    const read = reader(data, 100_000);
+    return (buf: Buffer, off: number, len: number) => (into.add(buf.buffer), read(buf, off, len));
+  }
+
+  it.each([
+    ['a store without putSync (large chunks written later)', false],
+    ['a store with putSync', true],
+  ] as const)('cuts in it, and nothing the store keeps is a view of it once settled: %s', async (_what, sync) => {
+    const lent = Buffer.alloc(1 << 20);
+    const seen = new Map<string, Buffer>();
+    const store = slowStore(seen, sync);
+    const files = [content(2_500_000, 7), randomBytes(1_700_000), content(900_000, 8)];
+    const results = [];
+    for (const data of files) {
+      const used = new Set<ArrayBufferLike>();
+      results.push(await storeStream(store, noting(data, used), params, { buffer: lent }));
+      expect([...used]).toEqual([lent.buffer]);
+      // The caller lends it to the next file at once: whatever the store kept must not change with it.
+      lent.fill(0xee);
+    }
+    results.forEach((r, i) => expect(Buffer.concat(r.chunks.map((id) => seen.get(id)!)).equals(files[i]!)).toBe(true));
+    for (const [id, kept] of seen) expect(sha(kept)).toBe(id);
+  });
+
+  it('is not used when smaller than twice the largest chunk', async () => {
+    const lent = Buffer.alloc(2 * 256 * 1024 - 1);
+    const used = new Set<ArrayBufferLike>();
+    const data = randomBytes(1_000_000);
+    const r = await storeStream(slowStore(new Map(), true), noting(data, used), params, { buffer: lent });
+    expect(r.size).toBe(data.length);
+    expect(used.has(lent.buffer)).toBe(false);
+  });
+
+  it('stores large chunks synchronously, without a copy each, when the store has putSync and no shared sink', async () => {
+    const calls = { sync: 0, async: 0, largeSync: 0 };
+    const seen = new Map<string, Buffer>();
+    const base = slowStore(seen, true) as SyncObjectWriter;
+    const store: SyncObjectWriter = {
+      ...base,
+      put: (c, id, comp) => (calls.async++, base.put(c, id, comp)),
+      putSync: (c, id, comp) => {
+        calls.sync++;
+        if (c.length > 64 * 1024) calls.largeSync++;
+        return base.putSync(c, id, comp);
+      },
+    };
+    const data = randomBytes(3_000_000);
+    const r = await storeStream(store, reader(data, 100_000), params);
+    expect(calls.async).toBe(0);
+    expect(calls.largeSync).toBeGreaterThan(0);
+    expect(calls.sync).toBe(r.chunks.length);
+    expect(Buffer.concat(r.chunks.map((id) => seen.get(id)!)).equals(data)).toBe(true);
   });
 });
