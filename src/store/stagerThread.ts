@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { faultPointSync } from '../util/faults.js';
 import { sha256Hex } from '../util/hash.js';
+import { collectYoungGarbage } from '../util/youngGarbage.js';
 import { encodeObjectParts } from './objectCodec.js';
 import type { ObjectId } from './objectId.js';
 import { objectPath } from './objectPath.js';
@@ -28,6 +29,15 @@ const objectsRoot = (workerData as { objectsRoot: string }).objectsRoot;
 /** Views of the shared buffers, by the handle the main thread gave them. */
 const buffers = new Map<number, Buffer>();
 let written = 0;
+/**
+ * Stored bytes after which a minor collection runs (see collectYoungGarbage). Each stored form is a buffer of its
+ * own (snappy's output copied out, objectCodec.ts), garbage once written, whose memory lies outside this thread's
+ * small heap: V8 collected them only when tens of MiB had piled up, and the first snapshot of the 1 GiB big-edit
+ * file climbed from ~105 to ~150 MiB RSS. Every 16 MiB: 120-123 MiB peak, no slower (10 interleaved pairs). Every
+ * 8 MiB looked ~0.4 s slower (each collection lets glibc give the freed pages back, to be faulted in again).
+ */
+const COLLECT_EVERY_BYTES = 16 * 1024 * 1024;
+let sinceCollect = 0;
 
 function stage(req: Extract<StagerRequest, { type: 'stage' }>): StagerReply {
   const view = buffers.get(req.buffer);
@@ -43,6 +53,11 @@ function stage(req: Extract<StagerRequest, { type: 'stage' }>): StagerReply {
   try {
     const { codec, payload } = encodeObjectParts(content, req.compression);
     writeStagedFileSync(req.tmp, codec, payload, () => faultPointSync('object-stage', ++written));
+    sinceCollect += payload.length;
+    if (sinceCollect >= COLLECT_EVERY_BYTES) {
+      sinceCollect = 0;
+      collectYoungGarbage();
+    }
     return { seq: req.seq, storedBytes: 1 + payload.length, ...(id !== undefined ? { id } : {}) };
   } catch (err) {
     if (id !== undefined) Object.assign(err as object, { objectId: id }); // for the error's message
