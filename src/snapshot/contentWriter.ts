@@ -131,6 +131,10 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
     sink = sync.sharedSink(buffer.buffer as SharedArrayBuffer);
     if (sink) shared = buffer;
   }
+  // Large chunks are stored synchronously too when no worker takes them, unless they are deflated: deflate runs
+  // on the thread pool (~100 ms for 9 MiB at level 1), overlapping the cutting, and needs a copy of its own then.
+  const codec = compression ?? sync?.defaultCompression;
+  const largeSync = sync !== undefined && !sink && (codec === 'snappy' || codec === 'none');
   const staged = new StagedChunks(shared ?? Buffer.alloc(0));
   /** Chunks on the staging worker (see sink below). */
   let onStager = 0;
@@ -157,10 +161,10 @@ export async function storeStream(store: ObjectWriter | SyncObjectWriter, read: 
       async (view) => {
         if (failure) throw failure;
         if (sync?.needsFlush) await sync.flush({ wait: false });
-        if (sync && (view.length <= SYNC_CHUNK || !sink)) {
-          // Stored before this returns: the view into the chunker's buffer is all it needs. Large chunks too,
-          // when there is no staging worker: a copy of each, written on the thread pool while the next were cut,
-          // left ~10 MiB more garbage (buffers outside V8's heap) in the tree's first snapshot, for no speed.
+        if (sync && (view.length <= SYNC_CHUNK || largeSync)) {
+          // Stored before this returns: the view into the chunker's buffer is all it needs. Large chunks too
+          // (largeSync): a copy of each, written on the thread pool while the next were cut, left ~10 MiB more
+          // garbage (buffers outside V8's heap) in the tree's first snapshot, for no speed.
           const id = sha256Hex(view) as ObjectId;
           count(sync.putSync(view, id, compression));
           chunks.push(id);

@@ -499,6 +499,10 @@ export class FsObjectStore implements SyncObjectWriter {
 
   /** Set by putSync when the batch is full; the writer calls flush() at its next await point. */
   needsFlush = false;
+  /** The codec of objects put without one. */
+  get defaultCompression(): Compression {
+    return this.options.compression;
+  }
   /** Objects putSync has written (the `object-write` fault point's count). */
   private syncWrites = 0;
   /** Content bytes putSync has stored since its last minor collection. */

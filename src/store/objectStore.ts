@@ -60,6 +60,8 @@ export interface SyncObjectWriter extends ObjectWriter {
   putSync(content: Buffer, id: ObjectId, compression?: Compression): PutResult;
   /** True when the pending batch is full and flush() should run at the next await point. */
   readonly needsFlush: boolean;
+  /** The codec of objects put without one (when known). */
+  readonly defaultCompression?: Compression;
   /**
    * Stores chunks of `shared` with another thread compressing and writing them, or undefined when this
    * writer cannot. Release the sink when done with the buffer.

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChunkerParams } from '../../../src/chunk/chunkerParams.js';
+import type { Compression } from '../../../src/store/objectCodec.js';
 import type { ObjectId } from '../../../src/store/objectId.js';
 import type { ObjectWriter, PutResult, SharedChunkSink, SyncObjectWriter } from '../../../src/store/objectStore.js';
 import { StagedChunks, storeStream } from '../../../src/snapshot/contentWriter.js';
@@ -265,12 +266,13 @@ describe('storeStream with a chunking buffer lent by the caller', () => {
     expect(used.has(lent.buffer)).toBe(false);
   });
 
-  it('stores large chunks synchronously, without a copy each, when the store has putSync and no shared sink', async () => {
+  /** A store with putSync whose objects are compressed with `codec` unless a put names one, counting its calls. */
+  function countingStore(seen: Map<string, Buffer>, codec: Compression | undefined) {
     const calls = { sync: 0, async: 0, largeSync: 0 };
-    const seen = new Map<string, Buffer>();
     const base = slowStore(seen, true) as SyncObjectWriter;
     const store: SyncObjectWriter = {
       ...base,
+      ...(codec ? { defaultCompression: codec } : {}),
       put: (c, id, comp) => (calls.async++, base.put(c, id, comp)),
       putSync: (c, id, comp) => {
         calls.sync++;
@@ -278,11 +280,36 @@ describe('storeStream with a chunking buffer lent by the caller', () => {
         return base.putSync(c, id, comp);
       },
     };
+    return { store, calls };
+  }
+
+  it.each([
+    ['snappy by default', 'snappy', undefined],
+    ['none by default', 'none', undefined],
+    ['snappy named by the caller', 'deflate', 'snappy'],
+  ] as const)('stores large chunks synchronously, without a copy each, with putSync and no shared sink: %s', async (_what, codec, named) => {
+    const seen = new Map<string, Buffer>();
+    const { store, calls } = countingStore(seen, codec);
     const data = randomBytes(3_000_000);
-    const r = await storeStream(store, reader(data, 100_000), params);
+    const r = await storeStream(store, reader(data, 100_000), params, named ? { compression: named } : {});
     expect(calls.async).toBe(0);
     expect(calls.largeSync).toBeGreaterThan(0);
     expect(calls.sync).toBe(r.chunks.length);
+    expect(Buffer.concat(r.chunks.map((id) => seen.get(id)!)).equals(data)).toBe(true);
+  });
+
+  it.each([
+    ['deflate by default', 'deflate', undefined],
+    ['deflate named by the caller (a changed file)', 'snappy', 'deflate'],
+    ['a store that does not say its codec', undefined, undefined],
+  ] as const)('leaves large chunks to the asynchronous put (a copy each) when they may be deflated: %s', async (_what, codec, named) => {
+    const seen = new Map<string, Buffer>();
+    const { store, calls } = countingStore(seen, codec);
+    const data = randomBytes(3_000_000);
+    const r = await storeStream(store, reader(data, 100_000), params, named ? { compression: named } : {});
+    expect(calls.largeSync).toBe(0);
+    expect(calls.async).toBeGreaterThan(0);
+    expect(calls.sync + calls.async).toBe(r.chunks.length);
     expect(Buffer.concat(r.chunks.map((id) => seen.get(id)!)).equals(data)).toBe(true);
   });
 });
