@@ -1,8 +1,9 @@
 /**
  * Stores one file's content: chunk it, hash each chunk on this thread, and
- * put it in the store: small chunks synchronously, large ones with their
- * write (and deflate) on the thread pool, several in flight. Bounded memory:
- * one chunking buffer plus at most `inflight` chunks. A large file's large
+ * put it in the store: small chunks synchronously, large ones too unless
+ * they are deflated (then copied, and deflated and written on the thread
+ * pool, several in flight). Bounded memory: one chunking buffer (the
+ * caller's, when it lends one) plus at most `inflight` chunks. A large file's large
  * chunks (options.parallel) are hashed here in a shared chunking buffer, and
  * the new ones compressed and written by the store's staging worker straight
  * from it while this thread cuts and hashes the next ones.

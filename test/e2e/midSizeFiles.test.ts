@@ -35,5 +35,22 @@ describe('files of 1 to 16 MiB', () => {
     const out = path.join(root, 'out');
     cairnOk(['restore', snap.id, '--repo', repo, '--target', out]);
     expect(describeTree(out)).toEqual(describeTree(src));
+
+    // Changed files' new chunks are deflated (the repository's changeCompression): copied, and written on the
+    // thread pool while the lent buffer goes on to the next file.
+    for (const i of [2, 3, 4, 6]) {
+      const f = path.join(src, i % 2 ? 'odd' : 'even', `d${i % 3}`, `f${i}.bin`);
+      const data = fs.readFileSync(f);
+      content(200_000, 2000 + i).copy(data, 100_000 * i); // 200 KB overwritten: a chunk or two change
+      fs.writeFileSync(f, data);
+    }
+    // And one rewritten whole: all its chunks new, several deflating while the chunker reuses its buffer's front.
+    fs.writeFileSync(path.join(src, 'even', 'd2', 'f8.bin'), content(Math.round(15.9 * MiB), 3008));
+    const next = parseJson<{ id: string; stats: { newObjects: number } }>(cairnOk(['snapshot', src, '--repo', repo, '--json']));
+    expect(next.stats.newObjects).toBeGreaterThanOrEqual(10);
+    cairnOk(['verify', '--repo', repo, '--read-data']);
+    const out2 = path.join(root, 'out2');
+    cairnOk(['restore', next.id, '--repo', repo, '--target', out2]);
+    expect(describeTree(out2)).toEqual(describeTree(src));
   });
 });
