@@ -25,9 +25,14 @@ export interface ChunkStreamOptions {
   beforeReuse?: (from: number, to: number) => Promise<void>;
 }
 
+/** The size of the buffer chunkStream cuts in when given none: twice the largest chunk, at least 1 MiB. */
+export function chunkingBufferBytes(params: ChunkerParams): number {
+  return Math.max(maxChunk(params) * 2, 1 << 20);
+}
+
 export async function chunkStream(read: ReadInto, params: ChunkerParams, onChunk: (chunk: Buffer) => Promise<void>, options: ChunkStreamOptions = {}): Promise<number> {
   const max = maxChunk(params);
-  const buf = options.buffer ?? Buffer.allocUnsafe(Math.max(max * 2, 1 << 20));
+  const buf = options.buffer ?? Buffer.allocUnsafe(chunkingBufferBytes(params));
   if (buf.length < max * 2) throw new RangeError(`chunking buffer of ${buf.length} bytes is smaller than twice the largest chunk`);
   const reuse = options.beforeReuse;
   const half = reuse && buf.length >= max * 4 ? buf.length >>> 1 : 0;

@@ -15,7 +15,8 @@
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { maxChunk, type ChunkerParams } from '../chunk/chunkerParams.js';
+import type { ChunkerParams } from '../chunk/chunkerParams.js';
+import { chunkingBufferBytes } from '../chunk/chunkStream.js';
 import { pageAlignedChunker, SQLITE_HEADER_BYTES, sqlitePageSize } from '../chunk/databaseChunking.js';
 import { CairnError, describeError, isErrno, SourceError } from '../errors.js';
 import { nameFields } from '../model/entryName.js';
@@ -603,7 +604,7 @@ export class TreeBuilder {
         const params = await this.chunkerFor(fh);
         const parallel = st.size >= PARALLEL_MIN_BYTES;
         const lend = !parallel && params === this.o.chunker;
-        const buffer = lend ? (this.chunkBuffers.pop() ?? Buffer.allocUnsafe(Math.max(maxChunk(params) * 2, 1 << 20))) : undefined;
+        const buffer = lend ? (this.chunkBuffers.pop() ?? Buffer.allocUnsafe(chunkingBufferBytes(params))) : undefined;
         try {
           r = await storeStream(this.o.store, read, params, { parallel, ...(buffer ? { buffer } : {}), ...(compression ? { compression } : {}) });
         } finally {
