@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { faultPointSync } from '../util/faults.js';
+import { writeAllSync } from '../util/writeAll.js';
 import { setOpenFileMetaSync, setPathMetaSync, type Owner } from './entryMeta.js';
 import { CREATE_FLAGS, FLAG_CHMOD, FLAG_CHOWN, RECORD_FILE, RECORD_MKDIR, readBatch, type WriteRecord } from './writeBatch.js';
 
@@ -52,8 +53,7 @@ function writeFile(r: WriteRecord): void {
   if (faults) faultPointSync('restore-write-worker', files);
   const fd = fs.openSync(r.path, CREATE_FLAGS, r.mode & 0o777);
   try {
-    const c = r.content;
-    for (let off = 0; off < c.length; ) off += fs.writeSync(fd, c, off, c.length - off);
+    writeAllSync(fd, r.content);
     setOpenFileMetaSync(fd, r.mode, (r.flags & FLAG_CHMOD) !== 0, ownerOf(r), r.mtime);
   } finally {
     fs.closeSync(fd);
