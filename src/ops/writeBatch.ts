@@ -8,10 +8,16 @@
  * A record, little-endian: u8 kind (1 file, 2 directory metadata, 3 a directory
  * to create, with mode 0700 until its metadata record sets it), u8 flags
  * (1 set the owner, 2 set the mode through the descriptor: the umask took
- * bits away at creation), u16 zero, u32 mode (permission, set-id and sticky
- * bits), f64 mtime in seconds (as utimes takes it), i32 uid, i32 gid, u32 path
- * length, u32 content length (0 for a directory), then the path's bytes and
- * the content's. Records start at multiples of 8.
+ * bits away at creation), u16 the content's padding (0-7), u32 mode
+ * (permission, set-id and sticky bits), f64 mtime in seconds (as utimes takes
+ * it), i32 uid, i32 gid, u32 path length, u32 content length (0 for a
+ * directory), then the padding's bytes, the content's and the path's. Records
+ * start at multiples of 8.
+ *
+ * The padding puts the content's largest part at the same offset modulo 8 in
+ * the batch as in the buffer it is copied from: V8 copies into shared memory
+ * word by word only between addresses aligned alike, else byte by byte (12 KB
+ * took 4.4 µs misaligned, 0.9-1.2 µs aligned, 0.4-0.6 µs into memory not shared).
  */
 import * as fs from 'node:fs';
 
@@ -40,9 +46,27 @@ export interface WriteRecord {
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
-/** Bytes a record of this path and content takes in a batch. */
+/** Bytes a record of this path and content takes in a batch at most (with the most padding). */
 export function recordBytes(pathLength: number, contentLength: number): number {
-  return align8(HEADER + pathLength + contentLength);
+  return align8(HEADER + 7 + pathLength + contentLength);
+}
+
+/**
+ * The padding before content `parts` starting at batch offset `at`: what puts the largest part at its own buffer's
+ * offset modulo 8 (buffers' memory starts at multiples of 8, the batch's too).
+ */
+export function contentPadding(at: number, parts: readonly Buffer[]): number {
+  let largest: Buffer | undefined;
+  let largestAt = 0;
+  let before = 0;
+  for (const p of parts) {
+    if (!largest || p.length > largest.length) {
+      largest = p;
+      largestAt = before;
+    }
+    before += p.length;
+  }
+  return largest ? (largest.byteOffset - at - largestAt) & 7 : 0;
 }
 
 /** Packs records into one buffer (`view`), from its start. */
@@ -71,20 +95,25 @@ export class BatchBuilder {
   add(kind: WriteRecord['kind'], flags: number, mode: number, mtime: number, uid: number, gid: number, path: Buffer, parts: readonly Buffer[], contentLength: number): void {
     const v = this.view;
     const at = this.end;
+    const pad = contentPadding(at + HEADER, parts);
     v.writeUInt8(kind, at);
     v.writeUInt8(flags, at + 1);
-    v.writeUInt16LE(0, at + 2);
+    v.writeUInt16LE(pad, at + 2);
     v.writeUInt32LE(mode >>> 0, at + 4);
     v.writeDoubleLE(mtime, at + 8);
     v.writeInt32LE(uid | 0, at + 16);
     v.writeInt32LE(gid | 0, at + 20);
     v.writeUInt32LE(path.length, at + 24);
     v.writeUInt32LE(contentLength, at + 28);
-    let off = at + HEADER;
-    off += path.copy(v, off);
-    for (const p of parts) off += p.copy(v, off);
-    if (off !== at + HEADER + path.length + contentLength) throw new Error(`write batch: content of ${off - at - HEADER - path.length} bytes, ${contentLength} announced`);
-    this.end = align8(off);
+    const contentStart = at + HEADER + pad;
+    let off = contentStart;
+    for (const p of parts) {
+      v.set(p, off);
+      off += p.length;
+    }
+    if (off !== contentStart + contentLength) throw new Error(`write batch: content of ${off - contentStart} bytes, ${contentLength} announced`);
+    v.set(path, off);
+    this.end = align8(off + path.length);
     this.count++;
   }
 }
@@ -97,11 +126,13 @@ export function* readBatch(v: Buffer, bytes: number): Generator<WriteRecord> {
     if (at + HEADER > bytes) throw new Error(`write batch: a record header cut short at byte ${at}`);
     const kind = v.readUInt8(at);
     if (kind !== RECORD_FILE && kind !== RECORD_DIR && kind !== RECORD_MKDIR) throw new Error(`write batch: record kind ${kind} at byte ${at}`);
+    const pad = v.readUInt16LE(at + 2);
+    if (pad > 7) throw new Error(`write batch: padding of ${pad} bytes at byte ${at}`);
     const pathLength = v.readUInt32LE(at + 24);
     const contentLength = v.readUInt32LE(at + 28);
-    const pathStart = at + HEADER;
-    const contentStart = pathStart + pathLength;
-    if (contentStart + contentLength > bytes) throw new Error(`write batch: a record at byte ${at} runs past the batch`);
+    const contentStart = at + HEADER + pad;
+    const pathStart = contentStart + contentLength;
+    if (pathStart + pathLength > bytes) throw new Error(`write batch: a record at byte ${at} runs past the batch`);
     yield {
       kind,
       flags: v.readUInt8(at + 1),
@@ -109,9 +140,9 @@ export function* readBatch(v: Buffer, bytes: number): Generator<WriteRecord> {
       mtime: v.readDoubleLE(at + 8),
       uid: v.readInt32LE(at + 16),
       gid: v.readInt32LE(at + 20),
-      path: v.subarray(pathStart, contentStart),
-      content: v.subarray(contentStart, contentStart + contentLength),
+      path: v.subarray(pathStart, pathStart + pathLength),
+      content: v.subarray(contentStart, pathStart),
     };
-    at = align8(contentStart + contentLength);
+    at = align8(pathStart + pathLength);
   }
 }
