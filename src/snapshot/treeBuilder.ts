@@ -120,13 +120,24 @@ const SLASH = Buffer.from('/');
 const MAX_READ_ATTEMPTS = 3;
 const MAX_ACTIVE_DIRS = 8;
 
+/** A buffer readWholeSync reads into, grown as needed and reused from file to file. */
+export interface ReadScratch {
+  buf: Buffer;
+}
+
 /**
  * The whole content of an open file that held `expected` bytes when it was stat'ed, without the fstat that
  * readFileSync makes first (a system call per file, ~0.1 s of a 36k-file first snapshot): reads of up to
  * expected + 1 bytes, where the extra byte shows a file that grew, whose rest is then read as readFileSync would.
+ * With `scratch`, the result is a view of its buffer (grown to the next 64 KiB when too small), valid until the
+ * next read into it: for a caller that is done with the content first.
  */
-export function readWholeSync(fd: number, expected: number): Buffer {
-  const buf = Buffer.allocUnsafe(expected + 1);
+export function readWholeSync(fd: number, expected: number, scratch?: ReadScratch): Buffer {
+  let buf: Buffer;
+  if (scratch) {
+    if (scratch.buf.length < expected + 1) scratch.buf = Buffer.allocUnsafeSlow((expected + 1 + 0xffff) & ~0xffff);
+    buf = scratch.buf.subarray(0, expected + 1);
+  } else buf = Buffer.allocUnsafe(expected + 1);
   let n = 0;
   while (n < buf.length) {
     const r = fs.readSync(fd, buf, n, buf.length - n, null);
@@ -279,6 +290,13 @@ export class TreeBuilder {
    * walk seldom runs: 30-40 MiB of them at the end of the tree's first snapshot (its 16 files of 1-9 MiB).
    */
   private readonly chunkBuffers: Buffer[] = [];
+  /**
+   * What small files are read into (smallFileSync), reused from file to file, instead of a buffer of their own each
+   * (past 4 KiB, fresh memory to fault in). Grows to the largest small file (smallFileLimit, at most 1 MiB). In the
+   * 36k-file tree's first snapshot the main thread's read() went from 1.27 to 0.36 s of samples, though some of it
+   * moved to snappy, which now touches the content first; the wall gained ~1-7% (docs/performance.md).
+   */
+  private readonly readScratch: ReadScratch = { buf: Buffer.allocUnsafeSlow(64 * 1024) };
   private readonly smallFile: number;
   private readonly skipNames: Set<string>;
   private activeDirs = 0;
@@ -559,7 +577,9 @@ export class TreeBuilder {
       let data: Buffer;
       let after: fs.BigIntStats;
       try {
-        data = readWholeSync(fd, before.size);
+        // A view of readScratch: hashed, stored (putSync writes it, or copies it for the flush worker, before it
+        // returns) or made a string (inlineFields) before the next file is read.
+        data = readWholeSync(fd, before.size, this.readScratch);
         after = fs.fstatSync(fd, { bigint: true });
       } finally {
         fs.closeSync(fd);

@@ -2,18 +2,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readWholeSync } from '../../../src/snapshot/treeBuilder.js';
+import { readWholeSync, type ReadScratch } from '../../../src/snapshot/treeBuilder.js';
 import { tempDir } from '../../helpers.js';
 
 const dir = tempDir('cairn-readwhole-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function readWith(content: Uint8Array, expected: number): Buffer {
+function readWith(content: Uint8Array, expected: number, scratch?: ReadScratch): Buffer {
   const p = path.join(dir, 'f');
   fs.writeFileSync(p, content);
   const fd = fs.openSync(p, 'r');
   try {
-    return readWholeSync(fd, expected);
+    return readWholeSync(fd, expected, scratch);
   } finally {
     fs.closeSync(fd);
   }
@@ -24,6 +24,22 @@ describe('readWholeSync', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 70_000 }), fc.nat({ max: 140_000 }), (content, expected) => {
         expect(readWith(content, expected).equals(Buffer.from(content))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reads into a reused buffer the same, growing it when a file is larger (the result a view of it)', () => {
+    const scratch: ReadScratch = { buf: Buffer.alloc(16) };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70_000 }), fc.nat({ max: 140_000 }), (content, expected) => {
+        const got = readWith(content, expected, scratch);
+        expect(got.equals(Buffer.from(content))).toBe(true);
+        // Read within what the stat said: a view of the scratch buffer, which is big enough for it and one byte more.
+        if (content.length <= expected) {
+          expect(got.buffer).toBe(scratch.buf.buffer);
+          expect(scratch.buf.length).toBeGreaterThan(expected);
+        }
       }),
       { numRuns: 200 },
     );
