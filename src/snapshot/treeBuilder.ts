@@ -126,16 +126,23 @@ export interface ReadScratch {
 }
 
 /**
+ * The most a ReadScratch grows to: the largest small file (smallFileLimit, 1 MiB at most) and its extra byte,
+ * rounded up. A file found larger (one that grew while read, read again at its new size) gets a buffer of its own,
+ * so that the scratch kept for the walk stays small.
+ */
+export const READ_SCRATCH_MAX = 1024 * 1024 + 64 * 1024;
+
+/**
  * The whole content of an open file that held `expected` bytes when it was stat'ed, without the fstat that
  * readFileSync makes first (a system call per file, ~0.1 s of a 36k-file first snapshot): reads of up to
  * expected + 1 bytes, where the extra byte shows a file that grew, whose rest is then read as readFileSync would.
- * With `scratch`, the result is a view of its buffer (grown to the next 64 KiB when too small), valid until the
- * next read into it: for a caller that is done with the content first.
+ * With `scratch`, the result is a view of its buffer (grown to the next 64 KiB when too small, up to
+ * READ_SCRATCH_MAX), valid until the next read into it: for a caller that is done with the content first.
  */
 export function readWholeSync(fd: number, expected: number, scratch?: ReadScratch): Buffer {
   let buf: Buffer;
-  if (scratch) {
-    if (scratch.buf.length < expected + 1) scratch.buf = Buffer.allocUnsafeSlow((expected + 1 + 0xffff) & ~0xffff);
+  if (scratch && expected + 1 <= READ_SCRATCH_MAX) {
+    if (scratch.buf.length < expected + 1) scratch.buf = Buffer.allocUnsafeSlow(Math.min(READ_SCRATCH_MAX, Math.ceil((expected + 1) / 65536) * 65536));
     buf = scratch.buf.subarray(0, expected + 1);
   } else buf = Buffer.allocUnsafe(expected + 1);
   let n = 0;

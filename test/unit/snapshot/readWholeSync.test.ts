@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readWholeSync, type ReadScratch } from '../../../src/snapshot/treeBuilder.js';
+import { READ_SCRATCH_MAX, readWholeSync, type ReadScratch } from '../../../src/snapshot/treeBuilder.js';
 import { tempDir } from '../../helpers.js';
 
 const dir = tempDir('cairn-readwhole-');
@@ -43,6 +43,16 @@ describe('readWholeSync', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('gives a file larger than READ_SCRATCH_MAX (one that grew while read) a buffer of its own, the scratch left as it was', () => {
+    const scratch: ReadScratch = { buf: Buffer.alloc(16) };
+    const before = scratch.buf;
+    const content = Buffer.alloc(READ_SCRATCH_MAX + 10, 7);
+    const got = readWith(content, content.length, scratch);
+    expect(got.equals(content)).toBe(true);
+    expect(got.buffer).not.toBe(scratch.buf.buffer);
+    expect(scratch.buf).toBe(before);
   });
 
   it('reads empty files, and a file that grew from empty', () => {
