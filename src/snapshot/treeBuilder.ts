@@ -136,6 +136,11 @@ export const READ_SCRATCH_MAX = 1024 * 1024 + 64 * 1024;
  * The whole content of an open file that held `expected` bytes when it was stat'ed, without the fstat that
  * readFileSync makes first (a system call per file, ~0.1 s of a 36k-file first snapshot): reads of up to
  * expected + 1 bytes, where the extra byte shows a file that grew, whose rest is then read as readFileSync would.
+ * A read that stops short exactly at `expected` bytes is taken as the end, without the read of 0 that would
+ * confirm it (another system call per file): a regular file reads short only at its end, and a file that grows
+ * after that read is one the caller's fstat afterwards finds larger than what was read (smallFileSync then
+ * reads it again). A read short of `expected` is read on until 0 (a file that shrank, or a file system that
+ * reads short).
  * With `scratch`, the result is a view of its buffer (grown to the next 64 KiB when too small, up to
  * READ_SCRATCH_MAX), valid until the next read into it: for a caller that is done with the content first.
  */
@@ -147,9 +152,11 @@ export function readWholeSync(fd: number, expected: number, scratch?: ReadScratc
   } else buf = Buffer.allocUnsafe(expected + 1);
   let n = 0;
   while (n < buf.length) {
-    const r = fs.readSync(fd, buf, n, buf.length - n, null);
+    const want = buf.length - n;
+    const r = fs.readSync(fd, buf, n, want, null);
     if (r === 0) return buf.subarray(0, n);
     n += r;
+    if (n === expected && r < want) return buf.subarray(0, n);
   }
   return Buffer.concat([buf, fs.readFileSync(fd)]); // it grew: the rest, from where the reads stopped
 }

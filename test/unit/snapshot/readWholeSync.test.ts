@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
@@ -53,6 +54,24 @@ describe('readWholeSync', () => {
     expect(got.equals(content)).toBe(true);
     expect(got.buffer).not.toBe(scratch.buf.buffer);
     expect(scratch.buf).toBe(before);
+  });
+
+  it('takes a read that stops short at the stated size as the end, without a read of 0 after it', () => {
+    // A FIFO opened for reading and writing without blocking: after the bytes written to it, a further read fails
+    // with EAGAIN instead of returning 0, so a read past the stated size shows.
+    const fifo = path.join(dir, 'fifo');
+    fs.rmSync(fifo, { force: true });
+    execFileSync('mkfifo', [fifo]);
+    const fd = fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+    try {
+      for (const scratch of [undefined, { buf: Buffer.alloc(16) }]) {
+        fs.writeSync(fd, Buffer.from('twenty-one bytes here'));
+        expect(readWholeSync(fd, 21, scratch).toString()).toBe('twenty-one bytes here');
+      }
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(fifo, { force: true });
+    }
   });
 
   it('reads empty files, and a file that grew from empty', () => {
