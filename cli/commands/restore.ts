@@ -31,7 +31,7 @@ function renderRestore(r: RestoreSummary, undo: string | null): string[] {
     return [`dry run: restoring ${shortId(r.snapshot)} into ${quoteName(r.target)} (${r.kind}) would change: ${counts}; nothing was changed`, ...r.changes.map((ch) => `${ch.status}  ${quoteName(ch.path)}${ch.metadataOnly ? '  (metadata)' : ''}`)];
   }
   return [
-    `restored ${shortId(r.snapshot)} into ${quoteName(r.target)} (${r.kind}): ${counts}; wrote ${r.files} files, ${r.symlinks} symlinks, ${formatBytes(r.bytes)}${r.verified ? ' (verified)' : ''}`,
+    `restored ${shortId(r.snapshot)} into ${quoteName(r.target)} (${r.kind}): ${counts}; wrote ${r.files} files${r.links > 0 ? ` (${r.links} of them hard links)` : ''}, ${r.symlinks} symlinks, ${formatBytes(r.bytes)}${r.verified ? ' (verified)' : ''}`,
     ...r.warnings.map((w) => `  note: ${escapeControls(w)}`),
     ...(undo ? [`restore point ${shortId(r.restorePoint!, 12)}; undo with: ${escapeControls(undo)}`] : []),
   ];

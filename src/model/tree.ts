@@ -30,6 +30,13 @@ export interface TreeEntry extends NamedEntry {
   /** Status-change time in ns (change detection only; not restored). */
   ctime?: string;
   ino?: number;
+  /**
+   * Files with more than one name (hard links): the link count and the device seen when read, both or neither. A
+   * restore makes the names it writes with the same `dev` and `ino` (and the same content and metadata) links of
+   * one file again (ops/materialize.ts, MaterializeOptions.hardLinks).
+   */
+  links?: number;
+  dev?: number;
   uid?: number;
   gid?: number;
   /** Files: content length. Symlinks: target length. */
@@ -123,9 +130,11 @@ function cleanEntry(e: TreeEntry): TreeEntry {
   const out: Record<string, unknown> = {};
   if (file) out.chunks = e.chunks ?? [];
   if (e.ctime !== undefined) out.ctime = e.ctime;
+  if (file && e.dev !== undefined) out.dev = e.dev;
   if (e.gid !== undefined) out.gid = e.gid;
   if (file && e.inline !== undefined) out.inline = e.inline;
   if (e.ino !== undefined) out.ino = e.ino;
+  if (file && e.links !== undefined) out.links = e.links;
   out.mode = e.mode;
   out.mtime = e.mtime;
   out.name = e.name;
@@ -154,6 +163,9 @@ function metadataProblem(e: TreeEntry): string | null {
   if (e.gid !== undefined && !isOwnerId(e.gid)) return `gid ${describeValue(e.gid)} (not a whole number from 0 to 2^32-1)`;
   if (e.ino !== undefined && !isInodeNumber(e.ino)) return `inode ${describeValue(e.ino)} (not a whole number)`;
   if (e.size !== undefined && !isCount(e.size)) return `size ${describeValue(e.size)} (not a whole number from 0 to 2^53-1)`;
+  if (e.links !== undefined && !(isCount(e.links) && e.links >= 2)) return `link count ${describeValue(e.links)} (not a whole number of at least 2)`;
+  if (e.dev !== undefined && !isCount(e.dev)) return `device ${describeValue(e.dev)} (not a whole number from 0 to 2^53-1)`;
+  if ((e.links === undefined) !== (e.dev === undefined)) return 'a link count without a device, or a device without a link count';
   return null;
 }
 
@@ -193,6 +205,7 @@ export function decodeTree(bytes: Buffer, id: string): Tree {
     if (prev && compareNames(prev, e) >= 0) fail('entries not sorted or duplicated');
     prev = e;
     if (e.type !== 'file' && (e.inline !== undefined || e.rawInline !== undefined)) fail(`${e.type} ${quoteName(e.name)} has inline content`);
+    if (e.type !== 'file' && (e.links !== undefined || e.dev !== undefined)) fail(`${e.type} ${quoteName(e.name)} has a link count (files only)`);
     const problem = metadataProblem(e);
     if (problem !== null) fail(`entry ${quoteName(e.name)} has ${problem}`);
     if (e.type === 'file') {

@@ -75,10 +75,13 @@ const HERE_GROUP_BYTES = WRITE_BATCH + WRITE_BATCH / 4;
 const WORKER_GROUPS = 2;
 
 export interface MaterializeCounts {
+  /** Files written, names made as hard links (`links`) included. */
   files: number;
   dirs: number;
   symlinks: number;
   bytes: number;
+  /** Of `files`, the names made as hard links of a file written under another name (MaterializeOptions.hardLinks). */
+  links: number;
 }
 
 export interface MaterializeOptions {
@@ -113,7 +116,30 @@ export interface MaterializeOptions {
    * are written whole.
    */
   sparse?: boolean;
+  /**
+   * Make the names of a file that had several (hard links: file entries with the same `dev` and `ino`, the same
+   * content and the same metadata) links of one file again, as they were: the first name is written, the others
+   * linked to it (writeTree, writeEntryOrLink). Only where every name written is this restore's own: a fresh
+   * directory, or an in-place restore's staging area (whose entries are then renamed into place, links and all).
+   */
+  hardLinks?: boolean;
 }
+
+/** Whether two entries of one inode (same `dev:ino`) describe the same file: content and metadata alike. */
+export function sameLinkedFile(a: TreeEntry, b: TreeEntry): boolean {
+  if (a.size !== b.size || a.mode !== b.mode || a.mtime !== b.mtime || a.uid !== b.uid || a.gid !== b.gid) return false;
+  const ca = a.chunks ?? [];
+  const cb = b.chunks ?? [];
+  return ca.length === cb.length && ca.every((id, i) => id === cb[i]);
+}
+
+/** A file entry's `dev:ino` key when it was recorded with other names (see TreeEntry.links), else undefined. */
+export function linkKey(e: TreeEntry): string | undefined {
+  return e.type === 'file' && e.links !== undefined && e.links > 1 && e.dev !== undefined && e.ino !== undefined ? `${e.dev}:${e.ino}` : undefined;
+}
+
+/** Why link(2) may refuse where a copy still works: the file system has no hard links, or the file has too many. */
+const LINK_UNSUPPORTED = new Set(['EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV']);
 
 /** See MaterializeOptions.earlySync. */
 const EARLY_SYNC_EVERY = 64 * 1024 * 1024;
@@ -244,7 +270,7 @@ class Writeback {
 }
 
 export class Materializer {
-  readonly counts: MaterializeCounts = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
+  readonly counts: MaterializeCounts = { files: 0, dirs: 0, symlinks: 0, bytes: 0, links: 0 };
   private readonly writes = new Limiter(8);
   private readonly chown: boolean;
   /** counts.bytes when the last early sync started (see MaterializeOptions.earlySync), and whether it runs. */
@@ -298,6 +324,13 @@ export class Materializer {
         if (this.dueForTurn()) await turnOfEventLoop();
         dirs.push({ e, path: p, rel: r });
         this.counts.dirs++;
+      } else if (this.options.hardLinks && linkKey(e) !== undefined) {
+        // On this thread, the first name and the links alike: a link needs its first name written, and the
+        // directories are made here if the writing thread has not made them yet.
+        if (this.writer) this.ensureDirHere(dest);
+        const task = this.writeLinked(e, linkKey(e)!, p, r);
+        task.catch(() => undefined);
+        pending.push(task);
       } else if (e.type === 'file' && (e.size ?? 0) <= SYNC_FILE) {
         if (this.writer) {
           this.queueSmallFile(this.writer, e, p, r);
@@ -334,6 +367,40 @@ export class Materializer {
     if (this.ensuredDir?.equals(dir)) return;
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.ensuredDir = dir;
+  }
+
+  /** The first name written of each file with several (see MaterializeOptions.hardLinks), by `dev:ino`. */
+  private readonly firstNames = new Map<string, { e: TreeEntry; path: Buffer; written: Promise<void> }>();
+
+  /**
+   * Writes a name of a file that had several: the first as any file, the next ones as links to it once it is
+   * written. A name whose entry differs from the first's (the file changed between the reads of its names) is
+   * written as a file of its own, and so is one link(2) refuses where a copy works (no hard links there, or too many).
+   */
+  private async writeLinked(e: TreeEntry, key: string, p: Buffer, rel: string): Promise<void> {
+    const first = this.firstNames.get(key);
+    if (first === undefined || !sameLinkedFile(first.e, e)) {
+      const written = this.writes.run(() => this.writeEntry(e, p, rel));
+      if (first === undefined) this.firstNames.set(key, { e, path: p, written });
+      return written;
+    }
+    await first.written;
+    try {
+      fs.linkSync(first.path, p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== undefined && LINK_UNSUPPORTED.has(code)) return this.writes.run(() => this.writeEntry(e, p, rel));
+      throw new IoError(`cannot write ${quoteName(rel)} (a hard link): ${describeError(err)}`, { cause: err, details: { path: rel } });
+    }
+    this.counts.files++;
+    this.counts.links++;
+    this.options.onProgress?.(this.counts, rel);
+  }
+
+  /** writeEntry, or with MaterializeOptions.hardLinks a link to a name of the same file written before (writeLinked). */
+  async writeEntryOrLink(e: TreeEntry, p: Buffer, rel: string): Promise<void> {
+    const key = this.options.hardLinks ? linkKey(e) : undefined;
+    return key === undefined ? this.writeEntry(e, p, rel) : this.writeLinked(e, key, p, rel);
   }
 
   /** Writes one file or symlink entry at `p` (which must not exist). */

@@ -71,6 +71,8 @@ export interface RestoreSummary {
   dirs: number;
   symlinks: number;
   bytes: number;
+  /** Of `files`, the names made as hard links of another name written by the restore (see TreeEntry.links). */
+  links: number;
   verified: boolean;
   restorePoint: ObjectId | null;
   /** True when the target's HEAD now names this snapshot. */
@@ -142,6 +144,7 @@ export async function restoreSnapshot(ctx: RepoContext, id: ObjectId, options: R
     dirs: 0,
     symlinks: 0,
     bytes: 0,
+    links: 0,
     verified: false,
     restorePoint: null,
     head: false,
@@ -254,6 +257,7 @@ async function writeNewTarget(
     budget,
     earlySync: staging.tree,
     writerThread,
+    hardLinks: true,
     sparse: options.sparse ?? false,
     ...createdOwner(staging.tree),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),

@@ -243,6 +243,7 @@ export async function restoreDatabase(ctx: RepoContext, id: ObjectId, manifest: 
     dirs: 0,
     symlinks: 0,
     bytes,
+    links: 0,
     verified: !dryRun,
     restorePoint,
     head: !dryRun,

@@ -293,7 +293,8 @@ async function stage(ctx: RepoContext, j: RestoreJournal, onProgress?: InPlaceOp
   await fsp.mkdir(path.join(j.staging, 'old'), { mode: 0o700, recursive: true });
   // Bounded by the snapshot's counts: a crafted tree stops with an IntegrityError rather than fill the disk.
   const budget = WalkBudget.forSnapshot(`snapshot ${j.snapshot.slice(0, 12)}`, (await ctx.readManifest(j.snapshot)).stats);
-  const m = new Materializer(ctx, { chown: j.chown, budget, sparse: j.sparse === true, ...(onProgress ? { onProgress } : {}) });
+  // Names of one file (hard links) staged as links of one file, so that they are renamed into place as such.
+  const m = new Materializer(ctx, { chown: j.chown, budget, sparse: j.sparse === true, hardLinks: true, ...(onProgress ? { onProgress } : {}) });
   const puts = j.actions.flatMap((a, i) => (a.op === 'put' ? [{ a, i }] : []));
   let n = 0;
   await runPool(puts, 4, async ({ a, i }) => {
@@ -307,7 +308,7 @@ async function stage(ctx: RepoContext, j: RestoreJournal, onProgress?: InPlaceOp
         await makeMovable(p, await fsp.lstat(p));
         m.counts.dirs++;
       } else {
-        await m.writeEntry(a.entry, p, a.path);
+        await m.writeEntryOrLink(a.entry, p, a.path);
       }
     } catch (err) {
       throw asCairnError(err, `cannot write ${quoteName(a.path)}`);
@@ -509,7 +510,7 @@ export async function rollbackJournal(ctx: RepoContext, j: RestoreJournal): Prom
 
 /** Stages (if needed), applies and finishes a journal, rolling back if applying fails. */
 async function run(ctx: RepoContext, j: RestoreJournal, options: { onProgress?: InPlaceOptions['onProgress'] }): Promise<MaterializeCounts> {
-  let written: MaterializeCounts = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
+  let written: MaterializeCounts = { files: 0, dirs: 0, symlinks: 0, bytes: 0, links: 0 };
   if (j.phase === 'staging') {
     try {
       written = await stage(ctx, j, options.onProgress);
@@ -603,7 +604,7 @@ export async function restoreInPlace(ctx: RepoContext, id: ObjectId, manifest: M
     changes,
     counts: countChanges(changes),
     restorePoint: null,
-    written: { files: 0, dirs: 0, symlinks: 0, bytes: 0 },
+    written: { files: 0, dirs: 0, symlinks: 0, bytes: 0, links: 0 },
     verified: false,
     head: false,
     warnings: plan.warnings,

@@ -215,6 +215,9 @@ export function canReuseEntry(st: fs.Stats, base: TreeEntry | undefined, baseSca
   return st.mtimeMs < start && st.ctimeMs < start;
 }
 
+/** A device number a tree can hold exactly (a JSON number); a larger one (none seen on Linux) leaves links unrecorded. */
+const MAX_SAFE_DEV = BigInt(Number.MAX_SAFE_INTEGER);
+
 /**
  * A new entry with the exact (ns) stat fields of a path. Built as one object
  * literal per type, never by spreading: V8 gave every spread-built entry its
@@ -225,6 +228,12 @@ function fileEntry(name: EntryName, st: fs.BigIntStats, size: number, chunks: Ob
   const n = fieldsOf(name);
   const e: TreeEntry = { name: n.name, type: 'file', size, chunks, mode: Number(st.mode & 0o7777n), mtime: st.mtimeNs.toString(), ctime, ino: Number(st.ino), uid: Number(st.uid), gid: Number(st.gid) };
   if (n.rawName !== undefined) e.rawName = n.rawName;
+  // A file with other names (hard links): what a restore needs to make them one file again (Materializer). Adding
+  // or removing a name changes the file's ctime, so a base entry reused unread has the count that is still true.
+  if (st.nlink > 1n && st.dev <= MAX_SAFE_DEV) {
+    e.links = Number(st.nlink);
+    e.dev = Number(st.dev);
+  }
   return e;
 }
 

@@ -110,6 +110,15 @@ describe('trees', () => {
       [{ ...link, rawTarget: 7 }, /bad rawTarget/],
       [{ name: 'd', type: 'dir', mode: 0o755, mtime: '0', tree: '../../etc' }, /bad subtree id/],
       [{ name: 'd', type: 'dir', mode: 0o755, mtime: 'abc', tree: ID }, /mtime/],
+      [{ ...f, links: 1, dev: 2049 }, /link count 1/],
+      [{ ...f, links: 2.5, dev: 2049 }, /link count/],
+      [{ ...f, links: '2', dev: 2049 }, /link count/],
+      [{ ...f, links: 2, dev: -1 }, /device -1/],
+      [{ ...f, links: 2, dev: 'sda' }, /device/],
+      [{ ...f, links: 2 }, /a link count without a device/],
+      [{ ...f, dev: 2049 }, /a device without a link count/],
+      [{ name: 'd', type: 'dir', mode: 0o755, mtime: '0', tree: ID, links: 2, dev: 1 }, /dir d has a link count/],
+      [{ ...link, links: 2, dev: 1 }, /symlink l has a link count/],
     ];
     for (const [e, why] of cases) {
       expect(one(e), JSON.stringify(e)).toThrow(IntegrityError);
@@ -181,5 +190,16 @@ describe('tree encoding is canonical JSON', () => {
     const withInline = [...entries, { ...inlineFile('i', Buffer.from('a "quoted"\n\u0001 line')), ctime: '3', ino: 9, uid: 1, gid: 2 }, inlineFile('r', Buffer.from([0xff, 0]))];
     const ours2 = encodeTree(withInline).toString('utf8');
     expect(ours2).toBe(canonicalJson({ entries: (JSON.parse(ours2) as { entries: TreeEntry[] }).entries, v: 2 }));
+  });
+
+  it('hold a hard-linked file\'s link count and device in canonical key order, and only for files', () => {
+    const e: TreeEntry = { ...file('f'), ino: 7, links: 3, dev: 2049 };
+    const bytes = encodeTree([e]);
+    expect(bytes.toString()).toBe('{"entries":[{"chunks":[],"dev":2049,"ino":7,"links":3,"mode":420,"mtime":"1","name":"f","size":0,"type":"file"}],"v":1}');
+    expect(decodeTree(bytes, 't').entries[0]).toEqual(e);
+    // A tree without them (every tree before them) decodes as before; fields a dir cannot have are not written.
+    expect(decodeTree(encodeTree([file('f')]), 't').entries[0]!.links).toBeUndefined();
+    const dir = { name: 'd', type: 'dir', mode: 0o755, mtime: '0', tree: ID, links: 2, dev: 1 } as TreeEntry;
+    expect(encodeTree([dir]).toString()).not.toMatch(/links|dev/);
   });
 });
