@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeTree, tempDir } from '../helpers.js';
+import { tempDir } from '../helpers.js';
 import { materialize, treeArb } from './treeArb.js';
-import { smallChunkRepo } from './repoHelpers.js';
+import { snapshotRestoreRoundTrip } from './repoHelpers.js';
 
 const root = tempDir('cairn-prop-links-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -60,18 +60,9 @@ describe('snapshot then restore with hard links', () => {
           const name = Buffer.concat([dirs[d % dirs.length]!, Buffer.from(`/hard-link-${i}`)]);
           if (!fs.existsSync(name)) fs.linkSync(files[f % files.length]!, name);
         });
-        const repo = await smallChunkRepo(path.join(case_, 'repo'));
-        try {
-          const s = await repo.snapshot({ path: src });
-          expect(s.manifest.errors).toEqual([]);
-          const out = path.join(case_, 'out');
-          await repo.restore(s.id, { target: out, verify: true });
+        await snapshotRestoreRoundTrip(case_, src, (_repo, _s, out) => {
           expect(linkGroups(out)).toEqual(linkGroups(src));
-          expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
-        } finally {
-          repo.close();
-          fs.rmSync(case_, { recursive: true, force: true });
-        }
+        });
       }),
       { numRuns: 25 },
     );

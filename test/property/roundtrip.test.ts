@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeTree, tempDir } from '../helpers.js';
+import { tempDir } from '../helpers.js';
 import { materialize, treeArb } from './treeArb.js';
-import { smallChunkRepo } from './repoHelpers.js';
+import { snapshotRestoreRoundTrip } from './repoHelpers.js';
 
 const root = tempDir('cairn-prop-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -19,21 +19,12 @@ describe('snapshot then restore', () => {
         const src = path.join(case_, 'src');
         fs.mkdirSync(src, { recursive: true });
         materialize(Buffer.from(src), nodes);
-        const repo = await smallChunkRepo(path.join(case_, 'repo'));
-        try {
-          const s = await repo.snapshot({ path: src });
-          expect(s.manifest.errors).toEqual([]);
-          const out = path.join(case_, 'out');
-          await repo.restore(s.id, { target: out, verify: true });
-          expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
+        await snapshotRestoreRoundTrip(case_, src, async (repo, s) => {
           // the same content twice makes one object: a second snapshot stores no new file data
           const again = await repo.snapshot({ path: src, mode: 'full' });
           expect(again.manifest.stats.newObjects).toBe(0);
           expect(again.manifest.tree).toBe(s.manifest.tree);
-        } finally {
-          repo.close();
-          fs.rmSync(case_, { recursive: true, force: true });
-        }
+        });
       }),
       { numRuns: 30 },
     );
