@@ -369,6 +369,9 @@ export class Materializer {
     this.ensuredDir = dir;
   }
 
+  /** link(2) calls made or tried (the `restore-link` fault point's count). */
+  private linkAttempts = 0;
+
   /** The first name written of each file with several (see MaterializeOptions.hardLinks), by `dev:ino`. */
   private readonly firstNames = new Map<string, { e: TreeEntry; path: Buffer; written: Promise<void> }>();
 
@@ -386,6 +389,7 @@ export class Materializer {
     }
     await first.written;
     try {
+      faultPointSync('restore-link', ++this.linkAttempts);
       fs.linkSync(first.path, p);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

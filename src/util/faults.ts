@@ -96,7 +96,8 @@ export async function faultPoint(point: string, count: number): Promise<void> {
  * written: `object-write` (each object putSync writes on the main thread),
  * `object-stage` (each chunk the staging worker writes). And by the reading
  * worker: `object-read-worker` (each group of objects it is asked to read).
- * And by a restore's writing worker: `restore-write-worker` (each small file, before it is created).
+ * And by a restore's writing worker: `restore-write-worker` (each small file, before it is created). And by
+ * Materializer: `restore-link` (each hard link, before link(2); EPERM and the like make it write a copy).
  * And by refs.ts: `ref-written` (each tag or HEAD ref file written or removed,
  * durably, before the index is updated to match). And by repositoryLock.ts: `lock-write` (each lock file, its
  * temp file open and nothing written).

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cairnOk, describeTree, parseJson, tempDir } from '../helpers.js';
+import { cairn, cairnOk, describeTree, parseJson, tempDir } from '../helpers.js';
 import { goodRepo, putRaw, putSnapshot } from './craftedRepo.js';
 
 const root = tempDir('cairn-hardlinks-');
@@ -117,5 +117,34 @@ describe('hard links', () => {
     expect(fs.readFileSync(path.join(out, 'three'), 'utf8')).toBe('content A');
     expect(fs.statSync(path.join(out, 'one')).ino).toBe(fs.statSync(path.join(out, 'three')).ino);
     expect(fs.statSync(path.join(out, 'two')).nlink).toBe(1);
+  });
+
+  it('a link the file system refuses is written as a copy; any other failure to link stops the restore with one line and leaves nothing', () => {
+    const src = path.join(root, 'src-faults');
+    const repo = path.join(root, 'repo-faults');
+    fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'a'), 'shared content\n');
+    fs.linkSync(path.join(src, 'a'), path.join(src, 'sub/b'));
+    fs.linkSync(path.join(src, 'a'), path.join(src, 'sub/c'));
+    cairnOk(['init', '--repo', repo]);
+    cairnOk(['snapshot', src, '--repo', repo]);
+
+    // EPERM (a file system without hard links, as vfat answers) on the first link: that name is a copy.
+    const out = path.join(root, 'out-eperm');
+    const r = parseJson<RestoreJson>(cairnOk(['restore', 'latest', '--target', out, '--verify', '--json', '--repo', repo], { env: { CAIRN_TEST_FAULTS: 'restore-link:EPERM:1' } }));
+    expect(r.links).toBe(1);
+    expect(describeTree(out, { mtimes: true })).toEqual(describeTree(src, { mtimes: true }));
+    expect(linkGroups(out).filter((g) => g.length > 1)).toHaveLength(1);
+    expect(fs.statSync(path.join(out, 'a')).nlink).toBe(2);
+
+    // EIO is not "no links here": the restore fails, says which name, and the target is not created.
+    const bad = path.join(root, 'out-eio');
+    const f = cairn(['restore', 'latest', '--target', bad, '--repo', repo], { env: { CAIRN_TEST_FAULTS: 'restore-link:EIO:2' } });
+    expect(f.code).toBe(1);
+    expect(f.stderr).toMatch(/^cairn: cannot write sub\/c \(a hard link\): .*EIO/);
+    expect(f.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+    expect(f.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.existsSync(bad)).toBe(false);
+    expect(fs.readdirSync(root).filter((n) => n.startsWith('.out-eio'))).toEqual([]);
   });
 });
