@@ -312,6 +312,7 @@ export class Materializer {
     this.options.budget?.spendEntries(entries.length);
     const pending: Array<Promise<void>> = [];
     const dirs: Array<{ e: TreeEntry; path: Buffer; rel: string }> = [];
+    let key: string | undefined;
     for (const e of entries) {
       const name = nameBytes(e);
       assertSafeName(name, `tree ${tree}`);
@@ -324,11 +325,11 @@ export class Materializer {
         if (this.dueForTurn()) await turnOfEventLoop();
         dirs.push({ e, path: p, rel: r });
         this.counts.dirs++;
-      } else if (this.options.hardLinks && linkKey(e) !== undefined) {
+      } else if ((key = this.options.hardLinks ? linkKey(e) : undefined) !== undefined) {
         // On this thread, the first name and the links alike: a link needs its first name written, and the
         // directories are made here if the writing thread has not made them yet.
         if (this.writer) this.ensureDirHere(dest);
-        const task = this.writeLinked(e, linkKey(e)!, p, r);
+        const task = this.writeLinked(e, key, p, r);
         task.catch(() => undefined);
         pending.push(task);
       } else if (e.type === 'file' && (e.size ?? 0) <= SYNC_FILE) {
@@ -372,8 +373,12 @@ export class Materializer {
   /** link(2) calls made or tried (the `restore-link` fault point's count). */
   private linkAttempts = 0;
 
-  /** The first name written of each file with several (see MaterializeOptions.hardLinks), by `dev:ino`. */
-  private readonly firstNames = new Map<string, { e: TreeEntry; path: Buffer; written: Promise<void> }>();
+  /**
+   * The first name written of each file with several (see MaterializeOptions.hardLinks), by `dev:ino`, and how
+   * many more names its entry counts: dropped when the last has been linked, so that the map holds only files
+   * whose names the restore has not all met yet.
+   */
+  private readonly firstNames = new Map<string, { e: TreeEntry; path: Buffer; written: Promise<void>; left: number }>();
 
   /**
    * Writes a name of a file that had several: the first as any file, the next ones as links to it once it is
@@ -384,9 +389,10 @@ export class Materializer {
     const first = this.firstNames.get(key);
     if (first === undefined || !sameLinkedFile(first.e, e)) {
       const written = this.writes.run(() => this.writeEntry(e, p, rel));
-      if (first === undefined) this.firstNames.set(key, { e, path: p, written });
+      if (first === undefined) this.firstNames.set(key, { e, path: p, written, left: (e.links ?? 2) - 1 });
       return written;
     }
+    if (--first.left <= 0) this.firstNames.delete(key);
     await first.written;
     try {
       faultPointSync('restore-link', ++this.linkAttempts);
